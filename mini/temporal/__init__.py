@@ -1,0 +1,54 @@
+"""Dopesheets (CSV keyframes) → smooth per-step Timelines. No torch here.
+
+>>> from mini.temporal import Dopesheet, Timeline, realize
+"""
+
+from mini.temporal.curves import Override
+from mini.temporal.dopesheet import Dopesheet, Phase, PropSpec, Row
+from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
+from mini.temporal.realize import realize
+from mini.temporal.timeline import State, Timeline
+from mini.temporal.timing import (
+    LINEAR,
+    MINJERK,
+    STEP_END,
+    Easing,
+    Quintic,
+    get_interpolator,
+    interpolator_names,
+    register_interpolator,
+)
+
+__all__ = [
+    "LINEAR",
+    "MINJERK",
+    "STEP_END",
+    "Dopesheet",
+    "DopesheetError",
+    "DopesheetWarning",
+    "Easing",
+    "Override",
+    "Phase",
+    "Problem",
+    "PropSpec",
+    "Quintic",
+    "Row",
+    "State",
+    "Timeline",
+    "get_interpolator",
+    "interpolator_names",
+    "realize",
+    "register_interpolator",
+]
+
+
+def plot_timeline(*args, **kwargs):
+    from mini.temporal.plot import plot_timeline as _plot
+
+    return _plot(*args, **kwargs)
+
+
+plot_timeline.__doc__ = (
+    "Plot a dopesheet/timeline (lazy import of matplotlib); see mini.temporal.plot."
+)
+__all__.append("plot_timeline")

@@ -1,0 +1,41 @@
+"""Loss criteria: plain callables ``(batch, result) -> Tensor`` or special criteria.
+
+A criterion's name is a dopesheet property; its value that step is the criterion's weight, and a
+weight of 0 skips the term and its compute. A *special* criterion runs its own forward on its own
+data (the anchor regulariser does), may subscribe to events, and may keep state that checkpoints
+save and restore.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from mini.training.trainer import Trainer
+
+Criterion = Callable[[Any, Any], Tensor]
+
+
+class SpecialCriterion(ABC):
+    """Base for loss terms that compute on their own data: ``__call__(model, trainer)``.
+
+    Override :meth:`attach` to subscribe to events (``trainer.on("action:anchor", ...)``) and
+    :meth:`state_dict`/:meth:`load_state_dict` to have checkpoints keep your state.
+    """
+
+    @abstractmethod
+    def __call__(self, model: nn.Module, trainer: Trainer) -> Tensor:
+        """The unweighted loss term; the trainer multiplies it by the property's value."""
+
+    def attach(self, trainer: Trainer) -> None:
+        """Called once when the trainer is built."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state
