@@ -662,7 +662,6 @@ def _parse_rows(
                 STEP,
                 fields[step_col],
             )
-            continue
         phase = (fields[phase_col].strip() or None) if phase_col is not None else None
         actions = _split_actions(fields[action_col]) if action_col is not None else ()
         values: dict[str, float] = {}
@@ -691,7 +690,8 @@ def _parse_rows(
                 )
             else:
                 values[spec.name] = v
-        rows.append(_RawRow(line, step, phase, actions, values))
+        if not isinstance(step, str):
+            rows.append(_RawRow(line, step, phase, actions, values))
     return rows
 
 

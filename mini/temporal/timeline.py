@@ -3,6 +3,9 @@
 Values are computed a window of steps at a time with numpy (see :mod:`mini.temporal.curves`)
 and handed out per step from Python lists, so ``step()`` costs a few microseconds whatever the
 interpolators, and stepping, iteration, ``timeline[i]`` and :func:`realize` agree exactly.
+
+A live edit (:meth:`Timeline.reload`) starts a new *era* after the current step; earlier steps
+keep the schedule they actually ran, so plots and ``realize`` show what really happened.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import os
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mini.temporal.curves import Override, PropCurve
-from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.dopesheet import Dopesheet, Phase
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,60 @@ class State:
         return self.props[prop]
 
 
+@dataclass
+class _Era:
+    """A dopesheet in force from ``start`` on, with the runtime overrides made under it."""
+
+    start: int
+    dopesheet: Dopesheet
+    overrides: dict[str, list[Override]]
+    curves: dict[str, PropCurve] = field(init=False)
+    phase_starts: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.curves = PropCurve.from_dopesheet(self.dopesheet)
+        self.phase_starts = [p.start for p in self.dopesheet.phases]
+        for name in self.curves:
+            self.overrides.setdefault(name, [])
+
+    def phase_at(self, i: int) -> Phase:
+        return self.dopesheet.phases[bisect_right(self.phase_starts, i) - 1]
+
+    def evaluate(self, name: str, lo: int, hi: int, out: np.ndarray) -> None:
+        curve = self.curves.get(name)
+        if curve is None:  # the property did not exist in this era
+            out[:] = np.nan
+            return
+        curve.evaluate(lo, hi, out)
+        ovs = self.overrides[name]
+        for j, ov in enumerate(ovs):
+            until = ovs[j + 1].start if j + 1 < len(ovs) else None
+            curve.apply_override(ov, until, lo, hi, out)
+
+    def kinematics(self, name: str, step: int) -> tuple[float, float, float]:
+        curve = self.curves[name]
+        active = [ov for ov in self.overrides[name] if ov.start <= step]
+        if active:
+            k = curve.override_kinematics(active[-1], step)
+            if k is not None:
+                return k
+        return curve.kinematics(step)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "dopesheet": self.dopesheet.to_dict(),
+            "overrides": {
+                n: [o.to_dict() for o in ovs] for n, ovs in self.overrides.items() if ovs
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Era:
+        overrides = {n: [Override(**o) for o in ovs] for n, ovs in d.get("overrides", {}).items()}
+        return cls(int(d["start"]), Dopesheet.from_dict(d["dopesheet"]), overrides)
+
+
 class Timeline:
     """A dopesheet as a per-step schedule with a cursor.
 
@@ -55,18 +112,16 @@ class Timeline:
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
-        self._adopt(dopesheet)
-        self._overrides: dict[str, list[Override]] = {name: [] for name in self._curves}
+        self._set_eras([_Era(0, dopesheet, {})])
         self._step = 0
         self._state = self._state_at(0, self._cursor_values(0))
 
-    def _adopt(self, dopesheet: Dopesheet) -> None:
-        self.dopesheet = dopesheet
-        self._curves = PropCurve.from_dopesheet(dopesheet)
-        self._names = list(self._curves)
-        self._n = dopesheet.n_steps
-        self._phases = dopesheet.phases
-        self._phase_starts = [p.start for p in self._phases]
+    def _set_eras(self, eras: list[_Era]) -> None:
+        self._eras = eras
+        self._era_starts = [e.start for e in eras]
+        self._now = eras[-1]
+        self._names = list(self._now.curves)
+        self._n = self._now.dopesheet.n_steps
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -78,6 +133,11 @@ class Timeline:
     # -- basic access -------------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._n
+
+    @property
+    def dopesheet(self) -> Dopesheet:
+        """The dopesheet in force now (after any reload)."""
+        return self._now.dopesheet
 
     @property
     def state(self) -> State:
@@ -128,18 +188,21 @@ class Timeline:
 
     # -- vectorised values --------------------------------------------------------------------------
     def values(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
-        """Every property on steps ``[lo, hi)`` as float64 arrays (overrides included)."""
+        """Every property on steps ``[lo, hi)`` as float64 arrays (overrides and earlier eras
+        included; NaN where a property did not exist yet)."""
         hi = self._n if hi is None else min(hi, self._n)
         lo = max(0, lo)
-        out: dict[str, np.ndarray] = {}
-        for name, curve in self._curves.items():
-            arr = np.empty(max(0, hi - lo), dtype=np.float64)
-            curve.evaluate(lo, hi, arr)
-            ovs = self._overrides[name]
-            for j, ov in enumerate(ovs):
-                until = ovs[j + 1].start if j + 1 < len(ovs) else None
-                curve.apply_override(ov, until, lo, hi, arr)
-            out[name] = arr
+        out = {name: np.empty(max(0, hi - lo), dtype=np.float64) for name in self._names}
+        if len(self._eras) == 1:
+            for name in self._names:
+                self._now.evaluate(name, lo, hi, out[name])
+            return out
+        for k, era in enumerate(self._eras):
+            a = max(lo, era.start)
+            b = hi if k + 1 == len(self._eras) else min(hi, self._eras[k + 1].start)
+            if a < b:
+                for name in self._names:
+                    era.evaluate(name, a, b, out[name][a - lo : b - lo])
         return out
 
     def _columns(self, lo: int, hi: int) -> list[list[float]]:
@@ -153,22 +216,22 @@ class Timeline:
         j = i - self._win_lo
         return {name: col[j] for name, col in zip(self._names, self._win_cols, strict=True)}
 
+    def _era_at(self, i: int) -> _Era:
+        if len(self._eras) == 1:
+            return self._now
+        return self._eras[bisect_right(self._era_starts, i) - 1]
+
     def _state_at(self, i: int, props: dict[str, float]) -> State:
-        ph = self._phases[bisect_right(self._phase_starts, i) - 1]
-        return State(i, ph.name, props, self.dopesheet.actions_at(i), i == ph.start, i == ph.end)
+        era = self._era_at(i)
+        ph = era.phase_at(i)
+        return State(i, ph.name, props, era.dopesheet.actions_at(i), i == ph.start, i == ph.end)
 
     # -- runtime control ----------------------------------------------------------------------------
     def kinematics(self, prop: str, step: int | None = None) -> tuple[float, float, float]:
-        """``(value, velocity, acceleration)`` of ``prop`` at ``step`` (default: the cursor), in
-        the property's interpolation space, per step."""
-        step = self._step if step is None else step
-        curve = self._curve(prop)
-        active = [ov for ov in self._overrides[prop] if ov.start <= step]
-        if active:
-            k = curve.override_kinematics(active[-1], step)
-            if k is not None:
-                return k
-        return curve.kinematics(step)
+        """``(value, velocity, acceleration)`` of ``prop`` at ``step`` (default: the cursor) under
+        the dopesheet in force now, in the property's interpolation space, per step."""
+        self._curve(prop)
+        return self._now.kinematics(prop, self._step if step is None else step)
 
     def set(self, prop: str, value: float, duration: int) -> None:
         """Move ``prop`` smoothly from its current state to ``value`` over ``duration`` steps.
@@ -176,126 +239,112 @@ class Timeline:
         The transition starts at the current step (whose value is already in effect and does not
         change) and keeps value, velocity and acceleration continuous. ``prop`` then holds
         ``value`` until its next key at or after the transition's end, where the dopesheet takes
-        over again without a jump.
+        over again without a jump (step-end properties: at that key, exactly).
         """
         curve = self._curve(prop)
         if duration < 0 or int(duration) != duration:
             raise ValueError(f"duration must be a whole number of steps >= 0, got {duration!r}")
         target = curve.to_interp(value)
         s = self._step
-        x, v, a = self.kinematics(prop, s)
-        start_value = self._state.props[prop]
-        ov = Override(s, s + int(duration), x, v, a, target, float(value), start_value)
-        self._overrides[prop] = [o for o in self._overrides[prop] if o.start < s] + [ov]
-        self._refresh_column(prop)
-
-    def _refresh_column(self, prop: str) -> None:
+        x, v, a = self._now.kinematics(prop, s)
+        ov = Override(s, s + int(duration), x, v, a, target, float(value), self._state.props[prop])
+        self._now.overrides[prop] = [o for o in self._now.overrides[prop] if o.start < s] + [ov]
         self._ra_cache.clear()
         if self._win_hi > self._win_lo:
-            j = self._names.index(prop)
-            self._win_cols[j] = self.values(self._win_lo, self._win_hi)[prop].tolist()
+            col = np.empty(self._win_hi - self._win_lo, dtype=np.float64)
+            self._now.evaluate(prop, self._win_lo, self._win_hi, col)
+            self._win_cols[self._names.index(prop)] = col.tolist()
 
     def _curve(self, prop: str) -> PropCurve:
         try:
-            return self._curves[prop]
+            return self._now.curves[prop]
         except KeyError:
             raise KeyError(
                 f"the dopesheet has no property {prop!r}; it has: {', '.join(self._names)}"
             ) from None
 
     def reload(self, dopesheet: Dopesheet | str | os.PathLike[str]) -> list[str]:
-        """Adopt an edited dopesheet from the current step on, without a jump.
+        """Adopt an edited dopesheet for the steps after the current one, without a jump.
 
-        Properties whose schedule changed move smoothly from their current state (value,
+        Properties whose schedule changed move smoothly from their state at the next step (value,
         velocity, acceleration) to the new schedule's next key and follow it from there;
-        unchanged ones (and their runtime overrides) are kept as they are. Phases and actions
-        follow the new dopesheet at once. Returns the names of the properties that changed.
-        Random access to steps before the reload reports the new dopesheet there.
+        unchanged ones (and their runtime overrides) carry on as they were. Phases and actions
+        follow the new dopesheet from the next step. Steps up to the current one keep the
+        schedule they ran. Returns the names of the properties whose schedule changed.
         """
         new = dopesheet if isinstance(dopesheet, Dopesheet) else Dopesheet.from_csv(dopesheet)
-        s = self._step
-        if s >= new.n_steps:
+        s = self._step + 1  # the first step the edit can affect
+        if s > new.n_steps:
             raise ValueError(
-                f"the edited dopesheet has {new.n_steps} steps but the run is already at step {s}"
+                f"the edited dopesheet has {new.n_steps} steps but the run is already at step "
+                f"{self._step}"
             )
-        new_curves = PropCurve.from_dopesheet(new)
-        overrides: dict[str, list[Override]] = {}
+        old = self._now
+        era = _Era(s, new, {})
         changed: list[str] = []
-        for name, curve in new_curves.items():
-            old = self._curves.get(name)
-            if old is None:
-                overrides[name] = []
-                changed.append(name)
-                continue
-            if old.same_schedule(curve):
-                overrides[name] = self._overrides[name]
+        for name, curve in era.curves.items():
+            before = old.curves.get(name)
+            if before is not None and before.same_schedule(curve):
+                era.overrides[name] = list(old.overrides[name])
                 continue
             changed.append(name)
-            overrides[name] = []
-            state = self._convert_kinematics(old, curve, self.kinematics(name, s))
-            if state is None or (curve.kinematics(s) == state and not self._overrides[name]):
+            if before is None or s >= new.n_steps:
+                continue
+            state = _convert_kinematics(before, curve, old.kinematics(name, s))
+            if state is None or (state == curve.kinematics(s) and not old.overrides[name]):
                 continue
             k = bisect_right(curve.steps, s)
             if k < len(curve.steps):
                 end, target_value = curve.steps[k], curve.values[k]
             else:
                 end, target_value = new.n_steps - 1, curve.values[-1]
-            if end <= s:
-                continue
+            start_value = np.empty(1)
+            old.evaluate(name, s, s + 1, start_value)
             x, v, a = state
-            start_value = self._state.props[name]
-            overrides[name] = [
-                Override(s, end, x, v, a, curve.to_interp(target_value), target_value, start_value)
-            ]
-        self._adopt(new)
-        self._overrides = overrides
-        self._state = self._state_at(s, self._cursor_values(s))
+            era.overrides[name] = [
+                Override(
+                    s, max(end, s), x, v, a, curve.to_interp(target_value), target_value,
+                    float(start_value[0]),
+                )
+            ]  # fmt: skip
+        eras = [e for e in self._eras if e.start < s]
+        self._set_eras([*eras, era])
         if changed:
-            log.info("timeline reloaded at step %d; changed: %s", s, ", ".join(changed))
+            log.info("timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed))
         return changed
-
-    @staticmethod
-    def _convert_kinematics(
-        old: PropCurve, new: PropCurve, k: tuple[float, float, float]
-    ) -> tuple[float, float, float] | None:
-        """Kinematics in ``old``'s space → ``new``'s space (``None``: not representable)."""
-        if old.log == new.log:
-            return k
-        x, v, a = k
-        if old.log:  # log → linear: X = e^x
-            ex = math.exp(x)
-            return ex, ex * v, ex * (a + v * v)
-        if x <= 0:  # linear → log needs a positive value
-            return None
-        return math.log(x), v / x, a / x - (v / x) ** 2
 
     # -- persistence --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The cursor, the dopesheet it runs and the runtime overrides (JSON-able)."""
-        return {
-            "step": self._step,
-            "dopesheet": self.dopesheet.to_dict(),
-            "overrides": {
-                n: [o.to_dict() for o in ovs] for n, ovs in self._overrides.items() if ovs
-            },
-        }
+        """The cursor, the dopesheet(s) it ran and the runtime overrides (JSON-able)."""
+        return {"step": self._step, "eras": [e.to_dict() for e in self._eras]}
 
     def load_state_dict(self, state: dict[str, Any]) -> list[str]:
-        """Restore a saved cursor and overrides. If this timeline's dopesheet differs from the
-        saved one, the saved schedule is restored first and the new one adopted with
-        :meth:`reload` at the saved step, so edits apply from there on. Returns the changed
-        property names (empty when the dopesheet is unchanged)."""
-        saved = Dopesheet.from_dict(state["dopesheet"])
+        """Restore a saved cursor, schedule history and overrides. If this timeline's dopesheet
+        differs from the saved one, the saved schedule is restored first and the new one adopted
+        with :meth:`reload`, so edits apply after the saved step. Returns the names of the
+        properties whose schedule changed (empty when the dopesheet is unchanged)."""
         current = self.dopesheet
-        self._adopt(saved)
-        self._overrides = {name: [] for name in self._curves}
-        for name, ovs in state.get("overrides", {}).items():
-            self._overrides[name] = [Override(**o) for o in ovs]
+        self._set_eras([_Era.from_dict(e) for e in state["eras"]])
         self.seek(int(state["step"]))
-        if saved == current:
-            self.dopesheet = current  # keep the caller's source name and line numbers
+        if self.dopesheet == current:
+            self._now.dopesheet = current  # keep the caller's source name and line numbers
             return []
         return self.reload(current)
 
     def __repr__(self) -> str:
         return f"Timeline({self.dopesheet.source!r}, step={self._step}/{self._n - 1})"
+
+
+def _convert_kinematics(
+    old: PropCurve, new: PropCurve, k: tuple[float, float, float]
+) -> tuple[float, float, float] | None:
+    """Kinematics in ``old``'s space → ``new``'s space (``None``: not representable)."""
+    if old.log == new.log:
+        return k
+    x, v, a = k
+    if old.log:  # log → linear: X = e^x
+        ex = math.exp(x)
+        return ex, ex * v, ex * (a + v * v)
+    if x <= 0:  # linear → log needs a positive value
+        return None
+    return math.log(x), v / x, a / x - (v / x) ** 2

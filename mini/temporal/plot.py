@@ -1,0 +1,131 @@
+"""Schedule plots: one panel per group of properties of similar scale, with phases and actions.
+
+Small weights are not flattened next to large ones: properties are grouped by magnitude (and
+log-space properties get log axes), keyframes are marked, phases are shaded bands with labels
+and actions are ticks along the top.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.realize import realize
+from mini.temporal.timeline import Timeline
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_SCALE_RATIO = 10.0  # props whose peak magnitudes differ by more than this go to separate panels
+_LOG_DECADES = 2.0  # log props whose typical values are further apart than this get own panels
+
+
+def group_props(source: Dopesheet | Timeline) -> list[list[str]]:
+    """Property names grouped into panels by space and magnitude (largest first)."""
+    ds = source.dopesheet if isinstance(source, Timeline) else source
+    linear: list[tuple[float, str]] = []
+    logs: list[tuple[float, str]] = []
+    for name, spec in ds.props.items():
+        values = [abs(v) for _, v in ds.keyframes(name)]
+        if spec.space == "log":
+            logs.append((float(np.mean(np.log10(values))), name))
+        else:
+            linear.append((max(values), name))
+    groups: list[list[str]] = []
+    current: list[str] = []
+    top = 0.0
+    for peak, name in sorted(linear, reverse=True):
+        if current and ((peak == 0.0 and top > 0.0) or (peak > 0.0 and top / peak > _SCALE_RATIO)):
+            groups.append(current)
+            current = []
+        if not current:
+            top = peak
+        current.append(name)
+    if current:
+        groups.append(current)
+    current, ref = [], math.inf
+    for centre, name in sorted(logs, reverse=True):
+        if current and ref - centre > _LOG_DECADES:
+            groups.append(current)
+            current = []
+        if not current:
+            ref = centre
+        current.append(name)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def plot_timeline(
+    source: Dopesheet | Timeline,
+    *,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    max_points: int = 4000,
+) -> Figure:
+    """Draw the whole schedule. Returns a matplotlib Figure (save it with ``fig.savefig``)."""
+    from matplotlib.figure import Figure
+
+    ds = source.dopesheet if isinstance(source, Timeline) else source
+    df = realize(source)
+    stride = max(1, len(df) // max_points)
+    idx = np.unique(np.r_[np.arange(0, len(df), stride), [len(df) - 1]])
+    steps = df["STEP"].to_numpy()[idx]
+    groups = group_props(ds) or [[]]
+    height = figsize[1] if figsize else 1.0 + 1.9 * len(groups)
+    fig = Figure(figsize=(figsize[0] if figsize else 11.0, height), layout="constrained")
+    axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False)[:, 0]
+    colors = [f"C{i % 10}" for i in range(len(ds.props))]
+    color_of = dict(zip(ds.props, colors, strict=True))
+    for ax, names in zip(axes, groups, strict=True):
+        _shade_phases(ax, ds)
+        for name in names:
+            spec = ds.props[name]
+            label = name if spec.space == "linear" else f"{name} (log)"
+            ax.plot(steps, df[name].to_numpy()[idx], color=color_of[name], lw=1.6, label=label)
+            keys = ds.keyframes(name)
+            ax.plot(
+                [k for k, _ in keys], [v for _, v in keys], "o", ms=4, color=color_of[name],
+                markeredgecolor="white", markeredgewidth=0.6, zorder=3,
+            )  # fmt: skip
+        if names and all(ds.props[n].space == "log" for n in names):
+            ax.set_yscale("log")
+        if names:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        ax.grid(alpha=0.25, lw=0.5)
+        for step, _ in ds.actions:
+            ax.axvline(step, color="0.35", lw=0.8, ls=(0, (2, 2)), zorder=1)
+        ax.margins(x=0.01)
+    _label_phases_and_actions(axes[0], ds)
+    axes[-1].set_xlabel("step")
+    fig.suptitle(title or f"{ds.source} — {ds.n_steps:,} steps", fontsize=11)
+    return fig
+
+
+def _shade_phases(ax, ds: Dopesheet) -> None:
+    for i, ph in enumerate(ds.phases):
+        if i % 2 == 1:
+            ax.axvspan(ph.start, ph.end + 1, color="0.92", lw=0, zorder=0)
+
+
+def _label_phases_and_actions(ax, ds: Dopesheet) -> None:
+    for ph in ds.phases:
+        if ph.name is None:
+            continue
+        ax.annotate(
+            ph.name, xy=((ph.start + ph.end + 1) / 2, 1.0), xycoords=("data", "axes fraction"),
+            xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=9,
+            fontweight="bold", color="0.25",
+        )  # fmt: skip
+    labels: dict[int, list[str]] = {}
+    for step, name in ds.actions:
+        labels.setdefault(step, []).append(name)
+    for step, names in labels.items():
+        ax.annotate(
+            "▼ " + ", ".join(names), xy=(step, 1.0), xycoords=("data", "axes fraction"),
+            xytext=(2, -2), textcoords="offset points", ha="left", va="top", fontsize=7,
+            color="0.3",
+        )  # fmt: skip
