@@ -1,0 +1,134 @@
+"""Per-phase data: loaders cycled without caching, with state that checkpoints can restore.
+
+Each phase name maps to a :class:`PhaseData` (a training iterable plus a validation batch). The
+iterable is re-iterated every epoch (never cached, so samplers can change their weights between
+batches). For exact resume, a loader that has ``state_dict``/``load_state_dict`` saves its own
+position; any other loader is replayed: the torch RNG state before ``iter()`` and the number of
+batches taken are saved, and on resume the iterator is rebuilt and fast-forwarded under that RNG
+state. (Replay is exact for loaders whose randomness comes from the torch RNG at ``iter()`` and
+first ``next()`` — ``DataLoader(shuffle=True, num_workers=0)``, plain lists and tensors.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class PhaseData:
+    """Training batches for a phase (any re-iterable) and an optional validation batch."""
+
+    train: Iterable[Any]
+    val: Any = None
+
+
+def _stateful(obj: Any) -> bool:
+    return callable(getattr(obj, "state_dict", None)) and callable(
+        getattr(obj, "load_state_dict", None)
+    )
+
+
+class _Cycle:
+    """An endless iterator over one loader, re-iterating it each epoch."""
+
+    def __init__(self, name: str | None, loader: Iterable[Any]):
+        self.name = name
+        self.loader = loader
+        self.stateful = _stateful(loader)
+        self.epoch = 0
+        self.taken = 0  # batches taken from the current epoch's iterator
+        self.rng_at_iter: torch.Tensor | None = None
+        self.it: Iterator[Any] | None = None
+
+    def _start_epoch(self) -> None:
+        if not self.stateful:
+            self.rng_at_iter = torch.get_rng_state()
+        self.it = iter(self.loader)
+        self.taken = 0
+
+    def next(self) -> Any:
+        if self.it is None:
+            self._start_epoch()
+        try:
+            batch = next(self.it)  # type: ignore[arg-type]
+        except StopIteration:
+            self.epoch += 1
+            self._start_epoch()
+            try:
+                batch = next(self.it)  # type: ignore[arg-type]
+            except StopIteration:
+                raise RuntimeError(
+                    f"the training data of phase {self.name!r} yields no batches"
+                ) from None
+        self.taken += 1
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "epoch": self.epoch,
+            "taken": self.taken,
+            "started": self.it is not None,
+        }
+        if self.stateful:
+            state["loader"] = self.loader.state_dict()  # type: ignore[attr-defined]
+        elif self.rng_at_iter is not None:
+            state["rng_at_iter"] = self.rng_at_iter
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = int(state["epoch"])
+        if self.stateful:
+            self.loader.load_state_dict(state["loader"])  # type: ignore[attr-defined]
+            self.it = iter(self.loader) if state["started"] else None
+            self.taken = int(state["taken"])
+            return
+        self.it = None
+        self.taken = 0
+        if not state["started"]:
+            return
+        outer = torch.get_rng_state()
+        torch.set_rng_state(state["rng_at_iter"])
+        self._start_epoch()
+        for _ in range(int(state["taken"])):
+            self.next()
+        torch.set_rng_state(outer)
+
+
+class PhaseIterators:
+    """One endless batch iterator per loader; phases that share a loader share its iterator."""
+
+    def __init__(self, data: dict[str | None, PhaseData]):
+        self.data = data
+        loaders: list[Iterable[Any]] = []
+        self._index: dict[str | None, int] = {}
+        for phase, pd in data.items():
+            for i, loader in enumerate(loaders):
+                if loader is pd.train:
+                    self._index[phase] = i
+                    break
+            else:
+                self._index[phase] = len(loaders)
+                loaders.append(pd.train)
+        self._loaders = loaders
+        self._cycles: dict[int, _Cycle] = {}
+
+    def next(self, phase: str | None) -> Any:
+        i = self._index[phase]
+        cycle = self._cycles.get(i)
+        if cycle is None:
+            cycle = self._cycles[i] = _Cycle(phase, self._loaders[i])
+        return cycle.next()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"cycles": [[i, c.state_dict()] for i, c in self._cycles.items()]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._cycles = {}
+        names = {i: phase for phase, i in reversed(self._index.items())}
+        for i, cycle_state in state["cycles"]:
+            cycle = self._cycles[i] = _Cycle(names[i], self._loaders[i])
+            cycle.load_state_dict(cycle_state)

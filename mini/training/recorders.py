@@ -1,0 +1,212 @@
+"""Recorders: handlers that keep what a run did, cheaply enough to leave on.
+
+- :class:`MetricsRecorder`: one JSON object per logged step to ``metrics.jsonl`` (step, phase,
+  props, losses, extras) and a pandas history.
+- :class:`LatentRecorder`: a fixed probe set evaluated at a precomputed list of steps (only the
+  outputs are kept — never a copy of the model).
+- :class:`SnapshotRecorder`: model weights at chosen steps, within a memory budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from mini.training.events import PHASE_END, PRE_STEP, STEP_METRICS, TRAIN_END, Event
+
+if TYPE_CHECKING:
+    from mini.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+class MetricsRecorder:
+    """Logs every ``every``-th step. Lines are serialised in batches (at phase ends,
+    checkpoints and the end of the run), so the per-step cost is appending one tuple."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, every: int = 1):
+        self.path = Path(path) if path is not None else None
+        self.every = every
+        self.lines: list[str] = []
+        self._pending: list[tuple[Any, ...]] = []
+        self._written = 0
+
+    def attach(self, trainer: Trainer) -> None:
+        trainer.on(STEP_METRICS, self.on_step, every=self.every)
+        trainer.on(PHASE_END, lambda e: self.flush())
+        trainer.on(TRAIN_END, lambda e: self.flush())
+
+    def on_step(self, event: Event) -> None:
+        self._pending.append(
+            (event.step, event.phase, event.state.props, event.losses, event.extras)
+        )
+
+    def _serialise(self) -> None:
+        for step, phase, props, losses, extras in self._pending:
+            record: dict[str, Any] = {
+                "step": step,
+                "phase": phase,
+                "props": props,
+                "losses": losses,
+            }
+            if extras:
+                record["extras"] = extras
+            self.lines.append(json.dumps(record))
+        self._pending.clear()
+
+    def flush(self) -> None:
+        """Serialise pending records and append the new lines to the file."""
+        self._serialise()
+        if self.path is None or self._written == len(self.lines):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        mode = "a" if self._written else "w"
+        with open(self.path, mode, encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in self.lines[self._written :]))
+        self._written = len(self.lines)
+
+    def records(self) -> list[dict[str, Any]]:
+        self._serialise()
+        return [json.loads(line) for line in self.lines]
+
+    def history(self) -> pd.DataFrame:
+        """One row per logged step: ``step``, ``phase``, ``props.<name>``, ``losses.<name>``,
+        ``extras.<name>`` (missing terms are NaN)."""
+        records = self.records()
+        if not records:
+            return pd.DataFrame({"step": pd.Series(dtype=int)})
+        return pd.json_normalize(records)
+
+    def state_dict(self) -> dict[str, Any]:
+        self.flush()
+        return {"lines": list(self.lines)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the history and rewrite the file to exactly what was logged then."""
+        self._pending.clear()
+        self.lines = list(state["lines"])
+        self._written = 0
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            tmp.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
+            os.replace(tmp, self.path)
+            self._written = len(self.lines)
+
+
+Probe = Callable[[nn.Module, Any], "Tensor | dict[str, Tensor]"]
+
+
+def _latents(model: nn.Module, probe: Any) -> Tensor:
+    out = model(probe)
+    latents = getattr(out, "latents", None)
+    if latents is None:
+        raise ValueError("the model's result has no latents; pass fn= to LatentRecorder")
+    return latents
+
+
+class LatentRecorder:
+    """Evaluates ``fn(model, probe)`` (default: the model's latents) at the given steps, in eval
+    mode without gradients, and keeps only the outputs: ``frames[name][k]`` is the output at
+    ``steps[k]``. Recording happens at ``pre-step``: frame ``k`` shows the model as it enters
+    step ``steps[k]`` (step 0: untrained). ``fn`` may return a tensor or a dict of tensors."""
+
+    def __init__(self, probe: Any, steps: Iterable[int], fn: Probe | None = None):
+        self.probe = probe
+        self.steps = np.array(sorted(set(int(s) for s in steps)), dtype=np.int64)
+        self._index = {int(s): k for k, s in enumerate(self.steps)}
+        self.fn = fn or _latents
+        self.frames: dict[str, Tensor] = {}
+        self.recorded = np.zeros(len(self.steps), dtype=bool)
+
+    def attach(self, trainer: Trainer) -> None:
+        self._trainer = trainer
+        trainer.on(PRE_STEP, self.on_step)
+
+    def on_step(self, event: Event) -> None:
+        k = self._index.get(event.step)
+        if k is not None:
+            self.capture(event.trainer.model, k)
+
+    def capture(self, model: nn.Module, k: int) -> None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = self.fn(model, self.probe)
+        finally:
+            model.train(was_training)
+        outputs = out if isinstance(out, dict) else {"latents": out}
+        for name, value in outputs.items():
+            value = value.detach().to("cpu", torch.float32)
+            buf = self.frames.get(name)
+            if buf is None:
+                buf = self.frames[name] = torch.full(
+                    (len(self.steps), *value.shape), float("nan"), dtype=torch.float32
+                )
+            buf[k] = value
+        self.recorded[k] = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"frames": dict(self.frames), "recorded": torch.from_numpy(self.recorded.copy())}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.frames = dict(state["frames"])
+        self.recorded = state["recorded"].numpy().astype(bool)
+
+
+class SnapshotRecorder:
+    """Copies of the model's weights at chosen steps, never more than ``max_bytes`` in memory:
+    when the budget is reached every other snapshot is dropped, so coverage thins out evenly."""
+
+    def __init__(self, steps: Iterable[int], max_bytes: int = 256 * 2**20):
+        self.steps = set(int(s) for s in steps)
+        self.max_bytes = max_bytes
+        self.snapshots: dict[int, dict[str, Tensor]] = {}
+        self._bytes = 0
+
+    def attach(self, trainer: Trainer) -> None:
+        trainer.on(PRE_STEP, self.on_step)
+
+    def on_step(self, event: Event) -> None:
+        if event.step not in self.steps:
+            return
+        snap = {
+            k: v.detach().to("cpu", copy=True) for k, v in event.trainer.model.state_dict().items()
+        }
+        size = sum(t.numel() * t.element_size() for t in snap.values())
+        if size > self.max_bytes:
+            raise ValueError(
+                f"one snapshot needs {size:,} bytes, over max_bytes={self.max_bytes:,}"
+            )
+        while self._bytes + size > self.max_bytes and self.snapshots:
+            self._thin()
+        self.snapshots[event.step] = snap
+        self._bytes += size
+
+    def _thin(self) -> None:
+        for k in sorted(self.snapshots)[1::2]:
+            snap = self.snapshots.pop(k)
+            self._bytes -= sum(t.numel() * t.element_size() for t in snap.values())
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"snapshots": {str(k): v for k, v in self.snapshots.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
+        self._bytes = sum(
+            t.numel() * t.element_size() for snap in self.snapshots.values() for t in snap.values()
+        )
