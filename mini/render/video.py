@@ -1,0 +1,283 @@
+"""Streaming MP4 output on imageio-ffmpeg, written atomically.
+
+Frames go straight from memory into ffmpeg's stdin (no PNG per frame, no list of frames), so a
+long video costs one frame of memory. ffmpeg encodes in its own process, which overlaps encoding
+with drawing the next frame on a second core. The video is written to a hidden temporary file
+beside the target and renamed into place only when ffmpeg has finished, so a crash or an
+exception never leaves a half-written MP4 under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import imageio_ffmpeg
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+log = logging.getLogger(__name__)
+
+_CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
+
+# x264 defaults chosen for plots: `veryfast` encodes a 1280×720 frame in a few milliseconds on
+# one core (several times faster than `medium`) and flat-colour plots compress well at any
+# preset; CRF 20 keeps thin lines and small markers crisp.
+DEFAULT_PRESET = "veryfast"
+DEFAULT_CRF = 20
+
+
+class _Abort(BaseException):
+    """Thrown into imageio-ffmpeg's generator to make it kill ffmpeg instead of finishing."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What a decoded video contains."""
+
+    frames: int
+    width: int
+    height: int
+    fps: float
+
+
+class VideoWriter:
+    """Context manager that streams raw frames into an MP4 (libx264, yuv420p).
+
+    >>> with VideoWriter("out.mp4", (1280, 720), fps=30) as video:  # doctest: +SKIP
+    ...     for frame in frames:  # (720, 1280, 4) uint8 arrays or RGBA buffers
+    ...         video.write(frame)
+
+    ``size`` is ``(width, height)`` in pixels and must be even (yuv420p). ``pix_fmt`` is the
+    layout of the frames you pass: ``"rgba"`` (matplotlib's ``buffer_rgba()``), ``"rgb24"`` or
+    ``"gray"``. ``progress`` shows a rich progress bar on stderr; ``None`` shows it only when
+    stderr is a terminal. The file appears under ``path`` only after a clean exit.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        size: tuple[int, int],
+        *,
+        fps: float = 30,
+        pix_fmt: str = "rgba",
+        crf: int = DEFAULT_CRF,
+        preset: str = DEFAULT_PRESET,
+        total: int | None = None,
+        progress: bool | None = None,
+        description: str | None = None,
+        ffmpeg_log_level: str = "error",
+    ):
+        width, height = (int(v) for v in size)
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"frame size must be positive and even for yuv420p, got {size}")
+        if pix_fmt not in _CHANNELS:
+            raise ValueError(f"pix_fmt must be one of {sorted(_CHANNELS)}, got {pix_fmt!r}")
+        if not 0 <= crf <= 51:
+            raise ValueError(f"crf must be in [0, 51], got {crf}")
+        self.path = Path(path)
+        self.size = (width, height)
+        self.fps = fps
+        self.pix_fmt = pix_fmt
+        self.crf = crf
+        self.preset = preset
+        self.total = total
+        self.description = description or self.path.name
+        self.ffmpeg_log_level = ffmpeg_log_level
+        self._progress_wanted = progress
+        self._frame_bytes = width * height * _CHANNELS[pix_fmt]
+        self._gen: Generator[None, Any, None] | None = None
+        self._tmp: Path | None = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self.frames_written = 0
+        self.write_seconds = 0.0
+        """Time spent handing frames to ffmpeg (blocked while its input pipe is full)."""
+        self.close_seconds = 0.0
+        """Time spent waiting for ffmpeg to flush its last frames when closing."""
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def open(self) -> VideoWriter:
+        """Start ffmpeg on a temporary file beside ``path``."""
+        if self._gen is not None:
+            raise RuntimeError(f"{self.path} is already open")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.stem}.",
+            suffix=f".part{self.path.suffix or '.mp4'}",
+            dir=self.path.parent,
+        )
+        os.close(fd)
+        self._tmp = Path(tmp)
+        try:
+            gen = imageio_ffmpeg.write_frames(
+                str(self._tmp),
+                self.size,
+                pix_fmt_in=self.pix_fmt,
+                pix_fmt_out="yuv420p",
+                fps=self.fps,
+                quality=None,
+                codec="libx264",
+                macro_block_size=2,
+                ffmpeg_log_level=self.ffmpeg_log_level,
+                output_params=[
+                    *("-preset", self.preset, "-crf", str(self.crf)),
+                    *("-movflags", "+faststart", "-f", "mp4"),
+                ],
+            )
+            gen.send(None)  # starts ffmpeg
+        except BaseException:
+            self._remove_tmp()
+            raise
+        self._gen = gen
+        self._start_progress()
+        log.debug("writing %s via %s", self.path, self._tmp)
+        return self
+
+    def write(self, frame: Any) -> None:
+        """Send one frame: an array ``(height, width, channels)`` of uint8 or any C-contiguous
+        buffer of the same bytes (e.g. ``canvas.buffer_rgba()``); not copied."""
+        if self._gen is None:
+            raise RuntimeError(f"{self.path} is not open (use `with VideoWriter(...)` or open())")
+        view = memoryview(frame)
+        if view.nbytes != self._frame_bytes or not view.c_contiguous:
+            shape = getattr(frame, "shape", None)
+            raise ValueError(
+                f"frame must be {self._frame_bytes} contiguous bytes "
+                f"({self.size[1]}×{self.size[0]}×{_CHANNELS[self.pix_fmt]} {self.pix_fmt}), "
+                f"got {view.nbytes} bytes" + (f" with shape {shape}" if shape else "")
+            )
+        t0 = time.perf_counter()
+        self._gen.send(view)
+        self.write_seconds += time.perf_counter() - t0
+        self.frames_written += 1
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+
+    def close(self) -> Path:
+        """Let ffmpeg finish, then move the video to ``path``; returns the path."""
+        if self._gen is None:
+            raise RuntimeError(f"{self.path} is not open")
+        if self.frames_written == 0:
+            self.abort()
+            raise ValueError(f"no frames were written to {self.path}; nothing saved")
+        gen, self._gen = self._gen, None
+        t0 = time.perf_counter()
+        try:
+            gen.close()  # closes ffmpeg's stdin and waits for it to exit
+            self.close_seconds = time.perf_counter() - t0
+            assert self._tmp is not None
+            if not self._tmp.exists() or self._tmp.stat().st_size == 0:
+                raise OSError(f"ffmpeg produced no output for {self.path}")
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+        except BaseException:
+            self._remove_tmp()
+            raise
+        finally:
+            self._stop_progress()
+        log.info("wrote %s (%d frames)", self.path, self.frames_written)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and delete the partial file; nothing appears under ``path``."""
+        gen, self._gen = self._gen, None
+        try:
+            if gen is not None:
+                # imageio-ffmpeg kills ffmpeg (instead of letting it finish) on a BaseException.
+                with contextlib.suppress(_Abort, StopIteration):
+                    gen.throw(_Abort())
+        finally:
+            self._remove_tmp()
+            self._stop_progress()
+
+    def __enter__(self) -> VideoWriter:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _remove_tmp(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+    def _start_progress(self) -> None:
+        show = self._progress_wanted
+        console = Console(stderr=True)
+        if show is None:
+            show = console.is_terminal and sys.stderr.isatty()
+        if not show:
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task(self.description, total=self.total)
+        self._progress.start()
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+
+def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Decode a video and yield its frames as ``(height, width, 3)`` uint8 arrays."""
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    try:
+        meta = gen.__next__()
+        width, height = meta["size"]
+        for raw in gen:
+            yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+    finally:
+        gen.close()
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Decode every frame of a video (so a truncated file fails) and report what is in it."""
+    gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="gray", bits_per_pixel=8)
+    try:
+        meta = gen.__next__()
+        frames = sum(1 for _ in gen)
+    finally:
+        gen.close()
+    width, height = meta["size"]
+    return VideoInfo(frames=frames, width=int(width), height=int(height), fps=float(meta["fps"]))
+
+
+def count_frames(path: str | os.PathLike[str]) -> int:
+    """Number of decodable frames in a video."""
+    return probe(path).frames
