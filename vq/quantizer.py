@@ -1,0 +1,380 @@
+"""A vector quantizer whose knobs a dopesheet can turn every step.
+
+``temperature``, ``commitment`` and ``decay`` are plain float attributes, so a trainer binding
+(``trainer.bind("temperature", lambda v: setattr(vq, "temperature", v))``) costs an attribute
+write. The hot path has no Python loop over codes and no host-device synchronisation; usage
+statistics are kept on the device and read only by :meth:`VectorQuantizer.health` and
+:meth:`VectorQuantizer.refresh`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vq.gradients import rotation_trick, straight_through
+from vq.kmeans import kmeans_centroids
+from vq.metrics import CodebookHealth, code_counts, codebook_health, perplexity
+
+log = logging.getLogger(__name__)
+
+DISTANCES = ("euclidean", "cosine")
+LEARN = ("ema", "loss")
+GRADIENTS = ("straight-through", "rotation")
+RELAXATIONS = (None, "gumbel", "soft")
+TEMPERATURE_SCALES = ("nearest", "none")
+
+
+@dataclass
+class QuantizerOutput:
+    """What a quantizer hands back.
+
+    ``quantized`` has the input's shape and carries the gradient estimator's gradient; ``codes``
+    has the input's shape without its last dimension. ``losses`` holds the *unweighted* terms
+    (``commitment`` and, when the codebook learns by loss, ``codebook``); ``loss`` is their sum
+    weighted by the quantizer's ``commitment`` and ``codebook_weight`` attributes. Wire one or the
+    other into the trainer, not both (see :mod:`vq.criteria`).
+    """
+
+    quantized: Tensor
+    codes: Tensor
+    loss: Tensor
+    losses: dict[str, Tensor]
+    codebook_size: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float]:
+        """Batch-level numbers for logging (synchronises; keep it off the hot path)."""
+        counts = code_counts(self.codes, self.codebook_size)
+        out = {
+            "batch_perplexity": perplexity(counts),
+            "batch_codes_used": float((counts > 0).sum()),
+        }
+        out.update({k: float(v.detach()) for k, v in self.losses.items()})
+        return out
+
+
+class VectorQuantizer(nn.Module):
+    """Nearest-code vector quantization with a temperature, EMA or loss-learned codebook, usage
+    tracking over a rolling window and dead-code refresh.
+
+    Args:
+        dim: size of the last input dimension.
+        codebook_size: number of codes ``K``.
+        distance: ``"euclidean"`` or ``"cosine"`` (inputs and codes are L2-normalised).
+        learn: ``"ema"`` (codebook = EMA of the inputs assigned to each code; ``decay``) or
+            ``"loss"`` (codebook is a parameter trained by ``codebook_weight * |sg(z) − q|²``).
+        decay: EMA decay, settable any step (``ema-decay`` column).
+        commitment: weight of ``|z − sg(q)|²`` in ``loss``, settable any step.
+        codebook_weight: weight of the codebook term in ``loss`` (``learn="loss"`` only).
+        temperature: ``≤ hard_below`` → nearest code; above, training samples codes from
+            ``softmax(−d / (temperature · s))``, ``d`` the squared distance and ``s`` the batch's
+            mean distance to the nearest code when ``temperature_scale="nearest"`` (so the
+            temperature means the same at any latent scale) or 1 with ``"none"``. Evaluation is
+            always nearest-code.
+        hard_below: temperatures at or below this are hard. A log-space dopesheet column cannot
+            key 0, so key a tiny value (e.g. ``1e-4``) to end an anneal in hard codes.
+        gradient: ``"straight-through"`` or ``"rotation"`` (the rotation trick).
+        relaxation: ``None`` (sampled hard codes with ``gradient``'s estimator), ``"gumbel"``
+            (forward the sampled code, backward through ``softmax(logits + gumbel)``) or
+            ``"soft"`` (forward the expectation ``softmax(logits) @ codebook``); only while the
+            temperature is above ``hard_below``.
+        kmeans_init: seed the codebook by k-means on the first training batch.
+        window: number of training steps the usage counts cover.
+        dead_threshold: a code used fewer times than this in the window is dead.
+        recent: how many recent inputs (rows) to keep for :meth:`refresh` (default ``max(1024,
+            4K)``); they are references to the batches, not copies.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        *,
+        distance: str = "euclidean",
+        learn: str = "ema",
+        decay: float = 0.99,
+        commitment: float = 0.25,
+        codebook_weight: float = 1.0,
+        temperature: float = 0.0,
+        hard_below: float = 1e-3,
+        temperature_scale: str = "nearest",
+        gradient: str = "straight-through",
+        relaxation: str | None = None,
+        kmeans_init: bool = True,
+        kmeans_iters: int = 20,
+        window: int = 100,
+        dead_threshold: float = 1.0,
+        recent: int | None = None,
+        eps: float = 1e-5,
+    ):
+        super().__init__()
+        for name, value, allowed in (
+            ("distance", distance, DISTANCES),
+            ("learn", learn, LEARN),
+            ("gradient", gradient, GRADIENTS),
+            ("relaxation", relaxation, RELAXATIONS),
+            ("temperature_scale", temperature_scale, TEMPERATURE_SCALES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if dim < 1 or codebook_size < 1 or window < 1:
+            raise ValueError("dim, codebook_size and window must be >= 1")
+        self.dim = dim
+        self.codebook_size = codebook_size
+        self.distance = distance
+        self.learn = learn
+        self.decay = float(decay)
+        self.commitment = float(commitment)
+        self.codebook_weight = float(codebook_weight)
+        self.temperature = float(temperature)
+        self.hard_below = float(hard_below)
+        self.temperature_scale = temperature_scale
+        self.gradient = gradient
+        self.relaxation = relaxation
+        self.kmeans_init = kmeans_init
+        self.kmeans_iters = kmeans_iters
+        self.window = window
+        self.dead_threshold = float(dead_threshold)
+        self.recent = recent if recent is not None else max(1024, 4 * codebook_size)
+        self.eps = eps
+        self._cosine = distance == "cosine"
+        self._estimator = rotation_trick if gradient == "rotation" else straight_through
+
+        init = torch.randn(codebook_size, dim)
+        if self._cosine:
+            init = F.normalize(init, dim=-1)
+        if learn == "loss":
+            self.codebook = nn.Parameter(init)
+        else:
+            self.register_buffer("codebook", init)
+            self.register_buffer("cluster_size", torch.ones(codebook_size))
+            self.register_buffer("embed_sum", init.clone())
+        self.register_buffer("usage", torch.zeros(window, codebook_size))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("initted", torch.tensor(not kmeans_init))
+        # Python mirrors of the two scalar buffers, so the hot path never reads the device.
+        self._steps = 0
+        self._initialized = not kmeans_init
+        self._recent: deque[Tensor] = deque()
+        self._recent_rows = 0
+
+    # -- forward --------------------------------------------------------------------------------
+    def forward(self, z: Tensor) -> QuantizerOutput:
+        if z.shape[-1] != self.dim:
+            raise ValueError(f"expected inputs with last dimension {self.dim}, got {z.shape}")
+        flat = z.reshape(-1, self.dim)
+        if self._cosine:
+            flat = F.normalize(flat, dim=-1)
+        training = self.training
+        if training and not self._initialized:
+            self.initialize(flat.detach())
+        stochastic = training and self.temperature > self.hard_below
+        relax = self.relaxation if stochastic else None
+        codebook = self.codebook
+        if relax is not None and self.learn == "ema":
+            codebook = codebook.clone()  # the EMA update below writes the buffer in place
+
+        soft = None
+        if stochastic:
+            with torch.set_grad_enabled(relax is not None and torch.is_grad_enabled()):
+                d = self._distances(flat, codebook, full=True)
+                scale = 1.0
+                if self.temperature_scale == "nearest":
+                    scale = d.detach().min(-1).values.mean().clamp_min(self.eps)
+                logits = d * (-1.0 / self.temperature) / scale
+                if relax == "soft":
+                    codes = logits.detach().argmax(-1)
+                    soft = logits.softmax(-1)
+                else:
+                    noisy = logits - torch.empty_like(logits).exponential_().log()  # + Gumbel
+                    codes = noisy.detach().argmax(-1)
+                    if relax == "gumbel":
+                        soft = noisy.softmax(-1)
+        else:
+            with torch.no_grad():
+                codes = self._distances(flat, codebook, full=False).argmin(-1)
+
+        q = F.embedding(codes, codebook)
+        if relax == "soft":
+            out = soft @ codebook
+        elif relax == "gumbel":
+            mix = soft @ codebook
+            out = q.detach() + (mix - mix.detach())
+        else:
+            out = self._estimator(flat, q)
+
+        losses = {"commitment": F.mse_loss(flat, q.detach())}
+        loss = self.commitment * losses["commitment"]
+        if self.learn == "loss":
+            losses["codebook"] = F.mse_loss(q, flat.detach())
+            loss = loss + self.codebook_weight * losses["codebook"]
+
+        if training:
+            self._track(flat.detach(), codes)
+        return QuantizerOutput(
+            out.reshape(*z.shape[:-1], self.dim),
+            codes.reshape(z.shape[:-1]),
+            loss,
+            losses,
+            self.codebook_size,
+            extras={"relaxed": relax is not None},
+        )
+
+    def _distances(self, x: Tensor, codebook: Tensor, full: bool) -> Tensor:
+        """Squared distances ``(N, K)``; without ``full`` the per-row constant ``|x|²`` is left
+        out (enough for an argmin)."""
+        if self._cosine:
+            return torch.addmm(x.new_full((1,), 2.0), x, codebook.t(), alpha=-2.0)
+        d = torch.addmm((codebook * codebook).sum(-1), x, codebook.t(), alpha=-2.0)
+        if full:
+            d = (d + (x * x).sum(-1, keepdim=True)).clamp_min(0.0)
+        return d
+
+    @torch.no_grad()
+    def _track(self, flat: Tensor, codes: Tensor) -> None:
+        """Usage window, recent inputs and (for EMA) the codebook update."""
+        counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
+        self.usage[self._steps % self.window].copy_(counts)
+        self._steps += 1
+        self._recent.append(flat)
+        self._recent_rows += flat.shape[0]
+        while self._recent_rows - self._recent[0].shape[0] >= self.recent:
+            self._recent_rows -= self._recent.popleft().shape[0]
+        if self.learn == "ema":
+            decay = self.decay
+            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
+            self.cluster_size.mul_(decay).add_(counts, alpha=1.0 - decay)
+            self.embed_sum.mul_(decay).add_(sums, alpha=1.0 - decay)
+            self._sync_codebook()
+
+    def _sync_codebook(self) -> None:
+        """codebook = embed_sum / cluster_size where a code has mass; codes without mass keep
+        their place (dividing two decayed numbers would only add noise)."""
+        new = self.embed_sum / self.cluster_size.clamp_min(self.eps).unsqueeze(1)
+        if self._cosine:
+            new = F.normalize(new, dim=-1)
+        alive = (self.cluster_size > self.eps).unsqueeze(1)
+        self.codebook.copy_(torch.where(alive, new, self.codebook))
+
+    # -- codebook management --------------------------------------------------------------------
+    @torch.no_grad()
+    def initialize(self, samples: Tensor, generator: torch.Generator | None = None) -> None:
+        """Seed every code by k-means on ``samples`` ``(N, dim)`` (called on the first training
+        batch when ``kmeans_init``; call it yourself to seed from more data)."""
+        x = samples.detach().reshape(-1, self.dim)
+        if self._cosine:
+            x = F.normalize(x, dim=-1)
+        centroids = kmeans_centroids(x, self.codebook_size, self.kmeans_iters, generator)
+        self._replace(torch.arange(self.codebook_size, device=x.device), centroids)
+        self._initialized = True
+        log.debug("codebook of %d codes seeded by k-means on %d samples", len(centroids), len(x))
+
+    @torch.no_grad()
+    def _replace(self, idx: Tensor, vectors: Tensor) -> None:
+        vectors = vectors.to(self.codebook.dtype)
+        if self._cosine:
+            vectors = F.normalize(vectors, dim=-1)
+        self.codebook[idx] = vectors
+        if self.learn == "ema":
+            self.cluster_size[idx] = 1.0
+            self.embed_sum[idx] = vectors
+
+    @torch.no_grad()
+    def nearest(self, x: Tensor) -> Tensor:
+        """Nearest-code indices for ``x`` ``(..., dim)`` (deterministic; no tracking)."""
+        flat = x.reshape(-1, self.dim)
+        if self._cosine:
+            flat = F.normalize(flat, dim=-1)
+        return self._distances(flat, self.codebook, full=False).argmin(-1).reshape(x.shape[:-1])
+
+    def lookup(self, codes: Tensor) -> Tensor:
+        """Code vectors for integer ``codes`` (decoding from indices)."""
+        return F.embedding(codes, self.codebook)
+
+    @property
+    def tracked_steps(self) -> int:
+        """Training steps seen so far (the usage window is full once this reaches ``window``)."""
+        return self._steps
+
+    def usage_counts(self) -> Tensor:
+        """How often each code was chosen during the last ``window`` training steps."""
+        return self.usage.sum(0)
+
+    def health(self, threshold: float | None = None) -> CodebookHealth:
+        """Active/dead codes, utilization and perplexity over the usage window."""
+        thr = self.dead_threshold if threshold is None else threshold
+        return codebook_health(self.usage_counts(), thr)
+
+    def dead_codes(self, threshold: float | None = None) -> Tensor:
+        """Indices of codes used fewer than ``threshold`` times in the window."""
+        thr = self.dead_threshold if threshold is None else threshold
+        return (self.usage_counts() < thr).nonzero().squeeze(1)
+
+    def recent_inputs(self) -> Tensor:
+        """The most recent training inputs (as quantized: normalised for cosine), ``(M, dim)``."""
+        if not self._recent:
+            return self.codebook.new_zeros(0, self.dim)
+        return torch.cat(list(self._recent))[-self.recent :]
+
+    @torch.no_grad()
+    def refresh(
+        self,
+        threshold: float | None = None,
+        samples: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Re-seed every dead code from recent inputs (or ``samples``) and return their indices.
+
+        Seeds are drawn without replacement with probability proportional to their squared
+        distance to the nearest live code (k-means++ style), so new codes go where the live
+        codebook serves the data worst. Live codes are untouched; the refreshed codes' usage
+        counts restart from zero.
+        """
+        dead = self.dead_codes(threshold)
+        if dead.numel() == 0:
+            return dead
+        pool = self.recent_inputs() if samples is None else samples.reshape(-1, self.dim)
+        if pool.shape[0] == 0:
+            log.warning("refresh: no recent inputs to seed %d dead codes from", dead.numel())
+            return dead[:0]
+        if self._cosine:
+            pool = F.normalize(pool, dim=-1)
+        live = torch.ones(self.codebook_size, dtype=torch.bool, device=dead.device)
+        live[dead] = False
+        weights = torch.ones(pool.shape[0], device=pool.device)
+        if live.any():
+            d = self._distances(pool, self.codebook[live], full=True).min(-1).values
+            if (d > 0).sum() >= dead.numel():
+                weights = d
+        replacement = dead.numel() > int((weights > 0).sum())
+        picks = torch.multinomial(weights, dead.numel(), replacement, generator=generator)
+        self._replace(dead, pool[picks])
+        self.usage[:, dead] = 0.0
+        log.info("refreshed %d dead codes", dead.numel())
+        return dead
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]
+        self.steps.fill_(self._steps)
+        self.initted.fill_(self._initialized)
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._steps = int(self.steps)
+        self._initialized = bool(self.initted)
+        self._recent.clear()
+        self._recent_rows = 0
+
+    def extra_repr(self) -> str:
+        return (
+            f"dim={self.dim}, codebook_size={self.codebook_size}, distance={self.distance}, "
+            f"learn={self.learn}, gradient={self.gradient}, relaxation={self.relaxation}"
+        )
