@@ -1,0 +1,271 @@
+"""Trainer handlers that watch and repair codebooks: :class:`HealthMonitor`, :class:`RefreshHandler`.
+
+Both take the quantizer they look after and subscribe themselves with ``attach(trainer)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from mini.training.result import Result, as_result
+from vq.criteria import batch_inputs, recon_mse
+from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation
+from vq.quantizer import VectorQuantizer
+from vq.residual import ResidualVQ
+
+if TYPE_CHECKING:
+    from mini.training.events import Event
+
+log = logging.getLogger(__name__)
+
+ON_ALARM = ("warn", "stop")
+
+
+def quantizer_levels(quantizer: VectorQuantizer | ResidualVQ) -> list[VectorQuantizer]:
+    """The codebooks of a quantizer: one for a :class:`VectorQuantizer`, one per level for a
+    :class:`ResidualVQ`."""
+    if isinstance(quantizer, ResidualVQ):
+        return list(quantizer.quantizers)  # type: ignore[arg-type]
+    return [quantizer]
+
+
+def _default_forward(model: nn.Module, batch: Any) -> Result:
+    return as_result(model(batch_inputs(batch)))
+
+
+class HealthMonitor:
+    """Records codebook and latent health every ``every`` steps and raises alarms.
+
+    Subscribe with ``attach(trainer)`` (``step-metrics`` every ``every`` steps). Each call records,
+    per level ``i``: ``vq/l{i}/active``, ``/dead``, ``/utilization``, ``/perplexity`` (over the
+    quantizer's usage window), and on the step's batch: ``vq/utilization`` (mean over levels),
+    ``vq/effective_rank`` of the pre-quantization latents, ``vq/topographic`` (input vs latent
+    distance correlation) and ``vq/recon_quality``; with a ``validation`` batch also
+    ``vq/val_loss``.
+
+    Alarms: a level's utilization under ``usage_floor``; the latents' effective rank under
+    ``rank_floor`` of the way from 1 (a line) to the latent size; the validation loss rising
+    ``patience`` evaluations in a row. Each alarm is logged as a warning when its condition
+    starts (not on every check); with ``on_alarm="stop"`` the monitor calls
+    ``trainer.stop(reason)`` instead. No alarms before ``start_step`` (e.g. while a warm-up
+    phase runs without quantization).
+
+    Validation: the monitor evaluates the model itself on the fixed ``validation`` batch at its
+    own cadence (every ``every`` steps, in eval mode, without gradients), rather than waiting
+    for ``phase-end`` events: those come once per phase, too rarely to see ``patience`` rises.
+    ``validation_loss(batch, result)`` defaults to the reconstruction MSE.
+    """
+
+    def __init__(
+        self,
+        quantizer: VectorQuantizer | ResidualVQ,
+        *,
+        every: int = 50,
+        usage_floor: float = 0.5,
+        rank_floor: float = 0.1,
+        patience: int = 3,
+        validation: Any = None,
+        validation_loss: Callable[[Any, Result], Tensor] = recon_mse,
+        forward: Callable[[nn.Module, Any], Result] = _default_forward,
+        on_alarm: str = "warn",
+        start_step: int = 0,
+        sample: int = 256,
+        seed: int = 0,
+    ):
+        if on_alarm not in ON_ALARM:
+            raise ValueError(f"on_alarm must be one of {ON_ALARM}, got {on_alarm!r}")
+        if every < 1 or patience < 1:
+            raise ValueError("every and patience must be >= 1")
+        self.quantizer = quantizer
+        self.every = every
+        self.usage_floor = usage_floor
+        self.rank_floor = rank_floor
+        self.patience = patience
+        self.validation = validation
+        self.validation_loss = validation_loss
+        self.forward = forward
+        self.on_alarm = on_alarm
+        self.start_step = start_step
+        self.sample = sample
+        self._gen = torch.Generator().manual_seed(seed)
+        self.val_losses: list[float] = []
+        self.rises = 0
+        self.alarms: list[tuple[int, str]] = []
+        self._active: set[str] = set()
+        self.last: dict[str, float] = {}
+
+    def attach(self, trainer: Any) -> None:
+        trainer.on("step-metrics", self, every=self.every)
+
+    # -- measuring ------------------------------------------------------------------------------
+    def measure(self, batch: Any = None, result: Result | None = None) -> dict[str, float]:
+        """Codebook health from the usage windows, plus latent metrics when given the step's
+        batch and result."""
+        out: dict[str, float] = {}
+        utils = []
+        for i, q in enumerate(quantizer_levels(self.quantizer)):
+            h = q.health()
+            utils.append(h.utilization)
+            out[f"vq/l{i}/active"] = h.active
+            out[f"vq/l{i}/dead"] = h.dead
+            out[f"vq/l{i}/utilization"] = h.utilization
+            out[f"vq/l{i}/perplexity"] = h.perplexity
+        out["vq/utilization"] = sum(utils) / len(utils)
+        if result is not None and result.latents is not None:
+            z = result.latents.detach()
+            z = z.reshape(-1, z.shape[-1])
+            if z.shape[0] > self.sample:
+                z_sample = z[torch.randperm(z.shape[0], generator=self._gen)[: self.sample]]
+            else:
+                z_sample = z
+            out["vq/effective_rank"] = effective_rank(z_sample)
+            if batch is not None:
+                x = batch_inputs(batch).detach()
+                if x.shape[0] == z.shape[0]:
+                    out["vq/topographic"] = topographic_correlation(
+                        x, z, self.sample, generator=self._gen
+                    )
+                if result.outputs.shape == x.shape:
+                    out["vq/recon_quality"] = reconstruction_quality(x, result.outputs.detach())
+        return out
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module) -> float:
+        """Validation loss on the fixed batch (model in eval mode, then restored)."""
+        was_training = model.training
+        model.eval()
+        try:
+            result = self.forward(model, self.validation)
+            return float(self.validation_loss(self.validation, result))
+        finally:
+            model.train(was_training)
+
+    # -- the handler ----------------------------------------------------------------------------
+    def __call__(self, event: Event) -> None:
+        trainer = event.trainer
+        metrics = self.measure(event.batch, event.result)
+        if self.validation is not None:
+            val = self.validate(trainer.model)
+            if self.val_losses and val > self.val_losses[-1]:
+                self.rises += 1
+            else:
+                self.rises = 0
+            self.val_losses.append(val)
+            metrics["vq/val_loss"] = val
+        self.last = metrics
+        trainer.record(**metrics)
+        if event.step >= self.start_step:
+            self._check(metrics, event)
+
+    def _check(self, metrics: dict[str, float], event: Event) -> None:
+        conditions: dict[str, str] = {}
+        for i, _ in enumerate(quantizer_levels(self.quantizer)):
+            u = metrics[f"vq/l{i}/utilization"]
+            if u < self.usage_floor:
+                conditions[f"usage/{i}"] = (
+                    f"level {i} codebook utilization {u:.2f} is under the floor "
+                    f"{self.usage_floor:.2f}"
+                )
+        erank = metrics.get("vq/effective_rank")
+        dim = quantizer_levels(self.quantizer)[0].dim
+        if erank is not None and dim > 1 and not math.isnan(erank):
+            spread = (erank - 1.0) / (dim - 1.0)
+            if spread < self.rank_floor:
+                conditions["rank"] = (
+                    f"latent effective rank {erank:.2f} of {dim} has collapsed (under "
+                    f"{1 + self.rank_floor * (dim - 1):.2f})"
+                )
+        if self.rises >= self.patience:
+            conditions["validation"] = (
+                f"validation loss rose {self.rises} evaluations in a row "
+                f"(now {self.val_losses[-1]:.4g})"
+            )
+        new = [k for k in conditions if k not in self._active]
+        self._active = set(conditions)
+        for key in new:
+            reason = f"step {event.step}: {conditions[key]}"
+            self.alarms.append((event.step, reason))
+            log.warning("codebook health: %s", reason)
+        if self.on_alarm == "stop" and conditions:
+            event.trainer.stop("; ".join(conditions.values()))
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "val_losses": list(self.val_losses),
+            "rises": self.rises,
+            "alarms": [list(a) for a in self.alarms],
+            "active": sorted(self._active),
+            "generator": self._gen.get_state().tolist(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.val_losses = [float(v) for v in state["val_losses"]]
+        self.rises = int(state["rises"])
+        self.alarms = [(int(s), str(r)) for s, r in state["alarms"]]
+        self._active = set(state["active"])
+        self._gen.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+
+
+class RefreshHandler:
+    """Re-seeds dead codes every ``every`` steps and/or whenever the dopesheet fires ``action``.
+
+    ``usage_threshold``: a code used fewer times than this in its quantizer's usage window is
+    dead (default: the quantizer's ``dead_threshold``). The periodic refresh waits until a
+    quantizer has filled its usage window once, so codes are not judged on a step or two;
+    a dopesheet action always refreshes. Records ``vq/refreshed`` (codes re-seeded, all levels).
+    """
+
+    def __init__(
+        self,
+        quantizer: VectorQuantizer | ResidualVQ,
+        *,
+        every: int | None = None,
+        usage_threshold: float | None = None,
+        action: str | None = "refresh",
+    ):
+        if every is None and action is None:
+            raise ValueError("give every, action, or both")
+        if every is not None and every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.quantizer = quantizer
+        self.every = every
+        self.usage_threshold = usage_threshold
+        self.action = action
+        self.refreshed = 0
+
+    def attach(self, trainer: Any) -> None:
+        if self.every is not None:
+            trainer.on("step-metrics", self, every=self.every)
+        if self.action is not None:
+            trainer.on(f"action:{self.action}", self)
+
+    def refresh(self, periodic: bool = False) -> list[int]:
+        """Refresh every level now; returns how many codes each level re-seeded."""
+        counts = []
+        for q in quantizer_levels(self.quantizer):
+            if periodic and q.tracked_steps < q.window:
+                counts.append(0)
+                continue
+            counts.append(int(q.refresh(self.usage_threshold).numel()))
+        self.refreshed += sum(counts)
+        return counts
+
+    def __call__(self, event: Event) -> None:
+        periodic = event.action is None
+        counts = self.refresh(periodic=periodic)
+        if sum(counts):
+            log.info("step %d: refreshed dead codes per level %s", event.step, counts)
+        event.trainer.record(**{"vq/refreshed": sum(counts)})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"refreshed": self.refreshed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.refreshed = int(state["refreshed"])
