@@ -49,8 +49,9 @@ class ScatterLayer:
     ``colors``: one colour, ``(points, 3|4)`` RGB(A) in ``[0, 1]``, or ``(frames, points, 3|4)``.
     ``filled`` / ``visible``: a bool, ``(points,)`` or ``(frames, points)``; an unfilled point is
     drawn as a ring (○) in its edge colour, a filled one as a disc (●). ``edgecolor=None`` uses
-    each point's own colour for its edge. ``size`` is the marker area in points², scalar or
-    ``(points,)``. Non-finite positions are not drawn.
+    each point's own colour for its edge; ``linewidth=None`` means no edge when every point is
+    filled and 1 pt otherwise. ``size`` is the marker area in points², scalar or ``(points,)``.
+    Non-finite positions are not drawn.
     """
 
     positions: np.ndarray
@@ -60,7 +61,7 @@ class ScatterLayer:
     filled: bool | np.ndarray = True
     visible: bool | np.ndarray = True
     edgecolor: ColorSpec | None = None
-    linewidth: float = 0.0
+    linewidth: float | None = None
     alpha: float | None = None
     label: str | None = None
     zorder: float = 2.0
@@ -563,6 +564,11 @@ class _LayerDrawer:
 
     def __init__(self, layer: ScatterLayer, n_frames: int):
         self.layer = layer
+        self.linewidth = (
+            layer.linewidth
+            if layer.linewidth is not None
+            else (0.0 if np.all(np.asarray(layer.filled, dtype=bool)) else 1.0)
+        )
         pos = np.asarray(layer.positions, dtype=float)
         self.pos = pos if pos.ndim == 3 else None
         self.static_pos = pos if pos.ndim == 2 else None
@@ -592,7 +598,7 @@ class _LayerDrawer:
             np.zeros(self.n_points),
             s=self.sizes,
             marker=layer.marker,
-            linewidths=layer.linewidth,
+            linewidths=self.linewidth,
             zorder=layer.zorder,
             animated=animated,
         )
@@ -645,27 +651,33 @@ class _LayerDrawer:
         return face, edge
 
 
-def _rgba(spec: ColorSpec, n_frames: int, n_points: int, alpha: float | None, what: str):
-    """Colours as float RGBA: ``(points, 4)`` when fixed, ``(frames, points, 4)`` per frame."""
-    if isinstance(spec, str) or (isinstance(spec, tuple) and np.ndim(spec) == 1):
-        rgba = np.tile(np.asarray(to_rgba(spec, alpha)), (n_points, 1))
-        return rgba
-    arr = np.asarray(spec, dtype=float)
-    if arr.ndim == 1 and arr.shape[0] in (3, 4):
-        return np.tile(np.asarray(to_rgba(tuple(arr), alpha)), (n_points, 1))
-    if arr.ndim == 2 and arr.shape[0] == n_points:
-        out = to_rgba_array(arr)
+def _rgba(
+    spec: ColorSpec, n_frames: int, n_points: int, alpha: float | None, what: str
+) -> np.ndarray:
+    """Colours as float RGBA: ``(points, 4)`` when fixed, ``(frames, points, 4)`` per frame.
+
+    A string, a tuple of numbers or a 1-D array of 3 or 4 numbers is one colour for all points.
+    """
+    if isinstance(spec, str) or (
+        np.ndim(spec) == 1 and len(spec) in (3, 4) and np.asarray(spec).dtype.kind in "fiu"
+    ):
+        return np.tile(
+            np.asarray(to_rgba(tuple(spec) if np.ndim(spec) else spec, alpha)), (n_points, 1)
+        )
+    arr = np.asarray(spec)
+    if arr.ndim == 1 and arr.dtype.kind in "USO" and len(arr) == n_points:
+        out = to_rgba_array(list(spec))  # colour names, one per point
+    elif arr.ndim == 2 and arr.shape[0] == n_points and arr.shape[1] in (3, 4):
+        out = to_rgba_array(arr.astype(float))
     elif arr.ndim == 3 and arr.shape[:2] == (n_frames, n_points) and arr.shape[2] in (3, 4):
-        out = np.empty((n_frames, n_points, 4))
+        out = np.ones((n_frames, n_points, 4))
         out[..., : arr.shape[2]] = arr
-        if arr.shape[2] == 3:
-            out[..., 3] = 1.0
         if out.min() < 0 or out.max() > 1:
             raise ValueError(f"{what} must be in [0, 1]")
     else:
         raise ValueError(
-            f"{what} must be a colour, ({n_points}, 3|4) or ({n_frames}, {n_points}, 3|4); "
-            f"got shape {arr.shape}"
+            f"{what} must be a colour, {n_points} colours, ({n_points}, 3|4) or "
+            f"({n_frames}, {n_points}, 3|4) RGB(A) in [0, 1]; got shape {arr.shape}"
         )
     if alpha is not None:
         out[..., 3] = alpha

@@ -258,3 +258,17 @@ def test_schedule_phases_match_the_dopesheet() -> None:
     assert schedule_phases(unnamed, [0, 10]) == ([None, None], [(0, None)])
     with pytest.raises(ValueError, match="before"):
         schedule_phases(realize(dopesheet).iloc[5:], [0])
+
+
+def first_frame(layer: ScatterLayer) -> np.ndarray:
+    anim = animation(layers=[layer], panels=())
+    return np.array(next(anim.iter_rgba())).reshape(SIZE[1], SIZE[0], 4)[..., :3].copy()
+
+
+def test_colour_forms_and_default_ring_edge() -> None:
+    at = np.array([[0.0, 0.0]])
+    disc = red_mask(first_frame(ScatterLayer(at, colors=(0.9, 0.0, 0.0), size=400.0))).sum()
+    named = red_mask(first_frame(ScatterLayer(at, colors=["#e60000"], size=400.0))).sum()
+    ring = red_mask(first_frame(ScatterLayer(at, colors="#e60000", size=400.0, filled=False)))
+    assert disc > 100 and named == pytest.approx(disc, rel=0.05)
+    assert 0 < ring.sum() < disc / 2  # hollow markers get a visible edge by default
