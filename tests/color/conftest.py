@@ -39,6 +39,60 @@ def make_event(
     return Event(name=name, trainer=trainer, state=state, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: intra-op threads only add synchronisation (10x slower on a busy 2-core
+    machine), so these tests run single-threaded and restore the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def fake_trainer() -> type[FakeTrainer]:
     return FakeTrainer
+
+
+def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
+    """Drive an experiment through a timeline the way the Trainer will: anchor action, bound
+    properties, Adam at the scheduled lr, weighted criteria (weight 0 skipped), phase-end
+    validation into the plotter. A stand-in until ``mini.training.trainer`` exists."""
+    import torch
+
+    from mini.training.criteria import SpecialCriterion
+
+    def forever(iterable):
+        while True:
+            yield from iterable
+
+    model = exp.model
+    opt = torch.optim.Adam(model.parameters(), lr=0.0)
+    streams: dict[int, Any] = {}
+    for state in timeline:
+        props = state.props
+        if "anchor" in state.actions:
+            exp.anchor.capture(model, state.step)
+        for name, setter in exp.bindings.items():
+            setter(props[name])
+        train = exp.data[state.phase].train
+        batch = next(streams.setdefault(id(train), forever(train)))
+        opt.param_groups[0]["lr"] = props["lr"]
+        opt.zero_grad(set_to_none=True)
+        result = exp.forward(model, batch) if fused else model(batch)
+        total = None
+        for name, criterion in exp.criteria.items():
+            weight = props[name]
+            if weight == 0:
+                continue
+            special = isinstance(criterion, SpecialCriterion)
+            term = criterion(model, None) if special else criterion(batch, result)
+            total = term * weight if total is None else total + term * weight
+        total.backward()
+        opt.step()
+        if state.is_phase_end:
+            val = exp.data[state.phase].val
+            with torch.no_grad():
+                exp.plotter.record(state.phase, state.step, val, model(val).latents)

@@ -1,0 +1,165 @@
+"""The colour curriculum's pieces, built in one call so that the runnable example stays short.
+
+``build()`` returns the model, the train/validation data of each phase of
+``schedules/color-curriculum.csv``, the criteria (named like the dopesheet's properties), the
+property bindings (``data-fraction``), the anchor and the phase plotter; ``summarize()``
+computes the quality figures reported in ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ex_color.data import (
+    ColorCube,
+    DynamicWeightedRandomBatchSampler,
+    SampledBatches,
+    arange_cyclic,
+    vibrancy,
+)
+from ex_color.handlers import DataFraction, PhasePlotter
+from ex_color.metrics import anchor_drift, hue_order, recon_mse, ring_norm_error
+from ex_color.model import ColorMLP
+from ex_color.regularizers import Anchor, Separate, planarity, reconstruction, unitarity
+
+PRIMARY_PHASE = "Primary & secondary"
+HUES_PHASE = "All hues"
+FULL_PHASE = "Full color space"
+PHASES = (PRIMARY_PHASE, HUES_PHASE, FULL_PHASE)
+
+
+def primaries() -> Tensor:
+    """The six primaries and secondaries in hue order: red, yellow, green, cyan, blue, magenta."""
+    return ColorCube.from_hsv(arange_cyclic(1 / 6), [1.0], [1.0]).colors()
+
+
+def hue_ring(step_size: float = 10 / 360) -> Tensor:
+    """Pure bright hues (S = V = 1) every ``step_size`` of a turn, in hue order."""
+    return ColorCube.from_hsv(arange_cyclic(step_size), [1.0], [1.0]).colors()
+
+
+def hsv_training_cube() -> ColorCube:
+    """The training cube of the later phases: hue every 10°, 10 saturations, 10 values."""
+    return ColorCube.from_hsv(arange_cyclic(10 / 360), np.linspace(0, 1, 10), np.linspace(0, 1, 10))
+
+
+def rgb_validation_grid(n: int = 10) -> Tensor:
+    """The n×n×n RGB grid (1,000 colours by default) used for validation and the summary."""
+    axis = np.linspace(0, 1, n)
+    return ColorCube.from_rgb(axis, axis, axis).colors()
+
+
+@dataclass
+class PhaseSpec:
+    """A phase's training batches (iterable) and its validation batch."""
+
+    train: Iterable[Tensor]
+    val: Tensor
+
+
+@dataclass(eq=False)
+class ColorExperiment:
+    """Everything a colour-curriculum run wires into a trainer.
+
+    ``criteria`` and ``bindings`` are keyed by dopesheet property; ``forward`` is the trainer
+    forward that runs the anchor's reference colours in the same pass as each batch (optional:
+    the default forward gives the same losses, slower); ``plotter`` is the ``phase-end``
+    handler; ``checkpointed`` names the objects whose ``state_dict()`` a checkpoint must keep
+    for an exact resume (the sampler is not a criterion or handler, so say it explicitly).
+    """
+
+    model: ColorMLP
+    data: dict[str, PhaseSpec]
+    criteria: dict[str, Any]
+    bindings: dict[str, Callable[[float], None]]
+    forward: Callable[[nn.Module, Any], Any]
+    sampler: DynamicWeightedRandomBatchSampler
+    anchor: Anchor
+    plotter: PhasePlotter
+    cube: ColorCube
+    checkpointed: dict[str, Any] = field(default_factory=dict)
+
+
+def build(
+    seed: int = 0,
+    bottleneck: int = 4,
+    batch_size: int = 256,
+    steps_per_epoch: int = 100,
+) -> ColorExperiment:
+    """The model (initialised from ``seed``), data per phase, criteria and bindings.
+
+    "Primary & secondary" trains on the six primaries/secondaries as one batch and validates on
+    them; the other two phases draw batches from the HSV cube through the dynamic sampler (whose
+    focus the ``data-fraction`` binding moves) and validate on the 10×10×10 RGB grid.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = ColorMLP(bottleneck=bottleneck)
+
+    prim = primaries()
+    grid = rgb_validation_grid()
+    cube = hsv_training_cube()
+    sampler = DynamicWeightedRandomBatchSampler(
+        cube.bias, batch_size=batch_size, steps_per_epoch=steps_per_epoch, seed=seed
+    )
+    cube_batches = SampledBatches(cube.colors(), sampler)
+    data = {
+        PRIMARY_PHASE: PhaseSpec(itertools.repeat(prim), prim),
+        HUES_PHASE: PhaseSpec(cube_batches, grid),
+        FULL_PHASE: PhaseSpec(cube_batches, grid),
+    }
+    anchor = Anchor(prim.clone())
+    criteria = {
+        "loss-recon": reconstruction,
+        "reg-separate": Separate((0, 1)),
+        "reg-planar": planarity,
+        "reg-norm": unitarity,
+        "reg-anchor": anchor,
+    }
+    data_fraction = DataFraction(sampler, vibrancy(cube))
+    data_fraction(0.0)
+    plotter = PhasePlotter(colors={name: spec.val for name, spec in data.items()})
+    return ColorExperiment(
+        model=model,
+        data=data,
+        criteria=criteria,
+        bindings={"data-fraction": data_fraction},
+        forward=anchor.forward,
+        sampler=sampler,
+        anchor=anchor,
+        plotter=plotter,
+        cube=cube,
+        checkpointed={"sampler": sampler, "anchor": anchor, "plotter": plotter},
+    )
+
+
+@torch.no_grad()
+def summarize(model: nn.Module, anchor: Anchor | None = None) -> dict[str, Any]:
+    """The quality figures of ``summary.json``: ``recon_mse`` on the RGB grid, ``hue_gaps_deg``
+    and ``hue_order_ok`` of the primaries/secondaries in dims 0/1, ``ring_norm_error`` of the
+    36-hue ring and ``anchor_drift`` of the anchored colours (``None`` if never anchored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        grid = rgb_validation_grid()
+        order = hue_order(model(primaries()).latents)
+        summary: dict[str, Any] = {
+            "recon_mse": recon_mse(grid, model(grid).outputs),
+            "hue_gaps_deg": list(order.gaps_deg),
+            "hue_order_ok": order.ok,
+            "ring_norm_error": ring_norm_error(model(hue_ring()).latents),
+            "anchor_drift": None,
+        }
+        if anchor is not None and anchor.anchors is not None:
+            now = model(anchor.ref_data).latents
+            summary["anchor_drift"] = anchor_drift(anchor.anchors, now)
+        return summary
+    finally:
+        model.train(was_training)
