@@ -2,7 +2,7 @@
 
 Why it is fast: matplotlib's standard route (``FuncAnimation.save``) redraws the whole figure —
 axes, ticks, labels, every curve — for every frame. Here the static parts are drawn once; each
-frame restores that background, draws only the artists that change (points, cursors, title) and
+frame restores that background, draws only the artists that change (points, cursor, step label) and
 hands the canvas's RGBA buffer to ffmpeg without a copy, while ffmpeg encodes the previous frame
 in its own process.
 
@@ -272,11 +272,12 @@ class LatentAnimation:
         updates: list[Callable[[int], None]] = []
         if left_spec is not None:
             ax = fig.add_subplot(left_spec)
-            legend = self._setup_latent(ax)
+            drawers = [_LayerDrawer(layer, len(self)) for layer in self.layers]
+            legend = self._setup_latent(ax, drawers)
             if legend is not None:
                 overlays.append(legend)
-            for layer in self.layers:
-                artist, update = _LayerDrawer(layer, len(self)).build(ax, animated)
+            for drawer in drawers:
+                artist, update = drawer.build(ax, animated)
                 layers.append(artist)
                 updates.append(update)
         if right is not None:
@@ -328,7 +329,7 @@ class LatentAnimation:
         updates.append(update_step)
         return _Scene(fig, layers, others, updates, phase_text, overlays)
 
-    def _setup_latent(self, ax: Axes) -> Legend | None:
+    def _setup_latent(self, ax: Axes, drawers: list[_LayerDrawer]) -> Legend | None:
         xlim, ylim = self.xlim, self.ylim
         if xlim is None or ylim is None:
             auto_x, auto_y = _data_limits([np.asarray(layer.positions) for layer in self.layers])
@@ -343,14 +344,13 @@ class LatentAnimation:
         ax.grid(True, linewidth=0.4, alpha=0.4)
         if self.decorate is not None:
             self.decorate(ax)
-        labelled = [layer for layer in self.layers if layer.label]
+        labelled = [drawer for drawer in drawers if drawer.layer.label]
         if not labelled:
             return None
         # Proxy handles: the real collections are animated and change every frame.
-        handles = [_legend_handle(ax, layer) for layer in labelled]
         return ax.legend(
-            handles,
-            [layer.label for layer in labelled],
+            [drawer.legend_handle(ax) for drawer in labelled],
+            [drawer.layer.label for drawer in labelled],
             loc="upper right",
             fontsize=8,
             framealpha=1.0,
@@ -637,6 +637,21 @@ class _LayerDrawer:
 
         return collection, update
 
+    def legend_handle(self, ax: Axes) -> Artist:
+        """An empty scatter that looks like this layer's points (grey where colours vary)."""
+        colors = self.colors.reshape(-1, 4)
+        color = colors[0] if np.all(colors == colors[0]) else np.array([0.45, 0.45, 0.45, 1.0])
+        edge = color if self.edge is None else self.edge.reshape(-1, 4)[0]
+        return ax.scatter(
+            [],
+            [],
+            marker=self.layer.marker,
+            s=float(np.clip(np.max(self.sizes), 20.0, 80.0)),
+            facecolors=[color],
+            edgecolors=[edge],
+            linewidths=self.linewidth,
+        )
+
     def _positions_at(self, i: int) -> np.ndarray:
         return self.pos[i] if self.pos is not None else self.static_pos
 
@@ -692,25 +707,6 @@ def _mask(spec: bool | np.ndarray, n_frames: int, n_points: int, what: str) -> n
         return arr
     raise ValueError(
         f"{what} must be a bool, ({n_points},) or ({n_frames}, {n_points}); got shape {arr.shape}"
-    )
-
-
-def _legend_handle(ax: Axes, layer: ScatterLayer) -> Artist:
-    """An empty scatter that looks like the layer's points (grey where colours vary)."""
-    if isinstance(layer.colors, str | tuple):
-        color = to_rgba(layer.colors, layer.alpha)
-    else:
-        color = (0.45, 0.45, 0.45, 1.0)
-    edge = color if layer.edgecolor is None else to_rgba(layer.edgecolor)
-    size = float(np.max(layer.size)) if np.size(layer.size) else 12.0
-    return ax.scatter(
-        [],
-        [],
-        marker=layer.marker,
-        s=max(size, 20.0),
-        facecolors=[color],
-        edgecolors=[edge],
-        linewidths=layer.linewidth,
     )
 
 

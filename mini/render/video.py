@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -120,13 +120,10 @@ class VideoWriter:
         if self._gen is not None:
             raise RuntimeError(f"{self.path} is already open")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.",
-            suffix=f".part{self.path.suffix or '.mp4'}",
-            dir=self.path.parent,
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        # A fresh random name that ffmpeg creates itself, so the video gets the usual
+        # permissions (umask) rather than mkstemp's private 0600.
+        suffix = self.path.suffix or ".mp4"
+        self._tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(6)}.part{suffix}")
         try:
             gen = imageio_ffmpeg.write_frames(
                 str(self._tmp),

@@ -134,3 +134,21 @@ def test_probe_rejects_a_truncated_file(tmp_path: Path) -> None:
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises((OSError, RuntimeError)):
         probe(cut)
+
+
+def test_video_gets_ordinary_file_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, (W, H)) as video:
+        video.write(solid(0))
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("n_frames", [1, 40])  # ffmpeg fails at close / while we still write
+def test_ffmpeg_failure_is_an_error_and_leaves_nothing(tmp_path: Path, n_frames: int) -> None:
+    path = tmp_path / "clip.mp4"
+    with pytest.raises(OSError), VideoWriter(path, (W, H), preset="no-such-preset") as video:
+        for _ in range(n_frames):
+            video.write(solid(0))
+    assert os.listdir(tmp_path) == []
