@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import secrets
-import sys
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -230,7 +229,7 @@ class VideoWriter:
         show = self._progress_wanted
         console = Console(stderr=True)
         if show is None:
-            show = console.is_terminal and sys.stderr.isatty()
+            show = console.is_terminal
         if not show:
             return
         self._progress = Progress(
