@@ -9,6 +9,7 @@ replaced between batches (a curriculum widens the data from vibrant colours to t
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -174,8 +175,8 @@ class DynamicWeightedRandomBatchSampler:
         return self.bias.numel()
 
     @property
-    def weights(self) -> Tensor:
-        """The current focus weights (flat, float64)."""
+    def weights(self) -> Tensor | None:
+        """The focus weights last set (flat, float64); ``None`` after :meth:`set_cumulative`."""
         return self._weights
 
     @weights.setter
@@ -183,14 +184,24 @@ class DynamicWeightedRandomBatchSampler:
         w = torch.as_tensor(weights, dtype=torch.float64).flatten()
         if w.shape != self.bias.shape:
             raise ValueError(f"weights have {w.numel()} cells, the bias has {self.n_cells}")
-        cdf = torch.cumsum(self.bias * w.clamp(min=0.0), 0)
-        total = cdf[-1].item()
-        if not total > 0 or not np.isfinite(total):
+        self.set_cumulative(torch.cumsum(self.bias * w.clamp(min=0.0), 0))
+        self._weights = w
+
+    def set_cumulative(self, cumulative: Tensor) -> None:
+        """Set the distribution from ``cumsum(bias × weights)`` (float64, any positive scale),
+        for callers that can update it more cheaply than from weights (see ``DataFraction``).
+        The sampler takes ownership: it normalises the tensor in place and keeps it."""
+        if cumulative.shape != self.bias.shape or cumulative.dtype != torch.float64:
+            raise ValueError(
+                f"cumulative must be float64 with {self.n_cells} cells, got "
+                f"{cumulative.dtype} with {cumulative.numel()}"
+            )
+        total = cumulative[-1].item()
+        if not 0 < total < math.inf:
             raise ValueError("bias × weights must be positive somewhere (nothing to sample)")
         # x / x == 1 exactly, so u ∈ [0, 1) never lands past the last cell with weight.
-        cdf /= total
-        self._weights = w
-        self._cdf = cdf
+        self._cdf = cumulative.div_(total)
+        self._weights = None
 
     @property
     def probabilities(self) -> Tensor:
@@ -214,13 +225,15 @@ class DynamicWeightedRandomBatchSampler:
         return {
             "generator": self.generator.get_state(),
             "position": self.position,
-            "weights": self._weights.clone(),
+            "cdf": self._cdf.clone(),
+            "weights": None if self._weights is None else self._weights.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
         self.position = int(state["position"])
-        self.weights = state["weights"]
+        self.set_cumulative(state["cdf"].to(torch.float64, copy=True))
+        self._weights = state["weights"]
 
 
 @dataclass(eq=False)

@@ -266,3 +266,22 @@ def test_sampled_batches_index_the_data():
         assert torch.equal(b, data[i])
     with pytest.raises(ValueError):
         SampledBatches(data[:10], make_sampler())
+
+
+def test_sampler_set_cumulative_matches_weights_and_round_trips():
+    bias = np.linspace(0.1, 1.0, 50)
+    w = np.where(np.arange(50) % 3 == 0, 0.0, np.linspace(0, 2, 50))
+    by_weights = make_sampler(weights=w)
+    by_cumulative = make_sampler()
+    by_cumulative.set_cumulative(torch.cumsum(torch.from_numpy(bias * w), 0) * 7.0)
+    torch.testing.assert_close(by_cumulative.probabilities, by_weights.probabilities)
+    assert by_cumulative.weights is None
+    assert all(torch.equal(a, b) for a, b in zip(by_weights, by_cumulative, strict=True))
+    restored = make_sampler()
+    restored.load_state_dict(by_cumulative.state_dict())
+    assert restored.weights is None
+    assert torch.equal(restored.probabilities, by_cumulative.probabilities)
+    with pytest.raises(ValueError, match="positive"):
+        by_cumulative.set_cumulative(torch.zeros(50, dtype=torch.float64))
+    with pytest.raises(ValueError, match="cells"):
+        by_cumulative.set_cumulative(torch.ones(3, dtype=torch.float64))
