@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,27 +49,68 @@ def fraction_levels(fraction: float) -> tuple[float, float]:
 class DataFraction:
     """Setter for the ``data-fraction`` property: sampler weights = levels(focus, fraction).
 
-    ``focus`` is per-cell (e.g. :func:`~ex_color.data.vibrancy` of the HSV cube). Calling it with
-    the value it last applied returns at once, so binding it every step costs nothing while the
-    property holds still.
+    ``focus`` is per-cell, in [0, 1] (e.g. :func:`~ex_color.data.vibrancy` of the HSV cube).
+    Calling it with the value it last applied returns at once, so binding it every step costs
+    nothing while the property holds still.
+
+    While the property moves it runs every step, so it does not recompute levels and a cumsum
+    over all cells: with in_high = out_high = 1 the weights are
+    ``out_low + c·relu(focus − in_low)``, and for the focus levels above in_low the cumulative
+    sums of ``bias``, ``bias·(focus − level)·[focus ≥ level]`` and ``bias·[focus ≥ level]`` are
+    precomputed once per distinct level (when there are at most ``max_levels``), so an update is
+    three vector ops. All terms are non-negative, so the result stays exactly monotone.
     """
 
-    def __init__(self, sampler: DynamicWeightedRandomBatchSampler, focus: np.ndarray | Tensor):
+    def __init__(
+        self,
+        sampler: DynamicWeightedRandomBatchSampler,
+        focus: np.ndarray | Tensor,
+        max_levels: int = 256,
+    ):
         self.sampler = sampler
         self.focus = torch.as_tensor(focus, dtype=torch.float64).flatten()
         if self.focus.shape != sampler.bias.shape:
             raise ValueError(f"focus has {self.focus.numel()} cells, the sampler {sampler.n_cells}")
+        if self.focus.min() < 0 or self.focus.max() > 1:
+            raise ValueError("focus must lie in [0, 1]")
         self.value: float | None = None
+        levels_ = torch.unique(self.focus)
+        self._levels: list[float] | None = None
+        if len(levels_) <= max_levels:
+            f, b = self.focus, sampler.bias
+            above = f.unsqueeze(0) >= levels_.unsqueeze(1)  # [levels, cells]
+            self._levels = levels_.tolist()
+            # One row per level, kept as separate tensors: indexing a 2-D tensor costs a view.
+            excess = torch.cumsum(b * (f - levels_.unsqueeze(1)) * above, dim=1)
+            count = torch.cumsum(b * above, dim=1)
+            self._excess = list(excess.unbind(0))
+            self._count = list(count.unbind(0))
+            self._bias = torch.cumsum(b, 0)
 
     def weights(self, fraction: float) -> Tensor:
+        """The focus weights at ``fraction`` (the plain formula, for inspection and tests)."""
         in_low, out_low = fraction_levels(fraction)
         return levels(self.focus, in_low, 1.0, out_low, 1.0)
 
     def __call__(self, value: float) -> None:
         if value == self.value:
             return
-        self.sampler.weights = self.weights(value)
+        if self._levels is None:
+            self.sampler.weights = self.weights(value)
+        else:
+            self.sampler.set_cumulative(self._cumulative(value))
         self.value = value
+
+    def _cumulative(self, fraction: float) -> Tensor:
+        in_low, out_low = fraction_levels(fraction)
+        c = (1.0 - out_low) / (1.0 - in_low)
+        k = bisect_right(self._levels, in_low)  # first level strictly above in_low
+        cum = self._bias * out_low
+        if k < len(self._levels):
+            # Σ b·(f − in_low) over f ≥ level_k = Σ b·(f − level_k) + (level_k − in_low)·Σ b
+            cum.add_(self._excess[k], alpha=c)
+            cum.add_(self._count[k], alpha=c * (self._levels[k] - in_low))
+        return cum
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ex_color.data import ColorCube, DynamicWeightedRandomBatchSampler, arange_cyclic, vibrancy
 from ex_color.handlers import DataFraction, PhasePlotter, fraction_levels
@@ -18,10 +20,11 @@ def cube() -> ColorCube:
     return ColorCube.from_hsv(arange_cyclic(30 / 360), np.linspace(0, 1, 5), np.linspace(0, 1, 5))
 
 
-@pytest.fixture
-def setter(cube) -> DataFraction:
+@pytest.fixture(params=["precomputed", "plain"])
+def setter(cube, request) -> DataFraction:
     sampler = DynamicWeightedRandomBatchSampler(cube.bias, 64, 10, seed=0)
-    return DataFraction(sampler, vibrancy(cube))
+    max_levels = 256 if request.param == "precomputed" else 0
+    return DataFraction(sampler, vibrancy(cube), max_levels=max_levels)
 
 
 def test_fraction_levels_key_points():
@@ -47,7 +50,7 @@ def test_fraction_zero_draws_only_the_most_vibrant(setter, cube):
 
 def test_fraction_half_uses_vibrancy_as_is(setter, cube):
     setter(0.5)
-    torch.testing.assert_close(setter.sampler.weights, torch.from_numpy(vibrancy(cube).ravel()))
+    torch.testing.assert_close(setter.weights(0.5), torch.from_numpy(vibrancy(cube).ravel()))
     expected = cube.bias * vibrancy(cube)
     np.testing.assert_allclose(
         setter.sampler.probabilities.numpy(), (expected / expected.sum()).ravel(), atol=1e-12
@@ -56,7 +59,7 @@ def test_fraction_half_uses_vibrancy_as_is(setter, cube):
 
 def test_fraction_one_is_uniform_apart_from_bias(setter, cube):
     setter(1.0)
-    assert (setter.sampler.weights == 1).all()
+    assert (setter.weights(1.0) == 1).all()
     np.testing.assert_allclose(
         setter.sampler.probabilities.numpy(), (cube.bias / cube.bias.sum()).ravel(), atol=1e-12
     )
@@ -74,18 +77,36 @@ def test_fraction_widens_monotonically(setter, cube):
     assert shares[-1] > 0.1
 
 
-def test_fraction_setter_skips_unchanged_values(setter):
+def test_fraction_setter_skips_unchanged_values(setter, monkeypatch):
+    calls = []
+    original = setter.sampler.set_cumulative
+    monkeypatch.setattr(setter.sampler, "set_cumulative", lambda c: (calls.append(1), original(c)))
     setter(0.3)
-    weights = setter.sampler.weights
     setter(0.3)
-    assert setter.sampler.weights is weights  # nothing recomputed
+    setter(0.3)
+    assert len(calls) == 1  # nothing recomputed while the value holds
     setter(0.31)
-    assert setter.sampler.weights is not weights
+    assert len(calls) == 2
 
 
-def test_fraction_setter_checks_sizes(setter):
-    with pytest.raises(ValueError):
+@given(st.floats(0, 1))
+def test_precomputed_update_matches_the_plain_formula(fraction):
+    cube = ColorCube.from_hsv(arange_cyclic(30 / 360), np.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    fast = DataFraction(DynamicWeightedRandomBatchSampler(cube.bias, 8, 1), vibrancy(cube))
+    plain = DynamicWeightedRandomBatchSampler(cube.bias, 8, 1)
+    fast(fraction)
+    plain.weights = fast.weights(fraction)
+    p = fast.sampler.probabilities
+    torch.testing.assert_close(p, plain.probabilities, atol=1e-13, rtol=0)
+    assert (p >= 0).all()  # the cumulative distribution is exactly monotone
+    assert (p[plain.probabilities == 0] == 0).all()  # excluded cells stay exactly excluded
+
+
+def test_fraction_setter_checks_focus(setter):
+    with pytest.raises(ValueError, match="cells"):
         DataFraction(setter.sampler, np.ones(3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        DataFraction(setter.sampler, np.full(setter.sampler.n_cells, 2.0))
 
 
 # -- PhasePlotter ----------------------------------------------------------------------------------
