@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from torch import nn
+from torch import nn, no_grad
 
 from mini.temporal import State
 from mini.training.events import Event
@@ -60,8 +60,7 @@ def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
     """Drive an experiment through a timeline the way the Trainer will: anchor action, bound
     properties, Adam at the scheduled lr, weighted criteria (weight 0 skipped), phase-end
     validation into the plotter. A stand-in until ``mini.training.trainer`` exists."""
-    import torch
-
+    from ex_color.experiment import make_optimizer
     from mini.training.criteria import SpecialCriterion
 
     def forever(iterable):
@@ -69,7 +68,7 @@ def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
             yield from iterable
 
     model = exp.model
-    opt = torch.optim.Adam(model.parameters(), lr=0.0)
+    opt = make_optimizer(model)
     streams: dict[int, Any] = {}
     for state in timeline:
         props = state.props
@@ -94,5 +93,5 @@ def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
         opt.step()
         if state.is_phase_end:
             val = exp.data[state.phase].val
-            with torch.no_grad():
+            with no_grad():
                 exp.plotter.record(state.phase, state.step, val, model(val).latents)
