@@ -164,6 +164,7 @@ class DynamicWeightedRandomBatchSampler:
         self.steps_per_epoch = steps_per_epoch
         self.generator = torch.Generator().manual_seed(seed)
         self.position = 0
+        self.version = 0  # counts distribution changes, so setters can tell theirs still holds
         self._u = torch.empty(batch_size, dtype=torch.float64)
         self.weights = torch.ones_like(self.bias) if weights is None else weights
 
@@ -202,6 +203,7 @@ class DynamicWeightedRandomBatchSampler:
         # x / x == 1 exactly, so u ∈ [0, 1) never lands past the last cell with weight.
         self._cdf = cumulative.div_(total)
         self._weights = None
+        self.version += 1
 
     @property
     def probabilities(self) -> Tensor:

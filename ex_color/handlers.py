@@ -50,8 +50,9 @@ class DataFraction:
     """Setter for the ``data-fraction`` property: sampler weights = levels(focus, fraction).
 
     ``focus`` is per-cell, in [0, 1] (e.g. :func:`~ex_color.data.vibrancy` of the HSV cube).
-    Calling it with the value it last applied returns at once, so binding it every step costs
-    nothing while the property holds still.
+    Calling it with the value it last applied returns at once (unless something else, such as
+    a restored checkpoint, changed the sampler's distribution since), so binding it every step
+    costs nothing while the property holds still.
 
     While the property moves it runs every step, so it does not recompute levels and a cumsum
     over all cells: with in_high = out_high = 1 the weights are
@@ -74,6 +75,7 @@ class DataFraction:
         if self.focus.min() < 0 or self.focus.max() > 1:
             raise ValueError("focus must lie in [0, 1]")
         self.value: float | None = None
+        self._version = -1
         levels_ = torch.unique(self.focus)
         self._levels: list[float] | None = None
         if len(levels_) <= max_levels:
@@ -93,13 +95,14 @@ class DataFraction:
         return levels(self.focus, in_low, 1.0, out_low, 1.0)
 
     def __call__(self, value: float) -> None:
-        if value == self.value:
+        if value == self.value and self.sampler.version == self._version:
             return
         if self._levels is None:
             self.sampler.weights = self.weights(value)
         else:
             self.sampler.set_cumulative(self._cumulative(value))
         self.value = value
+        self._version = self.sampler.version
 
     def _cumulative(self, fraction: float) -> Tensor:
         in_low, out_low = fraction_levels(fraction)

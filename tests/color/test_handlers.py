@@ -89,6 +89,14 @@ def test_fraction_setter_skips_unchanged_values(setter, monkeypatch):
     assert len(calls) == 2
 
 
+def test_fraction_setter_reapplies_after_the_sampler_changed(setter):
+    setter(0.0)
+    expected = setter.sampler.probabilities
+    setter.sampler.weights = np.ones(setter.sampler.n_cells)  # e.g. a checkpoint restored
+    setter(0.0)
+    assert torch.equal(setter.sampler.probabilities, expected)
+
+
 @given(st.floats(0, 1))
 def test_precomputed_update_matches_the_plain_formula(fraction):
     cube = ColorCube.from_hsv(arange_cyclic(30 / 360), np.linspace(0, 1, 5), np.linspace(0, 1, 5))
