@@ -56,10 +56,13 @@ def fake_trainer() -> type[FakeTrainer]:
     return FakeTrainer
 
 
-def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
+def run_curriculum(
+    exp: Any, timeline: Any, fused: bool = True, opt: Any = None, stop: int | None = None
+) -> Any:
     """Drive an experiment through a timeline the way the Trainer will: anchor action, bound
     properties, Adam at the scheduled lr, weighted criteria (weight 0 skipped), phase-end
-    validation into the plotter. A stand-in until ``mini.training.trainer`` exists."""
+    validation into the plotter. Runs from the timeline's cursor to the end or through step
+    ``stop``; returns the optimizer. A stand-in until ``mini.training.trainer`` exists."""
     from ex_color.experiment import make_optimizer
     from mini.training.criteria import SpecialCriterion
 
@@ -68,7 +71,7 @@ def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
             yield from iterable
 
     model = exp.model
-    opt = make_optimizer(model)
+    opt = make_optimizer(model) if opt is None else opt
     streams: dict[int, Any] = {}
     for state in timeline:
         props = state.props
@@ -95,3 +98,6 @@ def run_curriculum(exp: Any, timeline: Any, fused: bool = True) -> None:
             val = exp.data[state.phase].val
             with no_grad():
                 exp.plotter.record(state.phase, state.step, val, model(val).latents)
+        if state.step == stop:
+            break
+    return opt
