@@ -58,15 +58,16 @@ class DataFraction:
     over all cells: with in_high = out_high = 1 the weights are
     ``out_low + c·relu(focus − in_low)``, and for the focus levels above in_low the cumulative
     sums of ``bias``, ``bias·(focus − level)·[focus ≥ level]`` and ``bias·[focus ≥ level]`` are
-    precomputed once per distinct level (when there are at most ``max_levels``), so an update is
-    three vector ops. All terms are non-negative, so the result stays exactly monotone.
+    precomputed once per distinct level (when levels × cells ≤ ``max_table``; else it uses the
+    plain formula), so an update is three vector ops. All terms are non-negative, so the result
+    stays exactly monotone.
     """
 
     def __init__(
         self,
         sampler: DynamicWeightedRandomBatchSampler,
         focus: np.ndarray | Tensor,
-        max_levels: int = 256,
+        max_table: int = 2**20,
     ):
         self.sampler = sampler
         self.focus = torch.as_tensor(focus, dtype=torch.float64).flatten()
@@ -78,7 +79,7 @@ class DataFraction:
         self._version = -1
         levels_ = torch.unique(self.focus)
         self._levels: list[float] | None = None
-        if len(levels_) <= max_levels:
+        if len(levels_) * len(self.focus) <= max_table:
             f, b = self.focus, sampler.bias
             above = f.unsqueeze(0) >= levels_.unsqueeze(1)  # [levels, cells]
             self._levels = levels_.tolist()

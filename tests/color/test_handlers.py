@@ -23,8 +23,10 @@ def cube() -> ColorCube:
 @pytest.fixture(params=["precomputed", "plain"])
 def setter(cube, request) -> DataFraction:
     sampler = DynamicWeightedRandomBatchSampler(cube.bias, 64, 10, seed=0)
-    max_levels = 256 if request.param == "precomputed" else 0
-    return DataFraction(sampler, vibrancy(cube), max_levels=max_levels)
+    max_table = 2**20 if request.param == "precomputed" else 0
+    setter = DataFraction(sampler, vibrancy(cube), max_table=max_table)
+    assert (setter._levels is not None) == (request.param == "precomputed")
+    return setter
 
 
 def test_fraction_levels_key_points():
