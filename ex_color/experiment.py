@@ -8,9 +8,8 @@ computes the quality figures reported in ``summary.json``.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,8 @@ from ex_color.handlers import DataFraction, PhasePlotter
 from ex_color.metrics import anchor_drift, hue_order, recon_mse, ring_norm_error
 from ex_color.model import ColorMLP
 from ex_color.regularizers import Anchor, Separate, planarity, reconstruction, unitarity
+from mini.temporal import Dopesheet, Timeline
+from mini.training import PhaseData, Trainer
 
 PRIMARY_PHASE = "Primary & secondary"
 HUES_PHASE = "All hues"
@@ -56,14 +57,6 @@ def rgb_validation_grid(n: int = 10) -> Tensor:
     return ColorCube.from_rgb(axis, axis, axis).colors()
 
 
-@dataclass
-class PhaseSpec:
-    """A phase's training batches (iterable) and its validation batch."""
-
-    train: Iterable[Tensor]
-    val: Tensor
-
-
 @dataclass(eq=False)
 class ColorExperiment:
     """Everything a colour-curriculum run wires into a trainer.
@@ -71,12 +64,13 @@ class ColorExperiment:
     ``criteria`` and ``bindings`` are keyed by dopesheet property; ``forward`` is the trainer
     forward that runs the anchor's reference colours in the same pass as each batch (optional:
     the default forward gives the same losses, slower); ``plotter`` is the ``phase-end``
-    handler; ``checkpointed`` names the objects whose ``state_dict()`` a checkpoint must keep
-    for an exact resume (the sampler is not a criterion or handler, so say it explicitly).
+    handler. :meth:`trainer` wires them all into a :class:`~mini.training.Trainer`, whose
+    checkpoints then keep every piece of state (the sampler through its batches' ``state_dict``,
+    the anchor as a criterion, the plotter as a handler).
     """
 
     model: ColorMLP
-    data: dict[str, PhaseSpec]
+    data: dict[str, PhaseData]
     criteria: dict[str, Any]
     bindings: dict[str, Callable[[float], None]]
     forward: Callable[[nn.Module, Any], Any]
@@ -84,7 +78,20 @@ class ColorExperiment:
     anchor: Anchor
     plotter: PhasePlotter
     cube: ColorCube
-    checkpointed: dict[str, Any] = field(default_factory=dict)
+
+    def trainer(
+        self, schedule: Timeline | Dopesheet, optimizer: torch.optim.Optimizer | None = None, **kw
+    ) -> Trainer:
+        """A :class:`Trainer` running this experiment on ``schedule`` (``kw`` go to the trainer:
+        ``out_dir``, ``checkpoint_every``, ``progress``, ...)."""
+        opt = optimizer or make_optimizer(self.model)
+        trainer = Trainer(
+            self.model, opt, schedule, self.data, self.criteria, forward=self.forward, **kw
+        )
+        for prop, setter in self.bindings.items():
+            trainer.bind(prop, setter)
+        trainer.on("phase-end", self.plotter)
+        return trainer
 
 
 def build(
@@ -111,9 +118,9 @@ def build(
     )
     cube_batches = SampledBatches(cube.colors(), sampler)
     data = {
-        PRIMARY_PHASE: PhaseSpec(itertools.repeat(prim), prim),
-        HUES_PHASE: PhaseSpec(cube_batches, grid),
-        FULL_PHASE: PhaseSpec(cube_batches, grid),
+        PRIMARY_PHASE: PhaseData([prim], val=prim),  # one batch, cycled
+        HUES_PHASE: PhaseData(cube_batches, val=grid),
+        FULL_PHASE: PhaseData(cube_batches, val=grid),
     }
     anchor = Anchor(prim.clone())
     criteria = {
@@ -136,7 +143,6 @@ def build(
         anchor=anchor,
         plotter=plotter,
         cube=cube,
-        checkpointed={"sampler": sampler, "anchor": anchor, "plotter": plotter},
     )
 
 

@@ -32,8 +32,9 @@ class Event:
 
     ``state`` is the timeline state of the step (``state.props`` holds every property's value).
     ``action`` is set for action events; ``batch``/``result``/``losses`` for ``step-metrics``
-    (losses are floats: ``total`` and one per computed criterion); ``validation`` is the detached
-    :class:`Result` of validation inference for ``phase-end``.
+    (losses are floats: ``total`` and one per computed criterion); for ``phase-end``,
+    ``validation`` is the detached :class:`Result` of validation inference on ``batch`` (the
+    phase's validation batch) and ``losses`` the criteria on it.
     """
 
     name: str

@@ -206,6 +206,13 @@ class Trainer:
         """Stop cleanly after the current step (a checkpoint is written)."""
         self._stop = reason
 
+    def track(self, key: str, obj: Any) -> None:
+        """Have checkpoints keep ``obj``'s ``state_dict()`` under ``key`` (for state that is not
+        a criterion, handler or data loader the trainer already knows)."""
+        if not _stateful(obj):
+            raise TypeError(f"{type(obj).__name__} has no state_dict()/load_state_dict()")
+        self._track(key, obj)
+
     def _track(self, key: str | None, obj: Any) -> None:
         if any(obj is o for o in self._stateful.values()):
             return
@@ -389,9 +396,11 @@ class Trainer:
         self._emit(STEP_METRICS, state, batch=batch, result=result, losses=losses, extras=extras)
         self._extras = {}
         if state.is_phase_end:
+            val_batch = self.data[state.phase].val if state.phase in self.data else None
             self._emit_named(
-                PHASE_END, state.phase, state, validation=validation, losses=val_losses
-            )
+                PHASE_END, state.phase, state, batch=val_batch, validation=validation,
+                losses=val_losses,
+            )  # fmt: skip
         every = self.checkpoint_every
         if self.out_dir is not None and (
             (every and (step + 1) % every == 0)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from torch import nn, no_grad
+from torch import nn
 
 from mini.temporal import State
 from mini.training.events import Event
@@ -56,48 +56,12 @@ def fake_trainer() -> type[FakeTrainer]:
     return FakeTrainer
 
 
-def run_curriculum(
-    exp: Any, timeline: Any, fused: bool = True, opt: Any = None, stop: int | None = None
-) -> Any:
-    """Drive an experiment through a timeline the way the Trainer will: anchor action, bound
-    properties, Adam at the scheduled lr, weighted criteria (weight 0 skipped), phase-end
-    validation into the plotter. Runs from the timeline's cursor to the end or through step
-    ``stop``; returns the optimizer. A stand-in until ``mini.training.trainer`` exists."""
-    from ex_color.experiment import make_optimizer
-    from mini.training.criteria import SpecialCriterion
+def run_curriculum(exp: Any, schedule: Any, fused: bool = True, **kw: Any) -> Any:
+    """Run an experiment through the real Trainer (quietly); returns the trainer."""
+    from mini.training import default_forward
 
-    def forever(iterable):
-        while True:
-            yield from iterable
-
-    model = exp.model
-    opt = make_optimizer(model) if opt is None else opt
-    streams: dict[int, Any] = {}
-    for state in timeline:
-        props = state.props
-        if "anchor" in state.actions:
-            exp.anchor.capture(model, state.step)
-        for name, setter in exp.bindings.items():
-            setter(props[name])
-        train = exp.data[state.phase].train
-        batch = next(streams.setdefault(id(train), forever(train)))
-        opt.param_groups[0]["lr"] = props["lr"]
-        opt.zero_grad(set_to_none=True)
-        result = exp.forward(model, batch) if fused else model(batch)
-        total = None
-        for name, criterion in exp.criteria.items():
-            weight = props[name]
-            if weight == 0:
-                continue
-            special = isinstance(criterion, SpecialCriterion)
-            term = criterion(model, None) if special else criterion(batch, result)
-            total = term * weight if total is None else total + term * weight
-        total.backward()
-        opt.step()
-        if state.is_phase_end:
-            val = exp.data[state.phase].val
-            with no_grad():
-                exp.plotter.record(state.phase, state.step, val, model(val).latents)
-        if state.step == stop:
-            break
-    return opt
+    trainer = exp.trainer(schedule, progress=False, **kw)
+    if not fused:
+        trainer.forward = default_forward
+    trainer.fit()
+    return trainer

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 
@@ -11,12 +10,11 @@ from ex_color.experiment import (
     PHASES,
     build,
     hsv_training_cube,
-    make_optimizer,
     primaries,
     rgb_validation_grid,
     summarize,
 )
-from mini.temporal import Dopesheet, Timeline
+from mini.temporal import Dopesheet
 
 from .conftest import run_curriculum
 
@@ -117,55 +115,36 @@ def test_short_curriculum_runs_and_is_deterministic(dopesheet, tmp_path):
     summaries = []
     for fused in (True, False):
         exp = build(seed=0)
-        run_curriculum(exp, Timeline(dopesheet.scaled(400)), fused=fused)
+        run_curriculum(exp, dopesheet.scaled(400), fused=fused)
         assert exp.anchor.captured_at == 60  # "All hues" starts at 3000/20000 of the run
         assert [s.phase for s in exp.plotter.history] == list(PHASES)
         assert exp.plotter.save(tmp_path / "phases.png").stat().st_size > 10_000
         summaries.append(summarize(exp.model, exp.anchor))
     exp = build(seed=0)
-    run_curriculum(exp, Timeline(dopesheet.scaled(400)), fused=True)
+    run_curriculum(exp, dopesheet.scaled(400), fused=True)
     assert summarize(exp.model, exp.anchor) == summaries[0]
     # The fused forward computes the same losses, up to float rounding.
     assert summaries[1]["recon_mse"] == pytest.approx(summaries[0]["recon_mse"], rel=1e-3)
     assert summaries[0]["recon_mse"] < 0.05
 
 
-def test_resume_from_state_dicts_continues_exactly(dopesheet):
-    """Model, optimizer, timeline and the experiment's checkpointed objects are all a resumed
-    run needs: stopping mid-epoch in "All hues" (after the anchor) and restoring into freshly
-    built objects gives bit-identical results."""
+def test_trainer_checkpoint_resumes_the_sampler_anchor_and_plotter_exactly(dopesheet, tmp_path):
+    """Stopping mid-epoch in "All hues" (after the anchor, while data-fraction moves) and
+    resuming into freshly built objects gives bit-identical results."""
     short = dopesheet.scaled(500)
     exp = build(seed=0)
-    run_curriculum(exp, Timeline(short))
+    run_curriculum(exp, short)
     reference = summarize(exp.model, exp.anchor)
 
     first = build(seed=0)
-    timeline = Timeline(short)
-    opt = run_curriculum(first, timeline, stop=137)
+    trainer = first.trainer(short, progress=False, out_dir=tmp_path)
+    trainer.on("step-metrics", lambda e: trainer.stop("test") if e.step == 137 else None)
+    trainer.fit()
     assert first.sampler.position not in (0, first.sampler.steps_per_epoch)
-    buf = io.BytesIO()
-    torch.save(
-        {
-            "model": first.model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "timeline": timeline.state_dict(),
-            **{k: v.state_dict() for k, v in first.checkpointed.items()},
-        },
-        buf,
-    )
-    buf.seek(0)
-    ckpt = torch.load(buf, weights_only=True)
 
     resumed = build(seed=1)  # different init and sampler seed: the checkpoint must win
-    resumed.model.load_state_dict(ckpt["model"])
-    opt = make_optimizer(resumed.model)
-    opt.load_state_dict(ckpt["optimizer"])
-    for k, v in resumed.checkpointed.items():
-        v.load_state_dict(ckpt[k])
-    timeline = Timeline(short)
-    timeline.load_state_dict(ckpt["timeline"])
-    timeline.step()
-    run_curriculum(resumed, timeline, opt=opt)
+    again = resumed.trainer(short, progress=False, out_dir=tmp_path)
+    again.fit(resume=tmp_path / "checkpoints")
     assert summarize(resumed.model, resumed.anchor) == reference
     assert [s.phase for s in resumed.plotter.history] == list(PHASES)
 
@@ -173,7 +152,7 @@ def test_resume_from_state_dicts_continues_exactly(dopesheet):
 @pytest.mark.slow
 def test_default_curriculum_meets_the_acceptance_targets(dopesheet):
     exp = build(seed=0)
-    run_curriculum(exp, Timeline(dopesheet))
+    run_curriculum(exp, dopesheet)
     s = summarize(exp.model, exp.anchor)
     assert s["recon_mse"] < 1e-3
     assert s["hue_order_ok"]
