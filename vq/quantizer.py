@@ -60,6 +60,14 @@ class QuantizerOutput:
         return out
 
 
+def _sample(logits: Tensor) -> Tensor:
+    """One draw per row from ``softmax(logits)`` by inverse CDF: one uniform per row instead of
+    the ``N×K`` noise of the Gumbel-max trick (CPU random numbers are the slow part)."""
+    cdf = logits.softmax(-1).cumsum(-1)
+    u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)
+
+
 class VectorQuantizer(nn.Module):
     """Nearest-code vector quantization with a temperature, EMA or loss-learned codebook, usage
     tracking over a rolling window and dead-code refresh.
@@ -192,11 +200,12 @@ class VectorQuantizer(nn.Module):
                 if relax == "soft":
                     codes = logits.detach().argmax(-1)
                     soft = logits.softmax(-1)
-                else:
-                    noisy = logits - torch.empty_like(logits).exponential_().log()  # + Gumbel
+                elif relax == "gumbel":
+                    noisy = logits - (-torch.rand_like(logits).clamp_min(1e-20).log()).log()
                     codes = noisy.detach().argmax(-1)
-                    if relax == "gumbel":
-                        soft = noisy.softmax(-1)
+                    soft = noisy.softmax(-1)
+                else:
+                    codes = _sample(logits.detach())
         else:
             with torch.no_grad():
                 codes = self._distances(flat, codebook, full=False).argmin(-1)
