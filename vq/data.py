@@ -44,10 +44,12 @@ def load_digits_split(val_fraction: float = 0.2, seed: int = 0) -> Digits:
 
 
 class Batches:
-    """An endless, seeded stream of shuffled ``(images, labels)`` minibatches.
+    """An endless, seeded stream of shuffled ``(images, labels)`` minibatches that is its own
+    cursor, so a trainer checkpoint can save and restore the position exactly.
 
-    Each pass over the data is a fresh permutation; the last partial batch of a pass is
-    dropped so every step sees ``batch_size`` rows. Iterating twice gives the same stream.
+    Pass ``e`` is the permutation seeded by ``(seed, e)``; the last partial batch of a pass is
+    dropped so every step sees ``batch_size`` rows. ``iter()`` continues from the current
+    position (``state_dict()``/``load_state_dict()`` save and restore it; ``rewind()`` restarts).
     """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int = 256, seed: int = 0):
@@ -56,12 +58,29 @@ class Batches:
         if not 0 < batch_size <= len(x):
             raise ValueError(f"batch_size must be in 1..{len(x)}, got {batch_size}")
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.epoch = 0
+        self.index = 0  # first row of the next batch in this pass's permutation
+
+    def _order(self) -> Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(len(self.x), generator=gen)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        gen = torch.Generator().manual_seed(self.seed)
         n, b = len(self.x), self.batch_size
         while True:
-            order = torch.randperm(n, generator=gen)
-            for i in range(0, n - b + 1, b):
-                idx = order[i : i + b]
+            order = self._order()
+            while self.index + b <= n:
+                idx = order[self.index : self.index + b]
+                self.index += b
                 yield self.x[idx], self.y[idx]
+            self.epoch += 1
+            self.index = 0
+
+    def rewind(self) -> None:
+        self.epoch, self.index = 0, 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])

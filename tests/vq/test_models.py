@@ -99,13 +99,34 @@ def test_digits_split_is_seeded_and_stratified() -> None:
 def test_batches_are_endless_seeded_permutations() -> None:
     x = torch.arange(10.0)[:, None]
     y = torch.arange(10)
-    stream = iter(Batches(x, y, batch_size=4, seed=0))
+    batches_a = Batches(x, y, batch_size=4, seed=0)
+    stream = iter(batches_a)
     batches = [next(stream) for _ in range(6)]  # 2 full batches per pass, 3 passes
     assert all(bx.shape == (4, 1) for bx, _ in batches)
     assert all(torch.equal(bx[:, 0].long(), by) for bx, by in batches)
-    first_pass = torch.cat([b[1] for b in batches[:2]])
-    assert len(set(first_pass.tolist())) == 8  # no repeats within a pass
+    for p in range(3):
+        one_pass = torch.cat([b[1] for b in batches[2 * p : 2 * p + 2]])
+        assert len(set(one_pass.tolist())) == 8  # no repeats within a pass
+    assert not torch.equal(batches[0][1], batches[2][1])  # a new permutation each pass
     again = iter(Batches(x, y, batch_size=4, seed=0))
     assert all(torch.equal(next(again)[1], b[1]) for b in batches)
+    other_seed = iter(Batches(x, y, batch_size=4, seed=1))
+    assert not torch.equal(next(other_seed)[1], batches[0][1])
     with pytest.raises(ValueError, match="batch_size"):
         Batches(x, y, batch_size=11)
+
+
+def test_batches_resume_from_their_state() -> None:
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    a = Batches(x, y, batch_size=3, seed=5)
+    it = iter(a)
+    for _ in range(4):  # into the second pass
+        next(it)
+    state = a.state_dict()
+    expected = [next(it)[1] for _ in range(5)]
+    b = Batches(x, y, batch_size=3, seed=5)
+    b.load_state_dict(state)
+    resumed = iter(b)
+    assert all(torch.equal(next(resumed)[1], e) for e in expected)
+    b.rewind()
+    assert torch.equal(next(iter(b))[1], next(iter(Batches(x, y, 3, seed=5)))[1])
