@@ -1,0 +1,124 @@
+"""The colour curriculum: a 4-D colour autoencoder learns a hue wheel because a dopesheet says so.
+
+    python -m examples.color_curriculum [--schedule CSV] [--steps N] [--out DIR] [--seed S]
+                                        [--no-video] [--resume CKPT]
+
+Writes to ``out/color_curriculum/``: ``schedule.png``, ``phase-history.png``,
+``latent-evolution.mp4``, ``metrics.jsonl``, ``checkpoints/`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ex_color.experiment import build, make_optimizer, rgb_validation_grid, summarize
+from examples.common import (
+    console,
+    fit,
+    load_schedule,
+    parser,
+    save_figure,
+    setup,
+    smoothed_losses,
+    write_summary,
+)
+from mini.render import (
+    CurvePanel,
+    LatentAnimation,
+    ScatterLayer,
+    frame_steps,
+    schedule_panels,
+    schedule_phases,
+)
+from mini.temporal import plot_timeline, realize
+from mini.training import LatentRecorder
+
+WEIGHTS = ["loss-recon", "reg-separate", "reg-planar", "reg-norm", "reg-anchor"]
+
+
+def _unit_circle(ax) -> None:
+    from matplotlib.patches import Circle
+
+    ax.add_patch(Circle((0, 0), 1.0, fill=False, ls="--", lw=0.8, color="0.5", zorder=1))
+
+
+def render_video(trainer, recorder: LatentRecorder, colors: np.ndarray, path: Path) -> float:
+    """The latent space (dims 0/1 of the 1,000-colour grid) beside the schedule and losses."""
+    schedule = realize(trainer.timeline)
+    history = smoothed_losses(trainer.metrics.history(), window=max(1, len(schedule) // 400))
+    steps = recorder.steps
+    phases, starts = schedule_phases(schedule, steps)
+    losses = [c for c in history.columns if c != "step"]
+    anim = LatentAnimation(
+        steps,
+        layers=[ScatterLayer(recorder.frames["latents"].numpy(), colors=colors, size=9.0)],
+        panels=[
+            *schedule_panels(
+                schedule,
+                groups={"lr": ["lr"], "loss weights": WEIGHTS, "data-fraction": ["data-fraction"]},
+                log=["lr"],
+            ),
+            CurvePanel.from_frame(history, losses, x="step", log=True, title="losses (smoothed)"),
+        ],
+        phases=phases,
+        phase_starts=starts,
+        title="colour autoencoder: latent dims 0/1",
+        xlim=(-1.6, 1.6),
+        ylim=(-1.6, 1.6),
+        decorate=_unit_circle,
+    )
+    return anim.render(path).frames_per_second
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parser(
+        __doc__.splitlines()[0], "color-curriculum.csv", "color_curriculum", 600
+    ).parse_args(argv)
+    setup(args)
+    timeline = load_schedule(args.schedule, args.steps)
+    n = len(timeline)
+    exp = build(seed=args.seed)
+    trainer = exp.trainer(
+        timeline,
+        make_optimizer(exp.model),
+        out_dir=args.out,
+        checkpoint_every=args.checkpoint_every,
+    )
+    grid = rgb_validation_grid()
+    recorder = LatentRecorder(
+        grid, frame_steps(n, args.frames), fn=lambda m, x: m(x).latents[:, :2]
+    )
+    if not args.no_video:
+        trainer.add(recorder)
+    outputs = [args.out / "schedule.png"]
+    save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
+
+    result = fit(trainer, args.resume)
+    console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
+    outputs += [exp.plotter.save(args.out / "phase-history.png"), args.out / "metrics.jsonl"]
+    render_fps = None
+    if not args.no_video:
+        t = time.perf_counter()
+        render_fps = render_video(
+            trainer, recorder, grid.numpy(), args.out / "latent-evolution.mp4"
+        )
+        outputs.append(args.out / "latent-evolution.mp4")
+        console.print(f"rendered {len(recorder.steps)} frames in {time.perf_counter() - t:.1f} s")
+    outputs.append(trainer.last_checkpoint)
+    summary = {
+        "steps": n,
+        **summarize(exp.model, exp.anchor),
+        "train_steps_per_second": result.steps_per_second,
+        "render_frames_per_second": render_fps,
+        "outputs": [str(p) for p in [*outputs, args.out / "summary.json"]],
+    }
+    write_summary(args.out / "summary.json", summary)
+    console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""``python -m examples.color_curriculum`` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ex_color.experiment import build, primaries
+from mini.render import probe
+from mini.training import load_checkpoint
+
+SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "outputs"}
+KEYS = {
+    "steps", "recon_mse", "hue_gaps_deg", "hue_order_ok", "ring_norm_error", "anchor_drift",
+    "train_steps_per_second", "render_frames_per_second", "outputs",
+}  # fmt: skip
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "examples.color_curriculum", *args],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_short_run_writes_every_output(tmp_path):
+    proc = run("--steps", "2000", "--out", str(tmp_path), "--frames", "120")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) == KEYS
+    assert summary["steps"] == 2000 and len(summary["hue_gaps_deg"]) == 6
+    for name in ("schedule.png", "phase-history.png", "metrics.jsonl", "summary.json"):
+        assert (tmp_path / name).stat().st_size > 500, name
+        assert str(tmp_path / name) in summary["outputs"]
+    info = probe(tmp_path / "latent-evolution.mp4")
+    assert (info.frames, info.width, info.height) == (120, 1280, 720)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2000
+    ckpt = load_checkpoint(tmp_path / "checkpoints")
+    assert ckpt["step"] == 1999 and any(p.endswith(".pt") for p in summary["outputs"])
+    assert summary["render_frames_per_second"] > 0 and summary["train_steps_per_second"] > 0
+
+
+@pytest.mark.slow
+def test_same_seed_same_summary(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert run("--steps", "600", "--out", str(out), "--no-video").returncode == 0
+    sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
+    assert sa["render_frames_per_second"] is None
+    strip = lambda s: {k: v for k, v in s.items() if k not in SPEED_KEYS}  # noqa: E731
+    assert strip(sa) == strip(sb)
+    assert (a / "metrics.jsonl").read_bytes() == (b / "metrics.jsonl").read_bytes()
+
+
+def test_a_bad_dopesheet_is_rejected_before_training(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("STEP,PHASE,lr:log,loss-recon\n0,Primary & secondary,0,1\n+x,,,\n")
+    proc = run("--schedule", str(bad), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert f"{bad}:2:3" in proc.stderr and f"{bad}:3:1" in proc.stderr
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_default_run_meets_the_acceptance_targets(tmp_path):
+    proc = run("--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["steps"] == 20_001
+    assert s["recon_mse"] < 1e-3
+    assert s["hue_order_ok"] and all(30 <= g <= 90 for g in s["hue_gaps_deg"])
+    assert s["anchor_drift"] < 0.05
+    assert s["ring_norm_error"] < 0.05
+    assert probe(tmp_path / "latent-evolution.mp4").frames == 600
+    model = build().model
+    model.load_state_dict(load_checkpoint(tmp_path / "checkpoints")["model"])
+    with torch.no_grad():
+        norms = model(primaries()).latents.norm(dim=-1)
+    assert torch.allclose(norms, torch.ones(6), atol=0.05)
