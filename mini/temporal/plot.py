@@ -32,30 +32,21 @@ def group_props(source: Dopesheet | Timeline) -> list[list[str]]:
         values = [abs(v) for _, v in ds.keyframes(name)]
         if spec.space == "log":
             logs.append((float(np.mean(np.log10(values))), name))
-        else:
-            linear.append((max(values), name))
+        else:  # an all-zero property sits below everything else
+            linear.append((math.log10(max(values)) if max(values) > 0 else -math.inf, name))
+    return _chunks(linear, math.log10(_SCALE_RATIO)) + _chunks(logs, _LOG_DECADES)
+
+
+def _chunks(items: list[tuple[float, str]], max_spread: float) -> list[list[str]]:
+    """Names sorted by decreasing decade, split where one lies more than ``max_spread`` decades
+    below the first of its group."""
     groups: list[list[str]] = []
-    current: list[str] = []
-    top = 0.0
-    for peak, name in sorted(linear, reverse=True):
-        if current and ((peak == 0.0 and top > 0.0) or (peak > 0.0 and top / peak > _SCALE_RATIO)):
-            groups.append(current)
-            current = []
-        if not current:
-            top = peak
-        current.append(name)
-    if current:
-        groups.append(current)
-    current, ref = [], math.inf
-    for centre, name in sorted(logs, reverse=True):
-        if current and ref - centre > _LOG_DECADES:
-            groups.append(current)
-            current = []
-        if not current:
-            ref = centre
-        current.append(name)
-    if current:
-        groups.append(current)
+    top = math.inf
+    for decade, name in sorted(items, reverse=True):
+        if not groups or (decade != top and not top - decade <= max_spread):
+            groups.append([])
+            top = decade
+        groups[-1].append(name)
     return groups
 
 
