@@ -10,7 +10,6 @@ statistics are kept on the device and read only by :meth:`VectorQuantizer.health
 from __future__ import annotations
 
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +96,7 @@ class VectorQuantizer(nn.Module):
         window: number of training steps the usage counts cover.
         dead_threshold: a code used fewer times than this in the window is dead.
         recent: how many recent inputs (rows) to keep for :meth:`refresh` (default ``max(1024,
-            4K)``); they are references to the batches, not copies.
+            4K)``), in a ring buffer that checkpoints keep, so resumed runs refresh the same.
     """
 
     def __init__(
@@ -167,11 +166,13 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("usage", torch.zeros(window, codebook_size))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("initted", torch.tensor(not kmeans_init))
-        # Python mirrors of the two scalar buffers, so the hot path never reads the device.
+        self.register_buffer("recent_buf", torch.zeros(self.recent, dim))
+        self.register_buffer("recent_pos", torch.zeros(2, dtype=torch.long))  # (next, filled)
+        # Python mirrors of the scalar buffers, so the hot path never reads the device.
         self._steps = 0
         self._initialized = not kmeans_init
-        self._recent: deque[Tensor] = deque()
-        self._recent_rows = 0
+        self._recent_next = 0
+        self._recent_filled = 0
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, z: Tensor) -> QuantizerOutput:
@@ -252,16 +253,25 @@ class VectorQuantizer(nn.Module):
         counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
         self.usage[self._steps % self.window].copy_(counts)
         self._steps += 1
-        self._recent.append(flat)
-        self._recent_rows += flat.shape[0]
-        while self._recent_rows - self._recent[0].shape[0] >= self.recent:
-            self._recent_rows -= self._recent.popleft().shape[0]
+        self._remember(flat)
         if self.learn == "ema":
             decay = self.decay
             sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
             self.cluster_size.mul_(decay).add_(counts, alpha=1.0 - decay)
             self.embed_sum.mul_(decay).add_(sums, alpha=1.0 - decay)
             self._sync_codebook()
+
+    def _remember(self, flat: Tensor) -> None:
+        """Copy the batch into the ring of recent inputs (at most two slice copies)."""
+        cap = self.recent
+        rows = flat[-cap:]
+        n, i = rows.shape[0], self._recent_next
+        first = min(n, cap - i)
+        self.recent_buf[i : i + first].copy_(rows[:first])
+        if first < n:
+            self.recent_buf[: n - first].copy_(rows[first:])
+        self._recent_next = (i + n) % cap
+        self._recent_filled = min(cap, self._recent_filled + n)
 
     def _sync_codebook(self) -> None:
         """codebook = embed_sum / cluster_size where a code has mass; codes without mass keep
@@ -328,9 +338,7 @@ class VectorQuantizer(nn.Module):
 
     def recent_inputs(self) -> Tensor:
         """The most recent training inputs (as quantized: normalised for cosine), ``(M, dim)``."""
-        if not self._recent:
-            return self.codebook.new_zeros(0, self.dim)
-        return torch.cat(list(self._recent))[-self.recent :]
+        return self.recent_buf[: self._recent_filled]
 
     @torch.no_grad()
     def refresh(
@@ -373,14 +381,14 @@ class VectorQuantizer(nn.Module):
     def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]
         self.steps.fill_(self._steps)
         self.initted.fill_(self._initialized)
+        self.recent_pos.copy_(torch.tensor([self._recent_next, self._recent_filled]))
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._steps = int(self.steps)
         self._initialized = bool(self.initted)
-        self._recent.clear()
-        self._recent_rows = 0
+        self._recent_next, self._recent_filled = (int(v) for v in self.recent_pos)
 
     def extra_repr(self) -> str:
         return (

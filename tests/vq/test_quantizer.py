@@ -338,3 +338,19 @@ def test_bad_options_are_rejected() -> None:
         VectorQuantizer(2, 4, distance="manhattan")
     with pytest.raises(ValueError, match="relaxation"):
         VectorQuantizer(2, 4, relaxation="hard")
+
+
+def test_recent_inputs_ring_keeps_the_newest_rows_and_survives_a_checkpoint() -> None:
+    vq = VectorQuantizer(1, 2, kmeans_init=False, recent=5)
+    vq(torch.tensor([[1.0], [2.0], [3.0]]))
+    assert vq.recent_inputs()[:, 0].tolist() == [1.0, 2.0, 3.0]
+    vq(torch.tensor([[4.0], [5.0], [6.0], [7.0]]))  # wraps around
+    assert sorted(vq.recent_inputs()[:, 0].tolist()) == [3.0, 4.0, 5.0, 6.0, 7.0]
+    vq(torch.arange(10.0, 22.0)[:, None])  # more rows than the ring holds: the newest 5
+    assert sorted(vq.recent_inputs()[:, 0].tolist()) == [17.0, 18.0, 19.0, 20.0, 21.0]
+    fresh = VectorQuantizer(1, 2, kmeans_init=False, recent=5)
+    fresh.load_state_dict(vq.state_dict())
+    assert torch.equal(fresh.recent_inputs(), vq.recent_inputs())
+    vq(torch.tensor([[30.0]]))
+    fresh(torch.tensor([[30.0]]))
+    assert torch.equal(fresh.recent_inputs(), vq.recent_inputs())
