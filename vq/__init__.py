@@ -20,6 +20,7 @@ from vq.metrics import (
 from vq.models import VQAutoencoder, digits_vqvae, digits_vqvae_2d, digits_vqvae_large
 from vq.quantizer import QuantizerOutput, VectorQuantizer
 from vq.residual import ResidualOutput, ResidualVQ
+from vq.wiring import bind_quantizer, quantizer_bindings
 
 __all__ = [
     "Batches",
@@ -32,6 +33,7 @@ __all__ = [
     "ResidualVQ",
     "VQAutoencoder",
     "VectorQuantizer",
+    "bind_quantizer",
     "code_counts",
     "codebook_health",
     "dead_codes",
@@ -41,6 +43,7 @@ __all__ = [
     "effective_rank",
     "load_digits_split",
     "perplexity",
+    "quantizer_bindings",
     "quantizer_levels",
     "recon_mse",
     "reconstruction_quality",
