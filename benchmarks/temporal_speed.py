@@ -96,7 +96,7 @@ def mlp_step_seconds(repeat: int = 2000) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=100)
     args = parser.parse_args(argv)
     full = Dopesheet.from_csv(SCHEDULE)
     # The 6-property schedule of the issue: the colour curriculum without data-fraction.

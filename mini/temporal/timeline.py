@@ -114,7 +114,7 @@ class Timeline:
             dopesheet = Dopesheet.from_csv(dopesheet)
         self._set_eras([_Era(0, dopesheet, {})])
         self._step = 0
-        self._state = self._state_at(0, self._cursor_values(0))
+        self._state: State | None = None  # computed on first use (realize never needs it)
 
     def _set_eras(self, eras: list[_Era]) -> None:
         self._eras = eras
@@ -141,6 +141,8 @@ class Timeline:
 
     @property
     def state(self) -> State:
+        if self._state is None:
+            self._state = self._state_at(self._step, self._cursor_values(self._step))
         return self._state
 
     @property
@@ -157,7 +159,7 @@ class Timeline:
         return self._state
 
     def __iter__(self) -> Iterator[State]:
-        yield self._state
+        yield self.state
         while self._step + 1 < self._n:
             yield self.step()
 
@@ -247,7 +249,7 @@ class Timeline:
         target = curve.to_interp(value)
         s = self._step
         x, v, a = self._now.kinematics(prop, s)
-        ov = Override(s, s + int(duration), x, v, a, target, float(value), self._state.props[prop])
+        ov = Override(s, s + int(duration), x, v, a, target, float(value), self.state.props[prop])
         self._now.overrides[prop] = [o for o in self._now.overrides[prop] if o.start < s] + [ov]
         self._ra_cache.clear()
         if self._win_hi > self._win_lo:
