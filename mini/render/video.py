@@ -133,10 +133,19 @@ class VideoWriter:
                 quality=None,
                 codec="libx264",
                 macro_block_size=2,
+                # ffmpeg's threaded pipeline queues frames between stages; short queues keep a
+                # fast producer from parking hundreds of MB of raw frames inside ffmpeg.
+                input_params=["-thread_queue_size", "2"],
                 ffmpeg_log_level=self.ffmpeg_log_level,
                 output_params=[
                     *("-preset", self.preset, "-crf", str(self.crf)),
                     *("-movflags", "+faststart", "-f", "mp4"),
+                    # Two encoder threads and a short lookahead: same speed here, ~40% less
+                    # encoder memory (the colour run must stay under 600 MB, ffmpeg included).
+                    *(
+                        "-x264-params",
+                        "threads=2:lookahead-threads=1:rc-lookahead=5:sync-lookahead=0",
+                    ),
                 ],
             )
             gen.send(None)  # starts ffmpeg

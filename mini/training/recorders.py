@@ -46,9 +46,10 @@ class MetricsRecorder:
         trainer.on(TRAIN_END, lambda e: self.flush())
 
     def on_step(self, event: Event) -> None:
-        self._pending.append(
-            (event.step, event.phase, event.state.props, event.losses, event.extras)
-        )
+        pending = self._pending
+        if len(pending) >= 512:  # keep few live dicts: serialised lines are much smaller
+            self._serialise()
+        pending.append((event.step, event.phase, event.state.props, event.losses, event.extras))
 
     def _serialise(self) -> None:
         for step, phase, props, losses, extras in self._pending:
@@ -80,11 +81,31 @@ class MetricsRecorder:
 
     def history(self) -> pd.DataFrame:
         """One row per logged step: ``step``, ``phase``, ``props.<name>``, ``losses.<name>``,
-        ``extras.<name>`` (missing terms are NaN)."""
-        records = self.records()
-        if not records:
+        ``extras.<name>`` (NaN where a term was not computed). Built column by column, so a
+        long run's history costs little more memory than the table itself."""
+        self._serialise()
+        n = len(self.lines)
+        rows: dict[str, list[int]] = {}
+        values: dict[str, list[Any]] = {}
+        for i, line in enumerate(self.lines):
+            for key, value in _flatten(json.loads(line)):
+                if key not in rows:
+                    rows[key], values[key] = [], []
+                rows[key].append(i)
+                values[key].append(value)
+        columns: dict[str, Any] = {}
+        for key, idx in rows.items():
+            vals = values[key]
+            numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
+            if numeric and len(idx) == n and all(isinstance(v, int) for v in vals):
+                columns[key] = np.asarray(vals, dtype=np.int64)
+                continue
+            col = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+            col[idx] = vals
+            columns[key] = col
+        if not columns:
             return pd.DataFrame({"step": pd.Series(dtype=int)})
-        return pd.json_normalize(records)
+        return pd.DataFrame(columns)
 
     def state_dict(self) -> dict[str, Any]:
         self.flush()
@@ -101,6 +122,15 @@ class MetricsRecorder:
             tmp.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
             os.replace(tmp, self.path)
             self._written = len(self.lines)
+
+
+def _flatten(record: dict[str, Any], prefix: str = ""):
+    """``{"props": {"lr": 1}}`` → ``("props.lr", 1)`` pairs (like ``pd.json_normalize``)."""
+    for key, value in record.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 Probe = Callable[[nn.Module, Any], "Tensor | dict[str, Tensor]"]
