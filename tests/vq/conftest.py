@@ -43,5 +43,11 @@ def trainer() -> FakeTrainer:
 
 
 @pytest.fixture(autouse=True)
-def _seed() -> None:
+def _seed_and_one_thread():
+    """Seeded, and single-threaded: on tiny tensors intra-op threads only add synchronisation
+    (10× slower on a busy 2-core machine). The thread setting is restored afterwards."""
     torch.manual_seed(0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
