@@ -288,12 +288,18 @@ class LatentAnimation:
                 panel_axes.append(ax)
                 at_cursor.append(self._build_panel(ax, panel, last=k == n_panels - 1))
             top = panel_axes[0]
-            for start, name in self.phase_starts:
+            x0, x1 = top.get_xlim()
+            width_px = top.get_position().width * self.size[0]
+            bounds = [s for s, _ in self.phase_starts[1:]] + [x1] if self.phase_starts else []
+            for (start, name), end in zip(self.phase_starts, bounds, strict=True):
                 if name:
+                    # Short phases get a shortened label rather than one that runs into the next.
+                    room = int((end - start) / max(x1 - x0, 1e-9) * width_px / 5.6) - 2
+                    label = name if len(name) <= room else name[: max(room - 1, 1)].rstrip() + "…"
                     top.text(
                         start,
                         1.02,
-                        f" {name}",
+                        f" {label}",
                         transform=top.get_xaxis_transform(),
                         ha="left",
                         va="bottom",
