@@ -1,0 +1,132 @@
+"""The VQ curriculum: a digits VQ-VAE whose codebook temperature, commitment and refreshes a
+dopesheet schedules.
+
+    python -m examples.vq_curriculum [--schedule CSV] [--steps N] [--levels D] [--codes K]
+                                     [--latent-dim E] [--out DIR] [--seed S] [--no-video]
+                                     [--no-refresh] [--resume CKPT]
+
+Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
+``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
+``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from examples.common import console, fit, load_schedule, parser, save_figure, setup, write_summary
+from mini.render import frame_steps
+from mini.temporal import Timeline, plot_timeline, realize
+from mini.training import LatentRecorder
+from vq.experiment import build, codebook_probe, make_optimizer, summarize, without_actions
+from vq.health import quantizer_levels
+from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
+from vq.video import codebook_animation
+
+
+def arguments(argv: list[str] | None):  # type: ignore[no-untyped-def]
+    p = parser(__doc__.splitlines()[0], "vq-curriculum.csv", "vq_curriculum", 300)
+    p.add_argument("--levels", type=int, default=2, help="residual quantizer levels")
+    p.add_argument("--codes", type=int, default=16, help="codes per level")
+    p.add_argument("--latent-dim", type=int, default=2, help="latent size (2 draws codes as is)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--health-every", type=int, default=50, help="codebook health every N steps")
+    p.add_argument("--no-refresh", action="store_true", help="drop the dopesheet's refresh actions")
+    return p.parse_args(argv)
+
+
+def render_video(trainer, recorder: LatentRecorder, exp, path: Path) -> float:  # type: ignore[no-untyped-def]
+    model = exp.model
+    sizes = "×".join(str(q.codebook_size) for q in quantizer_levels(model.quantizer))
+    anim = codebook_animation(
+        recorder.steps,
+        recorder.frames,
+        exp.data.val_labels,
+        realize(trainer.timeline),
+        trainer.metrics.history(),
+        trainer.timeline.dopesheet,
+        title=f"VQ-VAE on digits: {sizes} codes, {model.quantizer.dim}-D latent",
+    )
+    return anim.render(path).frames_per_second
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = arguments(argv)
+    setup(args)
+    timeline = load_schedule(args.schedule, args.steps)
+    if args.no_refresh:
+        timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
+    ds = timeline.dopesheet
+    n = len(timeline)
+    exp = build(
+        args.latent_dim, args.codes, args.levels,
+        seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
+        refresh=not args.no_refresh,
+    )  # fmt: skip
+    trainer = exp.trainer(
+        timeline,
+        make_optimizer(exp.model),
+        out_dir=args.out,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
+    recorder = LatentRecorder(exp.data.val, frame_steps(n, args.frames), fn=codebook_probe)
+    if not args.no_video:
+        trainer.add(recorder)
+    out = args.out
+    outputs = [out / "schedule.png"]
+    save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
+
+    t0 = time.perf_counter()
+    result = fit(trainer, args.resume)
+    console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
+    summary_figures = summarize(exp.model, exp.data)
+
+    history = trainer.metrics.history()
+    levels = quantizer_levels(exp.model.quantizer)
+    health = plot_codebook_health(
+        history,
+        [q.codebook_size for q in levels],
+        phase_starts=[(p.start, p.name) for p in ds.phases],
+        refresh_steps=[s for s, a in ds.actions if a == "refresh"],
+        title=f"codebook health ({ds.source})",
+    )
+    outputs.append(save_figure(health, out / "codebook-health.png"))
+    idx = class_examples(exp.data.val_labels, per_class=2)
+    exp.model.eval()
+    recon = exp.model(exp.data.val[idx]).outputs
+    grid = plot_reconstructions(
+        exp.data.val[idx],
+        recon,
+        title=f"validation digits and reconstructions (quality "
+        f"{summary_figures['recon_quality']:.3f})",
+    )
+    outputs += [save_figure(grid, out / "reconstructions.png"), out / "metrics.jsonl"]
+
+    render_fps = None
+    if not args.no_video:
+        t = time.perf_counter()
+        render_fps = render_video(trainer, recorder, exp, out / "codebook-evolution.mp4")
+        outputs.append(out / "codebook-evolution.mp4")
+        console.print(f"rendered {len(recorder.steps)} frames in {time.perf_counter() - t:.1f} s")
+    outputs.append(trainer.last_checkpoint)
+    summary = {
+        "steps": n,
+        **summary_figures,
+        "train_steps_per_second": result.steps_per_second,
+        "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
+        "render_frames_per_second": render_fps,
+        "wall_seconds": time.perf_counter() - t0,
+        "refresh_actions": sum(1 for _, a in ds.actions if a == "refresh"),
+        "latent_dim": args.latent_dim,
+        "seed": args.seed,
+        "schedule": str(args.schedule),
+    }
+    write_summary(out / "summary.json", summary)
+    console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
+    return summary
+
+
+if __name__ == "__main__":
+    main()
