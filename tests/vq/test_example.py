@@ -120,3 +120,21 @@ def test_hard_codes_without_refresh_collapse_and_refresh_prevents_it(tmp_path: P
     a, b = (json.loads((tmp_path / p / "summary.json").read_text()) for p in "ab")
     assert a["utilization"] >= 0.9
     assert b["utilization"] < 0.5
+
+
+SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "wall_seconds", "outputs"}
+
+
+def test_resume_continues_to_the_same_result(tmp_path: Path) -> None:
+    common = ["--steps", "120", "--frames", "12", "--health-every", "20", "--batch-size", "64"]
+    full = vq_curriculum.main([*common, "--no-video", "--out", str(tmp_path / "full")])
+    vq_curriculum.main([*common, "--no-video", "--out", str(tmp_path / "part"),
+                        "--checkpoint-every", "50"])  # fmt: skip
+    earliest = sorted((tmp_path / "part" / "checkpoints").glob("step-*.pt"))[0]
+    assert earliest.name < "step-0000119.pt"  # a checkpoint mid-run
+    resumed = vq_curriculum.main(
+        [*common, "--no-video", "--out", str(tmp_path / "resumed"), "--resume", str(earliest)]
+    )
+    strip = lambda s: {k: v for k, v in s.items() if k not in SPEED_KEYS}  # noqa: E731
+    assert strip(resumed) == strip(full)
+    assert _records(tmp_path / "resumed") == _records(tmp_path / "full")
