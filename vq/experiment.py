@@ -151,11 +151,14 @@ def summarize(model: VQAutoencoder, data: Digits) -> dict[str, Any]:
 
 
 def codebook_probe(model: VQAutoencoder, probe: Tensor) -> dict[str, Tensor]:
-    """What a video frame needs (a :class:`~mini.training.LatentRecorder` ``fn``): the probe's
-    encoder outputs ``latents``; per level ``i`` its codebook ``codebook/i`` and ``active/i``
-    (1 where the code was used in the usage window, else 0) — before the first training step
-    no code has been used, so every code starts hollow."""
-    out = {"latents": model.encoder(probe)}
+    """What a video frame needs (a :class:`~mini.training.LatentRecorder` ``fn``, called in
+    eval mode, so the quantizer neither learns nor counts usage here): the probe's encoder
+    outputs ``latents`` and nearest ``codes`` ``(P, levels)``; per level ``i`` its codebook
+    ``codebook/i`` and ``active/i`` (1 where the code was used in the usage window, else 0) —
+    before the first training step no code has been used, so every code starts hollow."""
+    z = model.encoder(probe)
+    codes = model.quantizer(z).codes
+    out = {"latents": z, "codes": codes.reshape(len(probe), -1)}
     for i, q in enumerate(quantizer_levels(model.quantizer)):
         out[f"codebook/{i}"] = q.codebook
         out[f"active/{i}"] = (q.usage_counts() >= q.dead_threshold).float()

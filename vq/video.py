@@ -9,7 +9,9 @@ What is drawn, per frame (the model as it enters that step):
   drawing them at their own coordinates (near the origin) would say nothing; drawn around each
   active level-0 code they show the grid the two levels really tile the latent space with. A
   composite is ● when its level-1 code is active, ○ when dead; composites of dead level-0 codes
-  are hidden. Levels beyond the second are not drawn (the title says so).
+  are hidden. With more pairs than ``max_composites`` (e.g. 256 × 256) only the composites the
+  probe digits are quantized to are drawn. Levels beyond the second are not drawn (the title
+  says so).
 
 Latents wider than 2-D are projected on the two principal axes of the last frame's encoder
 outputs; codes go through the same projection. On the right: the schedule's curves, active
@@ -90,10 +92,13 @@ def codebook_animation(
     *,
     title: str = "",
     loss_columns: Sequence[str] = ("losses.recon",),
+    max_composites: int = 1024,
 ) -> LatentAnimation:
     """The animation of a run recorded with :func:`vq.experiment.codebook_probe` at ``steps``.
 
-    ``frames``: the recorder's ``frames`` (``latents``, ``codebook/i``, ``active/i``);
+    ``frames``: the recorder's ``frames`` (``latents``, ``codes``, ``codebook/i``,
+    ``active/i``); with more than ``max_composites`` level-0 × level-1 pairs only the composite
+    codes the probe is quantized to are drawn;
     ``labels``: the probe's digit classes; ``schedule``: ``realize(timeline)``; ``history``:
     the trainer's metrics history (``extras.vq/l{i}/active`` from the health monitor).
     """
@@ -112,20 +117,40 @@ def codebook_animation(
         ScatterLayer(points, colors=colors, size=7.0, alpha=0.55, zorder=1.0),
     ]
     if n_levels > 1:
-        k1 = frames["codebook/1"].shape[1]
+        code1 = frames["codebook/1"].numpy()
+        k0, k1 = code0.shape[1], code1.shape[1]
         active1 = frames["active/1"].numpy() > 0.5
-        layers.append(
-            ScatterLayer(
-                project(composite_codes(code0, frames["codebook/1"].numpy())),
-                colors="0.15",
-                size=10.0,
-                filled=np.tile(active1, (1, code0.shape[1])),
-                visible=np.repeat(active0, k1, axis=1),
-                linewidth=0.8,
-                label="level 0 + level 1 codes",
-                zorder=2.0,
+        if k0 * k1 <= max_composites:
+            layers.append(
+                ScatterLayer(
+                    project(composite_codes(code0, code1)),
+                    colors="0.15",
+                    size=10.0,
+                    filled=np.tile(active1, (1, k0)),
+                    visible=np.repeat(active0, k1, axis=1),
+                    linewidth=0.8,
+                    label="level 0 + level 1 codes",
+                    zorder=2.0,
+                )
             )
-        )
+        else:
+            # Too many pairs to draw (or to see): only those the probe is quantized to.
+            raw = frames["codes"].numpy()
+            recorded = np.isfinite(raw).all(axis=-1)  # frames a resumed run never recorded
+            c = np.where(np.isfinite(raw), raw, 0).astype(np.int64)
+            rows = np.arange(len(c))[:, None]
+            layers.append(
+                ScatterLayer(
+                    project(code0[rows, c[..., 0]] + code1[rows, c[..., 1]]),
+                    colors="0.15",
+                    size=10.0,
+                    filled=active1[rows, c[..., 1]],
+                    visible=recorded,
+                    linewidth=0.8,
+                    label="level 0 + level 1 codes the digits use",
+                    zorder=2.0,
+                )
+            )
     layers.append(
         ScatterLayer(
             project(code0),

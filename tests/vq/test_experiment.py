@@ -97,14 +97,19 @@ def test_codebook_probe_returns_latents_codebooks_and_active_masks() -> None:
     model = exp.model
     assert isinstance(model.quantizer, ResidualVQ)
     probe = exp.data.val[:50]
+    model.eval()  # as the LatentRecorder calls it
     before = codebook_probe(model, probe)
     assert before["latents"].shape == (50, 2)
+    assert torch.equal(before["codes"], model.quantizer(before["latents"]).codes)
+    assert before["codes"].shape == (50, 2)
     assert before["codebook/0"].shape == before["codebook/1"].shape == (8, 2)
     assert before["active/0"].sum() == 0  # nothing used before training
     model.train()
     with torch.no_grad():
         model(exp.data.train[:200])
+    model.eval()
     after = codebook_probe(model, probe)
+    assert torch.equal(after["codes"], model.quantizer(model.encoder(probe)).codes)
     for i, q in enumerate(quantizer_levels(model.quantizer)):
         expected = (q.usage_counts() >= q.dead_threshold).float()
         assert torch.equal(after[f"active/{i}"], expected)

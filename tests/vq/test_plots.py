@@ -106,7 +106,10 @@ def test_view_limits_ignore_rare_outliers_and_non_finite_points() -> None:
 
 def _frames(n_frames: int, levels: int, dim: int, k: int = 4, p: int = 30) -> dict:
     g = torch.Generator().manual_seed(0)
-    out = {"latents": torch.randn(n_frames, p, dim, generator=g)}
+    out = {
+        "latents": torch.randn(n_frames, p, dim, generator=g),
+        "codes": torch.randint(0, k, (n_frames, p, levels), generator=g).float(),
+    }
     for i in range(levels):
         out[f"codebook/{i}"] = torch.randn(n_frames, k, dim, generator=g)
         active = torch.ones(n_frames, k)
@@ -153,3 +156,23 @@ def test_codebook_animation_projects_wide_latents_and_single_levels() -> None:
     assert anim.xlabel == "PC 1"
     _, update = anim.figure(animated=False)
     assert update(1)  # draws without error
+
+
+def test_large_codebooks_draw_only_the_composites_the_probe_uses() -> None:
+    ds = Dopesheet.from_text(SHEET)
+    steps = np.array([0, 50, 99])
+    frames = _frames(len(steps), levels=2, dim=2, k=6)
+    frames["codes"][0] = float("nan")  # a frame a resumed run never recorded
+    labels = torch.arange(30) % 10
+    anim = codebook_animation(
+        steps, frames, labels, realize(ds), _history(2), ds, max_composites=35
+    )
+    composites = anim.layers[1]
+    assert composites.positions.shape == (3, 30, 2)  # one per probe point, not 36 pairs
+    c = frames["codes"][2].long()
+    expected = frames["codebook/0"][2][c[:, 0]] + frames["codebook/1"][2][c[:, 1]]
+    assert np.allclose(composites.positions[2], expected.numpy())
+    assert composites.filled[2].tolist() == (c[:, 1] != 0).tolist()  # level-1 code 0 is dead
+    assert composites.visible[:, 0].tolist() == [False, True, True]
+    full = codebook_animation(steps, frames, labels, realize(ds), _history(2), ds)
+    assert full.layers[1].positions.shape == (3, 36, 2)
