@@ -12,20 +12,30 @@ Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
+
+import torch
 
 from examples.common import console, fit, load_schedule, parser, save_figure, setup, write_summary
 from mini.render import frame_steps
 from mini.temporal import Timeline, plot_timeline, realize
-from mini.training import LatentRecorder
-from vq.experiment import build, codebook_probe, make_optimizer, summarize, without_actions
+from mini.training import LatentRecorder, Trainer
+from vq.experiment import (
+    VQExperiment,
+    build,
+    codebook_probe,
+    make_optimizer,
+    summarize,
+    without_actions,
+)
 from vq.health import quantizer_levels
 from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
 from vq.video import codebook_animation
 
 
-def arguments(argv: list[str] | None):  # type: ignore[no-untyped-def]
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     p = parser(__doc__.splitlines()[0], "vq-curriculum.csv", "vq_curriculum", 300)
     p.add_argument("--levels", type=int, default=2, help="residual quantizer levels")
     p.add_argument("--codes", type=int, default=16, help="codes per level")
@@ -36,7 +46,9 @@ def arguments(argv: list[str] | None):  # type: ignore[no-untyped-def]
     return p.parse_args(argv)
 
 
-def render_video(trainer, recorder: LatentRecorder, exp, path: Path) -> float:  # type: ignore[no-untyped-def]
+def render_video(
+    trainer: Trainer, recorder: LatentRecorder, exp: VQExperiment, path: Path
+) -> float:
     model = exp.model
     sizes = "×".join(str(q.codebook_size) for q in quantizer_levels(model.quantizer))
     anim = codebook_animation(
@@ -52,6 +64,7 @@ def render_video(trainer, recorder: LatentRecorder, exp, path: Path) -> float:  
 
 
 def main(argv: list[str] | None = None) -> dict:
+    t0 = time.perf_counter()
     args = arguments(argv)
     setup(args)
     timeline = load_schedule(args.schedule, args.steps)
@@ -59,6 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
         timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
     ds = timeline.dopesheet
     n = len(timeline)
+    label = args.schedule.name + (" without refresh" if args.no_refresh else "")
     exp = build(
         args.latent_dim, args.codes, args.levels,
         seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
@@ -76,9 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
         trainer.add(recorder)
     out = args.out
     outputs = [out / "schedule.png"]
-    save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
+    save_figure(plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0])
 
-    t0 = time.perf_counter()
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     summary_figures = summarize(exp.model, exp.data)
@@ -90,12 +103,13 @@ def main(argv: list[str] | None = None) -> dict:
         [q.codebook_size for q in levels],
         phase_starts=[(p.start, p.name) for p in ds.phases],
         refresh_steps=[s for s, a in ds.actions if a == "refresh"],
-        title=f"codebook health ({ds.source})",
+        title=f"codebook health: {label}",
     )
     outputs.append(save_figure(health, out / "codebook-health.png"))
     idx = class_examples(exp.data.val_labels, per_class=2)
     exp.model.eval()
-    recon = exp.model(exp.data.val[idx]).outputs
+    with torch.no_grad():
+        recon = exp.model(exp.data.val[idx]).outputs
     grid = plot_reconstructions(
         exp.data.val[idx],
         recon,
