@@ -75,9 +75,7 @@ def _schedule_groups(dopesheet: Dopesheet) -> tuple[dict[str, list[str]], list[s
         "lr": [p for p in props if p == "lr" or p.startswith("lr-")],
         "temperature": [p for p in props if p.startswith("temperature")],
     }
-    groups["vq-blend / commitment / ema-decay"] = [
-        p for p in props if p not in groups["lr"] and p not in groups["temperature"]
-    ]
+    groups["knobs"] = [p for p in props if p not in groups["lr"] and p not in groups["temperature"]]
     log = [p for p, spec in dopesheet.props.items() if spec.space == "log"]
     return {k: v for k, v in groups.items() if v}, log
 

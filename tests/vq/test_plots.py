@@ -140,7 +140,7 @@ def test_codebook_animation_layers_mark_dead_codes_hollow_and_hide_their_composi
     assert composites.filled[0].tolist() == [False, True, True, True] * 4  # level-1 code 0 dead
     assert composites.visible[0].tolist() == [False] * 4 + [True] * 12  # level-0 code 0 dead
     titles = [p.title for p in anim.panels]
-    assert titles == ["lr", "temperature", "vq-blend / commitment / ema-decay", "active codes",
+    assert titles == ["lr", "temperature", "knobs", "active codes",
                       "loss (smoothed)"]  # fmt: skip
     assert [c.label for c in anim.panels[3].curves] == ["level 0", "level 1"]
 
