@@ -83,11 +83,15 @@ def trainer_run(ds: Dopesheet, seed: int = 0) -> float:
 
 
 def _tree_rss_kb(pid: int) -> int:
-    """Resident set (kB) of ``pid`` and all its descendants, from /proc."""
+    """Resident set (kB) of ``pid`` and all its descendants, from /proc. A child that is still
+    a fork of its parent (between fork and exec) shares the parent's pages and is skipped."""
     total, stack = 0, [pid]
+    root_cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     while stack:
         p = stack.pop()
         try:
+            if p != pid and Path(f"/proc/{p}/cmdline").read_bytes() == root_cmd:
+                continue
             with open(f"/proc/{p}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):

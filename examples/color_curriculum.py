@@ -20,6 +20,7 @@ from examples.common import (
     fit,
     load_schedule,
     parser,
+    release_memory,
     save_figure,
     setup,
     smoothed_losses,
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     outputs += [exp.plotter.save(args.out / "phase-history.png"), args.out / "metrics.jsonl"]
     render_fps = None
     if not args.no_video:
+        release_memory()
         t = time.perf_counter()
         render_fps = render_video(
             trainer, recorder, grid.numpy(), args.out / "latent-evolution.mp4"

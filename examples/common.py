@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import json
 import logging
 import os
@@ -83,6 +86,14 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         )
         sys.exit(130 if result.interrupted else 1)
     return result
+
+
+def release_memory() -> None:
+    """Hand memory freed by training back to the OS before rendering (glibc keeps freed heap
+    pages otherwise), so the run's peak is not training's leftovers plus the video's needs."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def smoothed_losses(history: pd.DataFrame, window: int) -> pd.DataFrame:
