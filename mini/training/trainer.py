@@ -331,6 +331,7 @@ class Trainer:
         except StopIteration:
             self._device = torch.device("cpu")
         self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._plain_zero_grad = type(self.optimizer).zero_grad is torch.optim.Optimizer.zero_grad
 
     def _emit(self, name: str, state: State, **fields: Any) -> None:
         bus = self.bus
@@ -381,7 +382,11 @@ class Trainer:
                 losses[name] = term.item()
             if not math.isfinite(losses["total"]):
                 self._non_finite(state, losses)
-            self.optimizer.zero_grad(set_to_none=True)
+            if self._plain_zero_grad:
+                for p in self._params:  # what zero_grad(set_to_none=True) does, minus its
+                    p.grad = None  # per-call profiler bookkeeping (~50 µs on a tiny model)
+            else:
+                self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             if self._clip and props["grad-clip"] > 0:
                 torch.nn.utils.clip_grad_norm_(self._params, props["grad-clip"])
