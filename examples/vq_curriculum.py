@@ -47,7 +47,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def render_video(
-    trainer: Trainer, recorder: LatentRecorder, exp: VQExperiment, path: Path
+    trainer: Trainer, recorder: LatentRecorder, exp: VQExperiment, history, path: Path
 ) -> float:
     model = exp.model
     sizes = "×".join(str(q.codebook_size) for q in quantizer_levels(model.quantizer))
@@ -56,7 +56,7 @@ def render_video(
         recorder.frames,
         exp.data.val_labels,
         realize(trainer.timeline),
-        trainer.metrics.history(),
+        history,
         trainer.timeline.dopesheet,
         title=f"VQ-VAE on digits: {sizes} codes, {model.quantizer.dim}-D latent",
     )
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     render_fps = None
     if not args.no_video:
         t = time.perf_counter()
-        render_fps = render_video(trainer, recorder, exp, out / "codebook-evolution.mp4")
+        render_fps = render_video(trainer, recorder, exp, history, out / "codebook-evolution.mp4")
         outputs.append(out / "codebook-evolution.mp4")
         console.print(f"rendered {len(recorder.steps)} frames in {time.perf_counter() - t:.1f} s")
     outputs.append(trainer.last_checkpoint)
