@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ex_color.data import DynamicWeightedRandomBatchSampler, levels
-from ex_color.regularizers import batch_inputs
+from mini.training import batch_inputs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -17,18 +17,13 @@ from torch import Tensor, nn
 
 from mini.training.criteria import SpecialCriterion
 from mini.training.result import Result, as_result
+from mini.training.trainer import batch_inputs
 
 if TYPE_CHECKING:
     from mini.training.events import Event
     from mini.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
-
-
-def batch_inputs(batch: Any) -> Tensor:
-    """The model's input in a batch: the batch itself, or its first item for tuples/lists
-    (the same convention as the trainer's default forward)."""
-    return batch[0] if isinstance(batch, tuple | list) else batch
 
 
 def _latents(result: Result) -> Tensor:

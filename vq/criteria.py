@@ -20,11 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mini.training.result import Result
-
-
-def batch_inputs(batch: Any) -> Tensor:
-    """The model input of a batch: the batch itself, or its first element for ``(x, y)``."""
-    return batch[0] if isinstance(batch, tuple | list) else batch
+from mini.training.trainer import batch_inputs
 
 
 def recon_mse(batch: Any, result: Result) -> Tensor:

@@ -14,7 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from mini.training.result import Result, as_result
-from vq.criteria import batch_inputs, recon_mse
+from mini.training.trainer import batch_inputs, default_forward
+from vq.criteria import recon_mse
 from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation
 from vq.quantizer import VectorQuantizer
 from vq.residual import ResidualVQ
@@ -36,7 +37,7 @@ def quantizer_levels(quantizer: VectorQuantizer | ResidualVQ) -> list[VectorQuan
 
 
 def _default_forward(model: nn.Module, batch: Any) -> Result:
-    return as_result(model(batch_inputs(batch)))
+    return as_result(default_forward(model, batch))
 
 
 class HealthMonitor:

@@ -43,12 +43,11 @@ __all__ = [
 
 
 def plot_timeline(*args, **kwargs):
+    """Plot a dopesheet/timeline; see :func:`mini.temporal.plot.plot_timeline` (imported
+    lazily so that ``mini.temporal`` does not load matplotlib)."""
     from mini.temporal.plot import plot_timeline as _plot
 
     return _plot(*args, **kwargs)
 
 
-plot_timeline.__doc__ = (
-    "Plot a dopesheet/timeline (lazy import of matplotlib); see mini.temporal.plot."
-)
 __all__.append("plot_timeline")

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mini.temporal.dopesheet import Dopesheet, iter_problems
-from mini.temporal.errors import DopesheetError, DopesheetWarning
+from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
 
 
 def _load(path: str, steps: int | None) -> Dopesheet:
@@ -22,19 +22,26 @@ def _load(path: str, steps: int | None) -> Dopesheet:
 def cmd_check(args: argparse.Namespace, out: Console) -> int:
     problems = []
     for path in args.files:
-        found = list(iter_problems([path]))
-        problems += found
-        if not found:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", DopesheetWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DopesheetWarning)
+            try:
                 ds = Dopesheet.from_csv(path)
-            for w in caught:
-                out.print(f"warning: {w.message}", markup=False, highlight=False)
-            phases = ", ".join(p.name for p in ds.phases if p.name) or "no phases"
-            out.print(
-                f"ok: {path}: {ds.n_steps:,} steps, {len(ds.props)} properties, {phases}",
-                markup=False, highlight=False,
-            )  # fmt: skip
+            except DopesheetError as e:
+                problems += e.problems
+                continue
+            except OSError as e:
+                problems.append(
+                    Problem(str(path), None, None, f"cannot read the file: {e.strerror or e}",
+                            "check the path")
+                )  # fmt: skip
+                continue
+        for w in caught:
+            out.print(f"warning: {w.message}", markup=False, highlight=False)
+        phases = ", ".join(p.name for p in ds.phases if p.name) or "no phases"
+        out.print(
+            f"ok: {path}: {ds.n_steps:,} steps, {len(ds.props)} properties, {phases}",
+            markup=False, highlight=False,
+        )  # fmt: skip
     for p in problems:
         out.print(str(p), markup=False, highlight=False)
     if problems:

@@ -17,7 +17,6 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -848,18 +847,3 @@ def _phases(rows: list[Row], last: int) -> list[Phase]:
     for (start, name), nxt in zip(starts, [*starts[1:], (last + 1, None)], strict=True):
         out.append(Phase(name, start, nxt[0] - 1))
     return out
-
-
-def iter_problems(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Problem]:
-    """Every problem in every file (for ``python -m mini.temporal check``)."""
-    for path in paths:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DopesheetWarning)
-                Dopesheet.from_csv(path)
-        except DopesheetError as e:
-            yield from e.problems
-        except OSError as e:
-            yield Problem(
-                str(path), None, None, f"cannot read the file: {e.strerror or e}", "check the path"
-            )

@@ -13,6 +13,7 @@ from mini.training.trainer import (
     NonFiniteLossError,
     ResumeWarning,
     Trainer,
+    batch_inputs,
     default_forward,
     seed_everything,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "SpecialCriterion",
     "Trainer",
     "TrainingProgress",
+    "batch_inputs",
     "default_forward",
     "latest_checkpoint",
     "load_checkpoint",

@@ -26,7 +26,8 @@ class PhaseData:
     val: Any = None
 
 
-def _stateful(obj: Any) -> bool:
+def stateful(obj: Any) -> bool:
+    """Whether ``obj`` has ``state_dict()`` and ``load_state_dict()``."""
     return callable(getattr(obj, "state_dict", None)) and callable(
         getattr(obj, "load_state_dict", None)
     )
@@ -38,7 +39,7 @@ class _Cycle:
     def __init__(self, name: str | None, loader: Iterable[Any]):
         self.name = name
         self.loader = loader
-        self.stateful = _stateful(loader)
+        self.stateful = stateful(loader)
         self.epoch = 0
         self.taken = 0  # batches taken from the current epoch's iterator
         self.rng_at_iter: torch.Tensor | None = None

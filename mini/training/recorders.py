@@ -159,7 +159,6 @@ class LatentRecorder:
         self.recorded = np.zeros(len(self.steps), dtype=bool)
 
     def attach(self, trainer: Trainer) -> None:
-        self._trainer = trainer
         trainer.on(PRE_STEP, self.on_step)
 
     def on_step(self, event: Event) -> None:

@@ -33,7 +33,7 @@ from mini.training.checkpoint import (
     set_rng_state,
 )
 from mini.training.criteria import SpecialCriterion
-from mini.training.data import PhaseData, PhaseIterators
+from mini.training.data import PhaseData, PhaseIterators, stateful
 from mini.training.events import (
     ACTION,
     PHASE_END,
@@ -88,11 +88,15 @@ class FitResult:
         return self.steps_run / self.seconds if self.seconds > 0 else float("nan")
 
 
+def batch_inputs(batch: Any) -> Any:
+    """The model input of a batch: the batch itself, or its first item for
+    ``(inputs, targets, ...)``."""
+    return batch[0] if isinstance(batch, tuple | list) else batch
+
+
 def default_forward(model: nn.Module, batch: Any) -> Any:
-    """``model(batch)`` for a tensor, ``model(batch[0])`` for ``(inputs, targets, ...)``."""
-    if isinstance(batch, tuple | list):
-        return model(batch[0])
-    return model(batch)
+    """``model(batch_inputs(batch))``."""
+    return model(batch_inputs(batch))
 
 
 def seed_everything(seed: int) -> None:
@@ -568,11 +572,8 @@ class Trainer:
 
 
 def _stateful(obj: Any) -> bool:
-    return (
-        callable(getattr(obj, "state_dict", None))
-        and callable(getattr(obj, "load_state_dict", None))
-        and not isinstance(obj, nn.Module | torch.optim.Optimizer)
-    )
+    """Handler/criterion state a checkpoint keeps (model and optimizer are saved apart)."""
+    return stateful(obj) and not isinstance(obj, nn.Module | torch.optim.Optimizer)
 
 
 def _model_device(model: nn.Module) -> torch.device:
