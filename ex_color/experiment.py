@@ -29,6 +29,7 @@ from ex_color.model import ColorMLP
 from ex_color.regularizers import Anchor, Separate, planarity, reconstruction, unitarity
 from mini.temporal import Dopesheet, Timeline
 from mini.training import PhaseData, Trainer
+from mini.training.modes import eval_mode
 
 PRIMARY_PHASE = "Primary & secondary"
 HUES_PHASE = "All hues"
@@ -153,14 +154,11 @@ def make_optimizer(model: nn.Module, lr: float = 0.01) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
-@torch.no_grad()
 def summarize(model: nn.Module, anchor: Anchor | None = None) -> dict[str, Any]:
     """The quality figures of ``summary.json``: ``recon_mse`` on the RGB grid, ``hue_gaps_deg``
     and ``hue_order_ok`` of the primaries/secondaries in dims 0/1, ``ring_norm_error`` of the
     36-hue ring and ``anchor_drift`` of the anchored colours (``None`` if never anchored)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         grid = rgb_validation_grid()
         order = hue_order(model(primaries()).latents)
         summary: dict[str, Any] = {
@@ -174,5 +172,3 @@ def summarize(model: nn.Module, anchor: Anchor | None = None) -> dict[str, Any]:
             now = model(anchor.ref_data).latents
             summary["anchor_drift"] = anchor_drift(anchor.anchors, now)
         return summary
-    finally:
-        model.train(was_training)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ex_color.data import DynamicWeightedRandomBatchSampler, levels
+from mini.atomic import atomic_write
 from mini.training import batch_inputs
 
 if TYPE_CHECKING:
@@ -197,13 +198,8 @@ class PhasePlotter:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`plot` to ``path`` (format from the suffix) via a temp file + rename."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            self.plot().savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_write(path, "wb") as f:
+            self.plot().savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100)
         return path
 
     def state_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mini.training.criteria import SpecialCriterion
+from mini.training.criteria import SpecialCriterion, reconstruction_mse
 from mini.training.result import Result, as_result
 from mini.training.trainer import batch_inputs
 
@@ -32,9 +32,7 @@ def _latents(result: Result) -> Tensor:
     return result.latents
 
 
-def reconstruction(batch: Any, result: Result) -> Tensor:
-    """Mean squared error between the reconstruction and the input colours."""
-    return F.mse_loss(result.outputs, batch_inputs(batch))
+reconstruction = reconstruction_mse  # the colour curriculum's ``loss-recon`` term
 
 
 def unitarity(batch: Any, result: Result) -> Tensor:

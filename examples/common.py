@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +27,53 @@ REPO = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
 
 
+def int_at_least(low: int, meaning: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: a whole number ``>= low``; anything else is a usage error naming
+    the flag and the valid range (argparse adds the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            what = f" ({meaning})" if meaning else ""
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range: use a number >= {low}{what}"
+            )
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
 def parser(description: str, schedule: str, out: str, frames: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument(
         "--schedule", type=Path, default=REPO / "schedules" / schedule, help="dopesheet CSV"
     )
     p.add_argument(
-        "--steps", type=int, default=None, help="rescale the schedule to N steps (quick look)"
+        "--steps",
+        type=int_at_least(2),
+        default=None,
+        help="rescale the schedule to N steps (quick look)",
     )
     p.add_argument("--out", type=Path, default=Path("out") / out, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-video", action="store_true", help="skip the MP4")
     p.add_argument(
-        "--frames", type=int, default=frames, help="video frames (dense early, sparse late)"
+        "--frames",
+        type=int_at_least(2),
+        default=frames,
+        help="video frames (dense early, sparse late)",
     )
     p.add_argument("--resume", type=Path, default=None, help="checkpoint file or folder to resume")
-    p.add_argument("--checkpoint-every", type=int, default=2000)
     p.add_argument(
-        "--threads", type=int, default=1,
+        "--checkpoint-every", type=int_at_least(0), default=2000,
+        help="checkpoint every N steps (0: only at phase ends and the end of the run)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", type=int_at_least(1), default=1,
         help="torch threads (tiny models run fastest on one; more only adds sync)",
     )  # fmt: skip
     p.add_argument(

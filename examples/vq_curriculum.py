@@ -18,7 +18,16 @@ from pathlib import Path
 
 import torch
 
-from examples.common import console, fit, load_schedule, parser, save_figure, setup, write_summary
+from examples.common import (
+    console,
+    fit,
+    int_at_least,
+    load_schedule,
+    parser,
+    save_figure,
+    setup,
+    write_summary,
+)
 from mini.render import frame_steps
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
@@ -37,11 +46,15 @@ from vq.video import codebook_animation
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     p = parser(__doc__.splitlines()[0], "vq-curriculum.csv", "vq_curriculum", 300)
-    p.add_argument("--levels", type=int, default=2, help="residual quantizer levels")
-    p.add_argument("--codes", type=int, default=16, help="codes per level")
-    p.add_argument("--latent-dim", type=int, default=2, help="latent size (2 draws codes as is)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--health-every", type=int, default=50, help="codebook health every N steps")
+    p.add_argument("--levels", type=int_at_least(1), default=2, help="residual quantizer levels")
+    p.add_argument("--codes", type=int_at_least(1), default=16, help="codes per level")
+    p.add_argument(
+        "--latent-dim", type=int_at_least(1), default=2, help="latent size (2 draws codes as is)"
+    )
+    p.add_argument("--batch-size", type=int_at_least(1), default=256)
+    p.add_argument(
+        "--health-every", type=int_at_least(1), default=50, help="codebook health every N steps"
+    )
     p.add_argument("--no-refresh", action="store_true", help="drop the dopesheet's refresh actions")
     return p.parse_args(argv)
 

@@ -16,16 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor
 
+from mini.training.criteria import reconstruction_mse
 from mini.training.result import Result
-from mini.training.trainer import batch_inputs
 
-
-def recon_mse(batch: Any, result: Result) -> Tensor:
-    """Mean squared reconstruction error against the batch's inputs."""
-    return F.mse_loss(result.outputs, batch_inputs(batch))
+recon_mse = reconstruction_mse  # the reconstruction term, under the name the VQ schedules use
 
 
 def vq_loss(batch: Any, result: Result) -> Tensor:

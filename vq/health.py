@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
 from mini.training.trainer import batch_inputs, default_forward
 from vq.criteria import recon_mse
@@ -136,16 +137,11 @@ class HealthMonitor:
                     out["vq/recon_quality"] = reconstruction_quality(x, result.outputs.detach())
         return out
 
-    @torch.no_grad()
     def validate(self, model: nn.Module) -> float:
         """Validation loss on the fixed batch (model in eval mode, then restored)."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             result = self.forward(model, self.validation)
             return float(self.validation_loss(self.validation, result))
-        finally:
-            model.train(was_training)
 
     # -- the handler ----------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:

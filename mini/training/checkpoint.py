@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mini.atomic import atomic_write
+
 _STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -55,16 +57,8 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync'd, then
     renamed; a crash mid-write never leaves a truncated file under the final name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
     return path
 
 

@@ -12,12 +12,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
     from mini.training.trainer import Trainer
 
 Criterion = Callable[[Any, Any], Tensor]
+
+
+def batch_inputs(batch: Any) -> Any:
+    """The model input of a batch: the batch itself, or its first item for
+    ``(inputs, targets, ...)``."""
+    return batch[0] if isinstance(batch, tuple | list) else batch
+
+
+def reconstruction_mse(batch: Any, result: Any) -> Tensor:
+    """Mean squared error between the model's ``outputs`` and the batch's inputs (the
+    reconstruction term of every autoencoder here)."""
+    return F.mse_loss(result.outputs, batch_inputs(batch))
 
 
 class SpecialCriterion(ABC):

@@ -21,7 +21,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from mini.atomic import write_text
 from mini.training.events import PHASE_END, PRE_STEP, STEP_METRICS, TRAIN_END, Event
+from mini.training.modes import eval_mode
 
 if TYPE_CHECKING:
     from mini.training.trainer import Trainer
@@ -117,10 +119,7 @@ class MetricsRecorder:
         self.lines = list(state["lines"])
         self._written = 0
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text("".join(line + "\n" for line in self.lines), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_text(self.path, "".join(line + "\n" for line in self.lines))
             self._written = len(self.lines)
 
 
@@ -167,13 +166,8 @@ class LatentRecorder:
             self.capture(event.trainer.model, k)
 
     def capture(self, model: nn.Module, k: int) -> None:
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                out = self.fn(model, self.probe)
-        finally:
-            model.train(was_training)
+        with eval_mode(model):
+            out = self.fn(model, self.probe)
         outputs = out if isinstance(out, dict) else {"latents": out}
         for name, value in outputs.items():
             value = value.detach().to("cpu", torch.float32)

@@ -32,7 +32,7 @@ from mini.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from mini.training.criteria import SpecialCriterion
+from mini.training.criteria import SpecialCriterion, batch_inputs
 from mini.training.data import PhaseData, PhaseIterators, stateful
 from mini.training.events import (
     ACTION,
@@ -46,6 +46,7 @@ from mini.training.events import (
     EventBus,
     Handler,
 )
+from mini.training.modes import eval_mode
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
 from mini.training.result import Result, as_result
@@ -86,12 +87,6 @@ class FitResult:
     @property
     def steps_per_second(self) -> float:
         return self.steps_run / self.seconds if self.seconds > 0 else float("nan")
-
-
-def batch_inputs(batch: Any) -> Any:
-    """The model input of a batch: the batch itself, or its first item for
-    ``(inputs, targets, ...)``."""
-    return batch[0] if isinstance(batch, tuple | list) else batch
 
 
 def default_forward(model: nn.Module, batch: Any) -> Any:
@@ -426,24 +421,19 @@ class Trainer:
         if pd is None or pd.val is None:
             return None, {}
         val = pd.val if self._device.type == "cpu" else _to_device(pd.val, self._device)
-        was_training = self.model.training
-        self.model.eval()
         losses: dict[str, float] = {}
-        try:
-            with torch.no_grad():
-                result = as_result(self.forward(self.model, val))
-                total = 0.0
-                for name, crit, special in self._criteria_list:
-                    weight = state.props[name]
-                    if weight == 0:
-                        continue
-                    value = float(crit(self.model, self) if special else crit(val, result))
-                    losses[name] = value
-                    total += weight * value
-                if losses:
-                    losses = {"total": total, **losses}
-        finally:
-            self.model.train(was_training)
+        with eval_mode(self.model):
+            result = as_result(self.forward(self.model, val))
+            total = 0.0
+            for name, crit, special in self._criteria_list:
+                weight = state.props[name]
+                if weight == 0:
+                    continue
+                value = float(crit(self.model, self) if special else crit(val, result))
+                losses[name] = value
+                total += weight * value
+            if losses:
+                losses = {"total": total, **losses}
         return result.detach(), losses
 
     def _non_finite(self, state: State, losses: dict[str, float]) -> None:
