@@ -224,10 +224,12 @@ class DynamicWeightedRandomBatchSampler:
         self.position = 0
 
     def state_dict(self) -> dict[str, Any]:
+        # The cdf is not cloned: it is never changed in place once set (set_cumulative takes a
+        # new tensor), so the trainer can snapshot this state every step for free.
         return {
             "generator": self.generator.get_state(),
             "position": self.position,
-            "cdf": self._cdf.clone(),
+            "cdf": self._cdf,
             "weights": None if self._weights is None else self._weights.clone(),
         }
 

@@ -9,7 +9,6 @@ Writes to ``out/color_curriculum/``: ``schedule.png``, ``phase-history.png``,
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,12 @@ import numpy as np
 from ex_color.experiment import build, make_optimizer, rgb_validation_grid, summarize
 from examples.common import (
     console,
+    finish,
     fit,
     load_schedule,
     parser,
     release_memory,
+    render_optional,
     save_figure,
     setup,
     smoothed_losses,
@@ -78,14 +79,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser(
         __doc__.splitlines()[0], "color-curriculum.csv", "color_curriculum", 600
     ).parse_args(argv)
-    setup(args)
     timeline = load_schedule(args.schedule, args.steps)
+    run = setup(args)
     n = len(timeline)
     exp = build(seed=args.seed)
     trainer = exp.trainer(
         timeline,
         make_optimizer(exp.model),
-        out_dir=args.out,
+        out_dir=run,
         checkpoint_every=args.checkpoint_every,
     )
     grid = rgb_validation_grid()
@@ -100,26 +101,24 @@ def main(argv: list[str] | None = None) -> dict:
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     outputs += [exp.plotter.save(args.out / "phase-history.png"), args.out / "metrics.jsonl"]
-    render_fps = None
-    if not args.no_video:
-        release_memory()
-        t = time.perf_counter()
-        render_fps = render_video(
-            trainer, recorder, grid.numpy(), args.out / "latent-evolution.mp4"
-        )
-        outputs.append(args.out / "latent-evolution.mp4")
-        console.print(f"rendered {len(recorder.steps)} frames in {time.perf_counter() - t:.1f} s")
     outputs.append(trainer.last_checkpoint)
     summary = {
         "steps": n,
         **summarize(exp.model, exp.anchor),
         "train_steps_per_second": result.steps_per_second,
-        "render_frames_per_second": render_fps,
         "outputs": [str(p) for p in [*outputs, args.out / "summary.json"]],
     }
-    write_summary(args.out / "summary.json", summary)
-    console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
-    return summary
+    video = None
+    if not args.no_video:
+        write_summary(args.out / "summary.json", {**summary, "video": {"ok": None}})
+        release_memory()
+        path = args.out / "latent-evolution.mp4"
+        video = render_optional(
+            "video", path, lambda: render_video(trainer, recorder, grid.numpy(), path)
+        )
+        if video["ok"]:
+            summary["outputs"].insert(-1, str(path))
+    return finish(args.out / "summary.json", summary, video)
 
 
 if __name__ == "__main__":

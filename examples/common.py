@@ -8,11 +8,11 @@ import ctypes
 import gc
 import json
 import logging
-import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,18 @@ import torch
 from rich.console import Console
 from rich.logging import RichHandler
 
+from mini.atomic import OutputError, atomic_write, write_text
 from mini.temporal import Dopesheet, DopesheetError, Timeline
-from mini.training import FitResult, Trainer
+from mini.training import (
+    CheckpointError,
+    ConfigError,
+    FitResult,
+    NonFiniteLossError,
+    RunDir,
+    RunDirError,
+    Trainer,
+    claim_run_dir,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -67,7 +77,15 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
         default=frames,
         help="video frames (dense early, sparse late)",
     )
-    p.add_argument("--resume", type=Path, default=None, help="checkpoint file or folder to resume")
+    p.add_argument(
+        "--resume", type=Path, default=None,
+        help="checkpoint file or run folder to resume (a corrupt newest checkpoint falls back "
+        "to the previous one)",
+    )  # fmt: skip
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="clear the --out folder first if it holds another run (otherwise refused)",
+    )  # fmt: skip
     p.add_argument(
         "--checkpoint-every", type=int_at_least(0), default=2000,
         help="checkpoint every N steps (0: only at phase ends and the end of the run)",
@@ -84,7 +102,19 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
     return p
 
 
-def setup(args: argparse.Namespace) -> None:
+# Exit codes of the examples (documented in the README).
+EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 2, 3, 4, 130
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print a user-facing error (no traceback) and exit."""
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    sys.exit(code)
+
+
+def setup(args: argparse.Namespace) -> RunDir:
+    """Logging, threads, and the output folder claimed for this run (``args.run``): a folder
+    that holds another run is refused before anything is written (``--overwrite`` clears it)."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(message)s",
@@ -92,7 +122,13 @@ def setup(args: argparse.Namespace) -> None:
     )
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = args.onednn
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.run = claim_run_dir(
+            args.out, overwrite=args.overwrite, resuming=args.resume is not None
+        )
+    except (RunDirError, OSError) as e:
+        fail(str(e))
+    return args.run
 
 
 def load_schedule(path: Path, steps: int | None) -> Timeline:
@@ -113,15 +149,57 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
 
 
 def fit(trainer: Trainer, resume: Path | None) -> FitResult:
-    """Train; on Ctrl-C say where the checkpoint is and exit 130."""
-    result = trainer.fit(resume=resume)
+    """Train, turning every user-facing failure into a message and an exit code (no traceback):
+    a mis-wired run or an unusable checkpoint (2), non-finite values (3, the state from before
+    the failing step is saved), a full disk (2); on Ctrl-C say where the checkpoint is (130)."""
+    try:
+        result = trainer.fit(resume=resume)
+    except NonFiniteLossError as e:
+        fail(str(e), EXIT_NON_FINITE)
+    except (ConfigError, CheckpointError, RunDirError) as e:
+        fail(str(e))
+    except OutputError as e:
+        last = (
+            f"; the last checkpoint written is {trainer.last_checkpoint}"
+            if trainer.last_checkpoint
+            else ""
+        )
+        fail(f"{e.strerror or e}{last}: free some space and resume with --resume {trainer.out_dir}")
     if result.interrupted or result.stopped:
         why = "interrupted" if result.interrupted else f"stopped ({result.stopped})"
         console.print(
             f"{why} after step {result.last_step}; continue with --resume {result.checkpoint}"
         )
-        sys.exit(130 if result.interrupted else 1)
+        sys.exit(EXIT_INTERRUPTED if result.interrupted else 1)
     return result
+
+
+def render_optional(what: str, path: Path, render: Callable[[], float]) -> dict[str, Any]:
+    """Render an optional output (the video). Its failure is reported and recorded, never fatal
+    to the run's other outputs: returns the status that goes into ``summary.json``."""
+    t = time.perf_counter()
+    try:
+        fps = render()
+    except Exception as e:  # an optional output: any failure is reported, the run's outputs stay
+        console.print(f"[red]the {what} failed:[/red] {e}", highlight=False)
+        return {"ok": False, "path": None, "error": str(e)}
+    console.print(f"rendered the {what} in {time.perf_counter() - t:.1f} s")
+    return {"ok": True, "path": str(path), "frames_per_second": fps}
+
+
+def finish(path: Path, summary: dict[str, Any], video: dict[str, Any] | None) -> dict[str, Any]:
+    """Write ``summary.json`` (with the video's status) and exit non-zero if the video failed."""
+    fps = video.get("frames_per_second") if video else None
+    summary = {**summary, "render_frames_per_second": fps, "video": video}
+    write_summary(path, summary)
+    console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
+    if video is not None and not video["ok"]:
+        console.print(
+            f"[red]exit {EXIT_OUTPUT_FAILED}:[/red] the video failed; summary.json and the other "
+            "outputs are written"
+        )
+        sys.exit(EXIT_OUTPUT_FAILED)
+    return summary
 
 
 def release_memory() -> None:
@@ -153,17 +231,11 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
             return [plain(x) for x in v]
         return v
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(plain(summary), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(plain(summary), indent=2) + "\n")
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
     """Save a matplotlib figure atomically."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi)
     return path

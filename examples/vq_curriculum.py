@@ -20,10 +20,12 @@ import torch
 
 from examples.common import (
     console,
+    finish,
     fit,
     int_at_least,
     load_schedule,
     parser,
+    render_optional,
     save_figure,
     setup,
     write_summary,
@@ -79,8 +81,8 @@ def render_video(
 def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
-    setup(args)
     timeline = load_schedule(args.schedule, args.steps)
+    run = setup(args)
     if args.no_refresh:
         timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
     ds = timeline.dopesheet
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = exp.trainer(
         timeline,
         make_optimizer(exp.model),
-        out_dir=args.out,
+        out_dir=run,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
     )
@@ -131,28 +133,29 @@ def main(argv: list[str] | None = None) -> dict:
     )
     outputs += [save_figure(grid, out / "reconstructions.png"), out / "metrics.jsonl"]
 
-    render_fps = None
-    if not args.no_video:
-        t = time.perf_counter()
-        render_fps = render_video(trainer, recorder, exp, history, out / "codebook-evolution.mp4")
-        outputs.append(out / "codebook-evolution.mp4")
-        console.print(f"rendered {len(recorder.steps)} frames in {time.perf_counter() - t:.1f} s")
     outputs.append(trainer.last_checkpoint)
     summary = {
         "steps": n,
         **summary_figures,
         "train_steps_per_second": result.steps_per_second,
         "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
-        "render_frames_per_second": render_fps,
         "wall_seconds": time.perf_counter() - t0,
         "refresh_actions": sum(1 for _, a in ds.actions if a == "refresh"),
         "latent_dim": args.latent_dim,
         "seed": args.seed,
         "schedule": str(args.schedule),
     }
-    write_summary(out / "summary.json", summary)
-    console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
-    return summary
+    video = None
+    if not args.no_video:
+        write_summary(out / "summary.json", {**summary, "video": {"ok": None}})
+        path = out / "codebook-evolution.mp4"
+        video = render_optional(
+            "video", path, lambda: render_video(trainer, recorder, exp, history, path)
+        )
+        if video["ok"]:
+            summary["outputs"].insert(-1, str(path))
+    summary["wall_seconds"] = time.perf_counter() - t0
+    return finish(out / "summary.json", summary, video)
 
 
 if __name__ == "__main__":

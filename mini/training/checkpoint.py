@@ -1,27 +1,68 @@
-"""Checkpoint files: atomic writes, ``weights_only`` loads, and RNG state capture."""
+"""Checkpoint files: atomic writes, ``weights_only`` loads, RNG capture, naming and retention.
+
+Names say how many steps were trained when the file was written (``step-0001000.pt`` after
+steps 0–999): periodic checkpoints (``step-*``) are the only ones retention deletes, and only
+those this run wrote; ``phase-end-*`` (one per finished phase), ``best.pt`` and ``fault-*`` are
+kept. A corrupt or truncated file never stops a resume when an older intact one exists: the
+loader says which file is broken and falls back to the newest intact checkpoint.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from mini.atomic import atomic_write
+from mini.temporal import Dopesheet
+from mini.training.run_dir import adopt_run_id, claim_run_dir
 
-_STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
+if TYPE_CHECKING:
+    from mini.temporal import State
+    from mini.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+_CHECKPOINT_FILE = re.compile(r"^(step|phase-end|fault)-(\d+)(?:-[A-Za-z0-9_.-]*)?\.pt$")
+FORMAT = 2
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used for resuming (missing, corrupt, or from another run). The
+    message says which file and what to do; no traceback is needed for it."""
+
+
+# -- RNG state ------------------------------------------------------------------------------------
 def rng_state() -> dict[str, Any]:
     """Every RNG a training step may draw from (torch, CUDA, numpy, python), as tensors/lists so
     that ``torch.load(weights_only=True)`` can read it back."""
-    kind, key, pos, has_gauss, cached = np.random.get_state()
+    return rng_payload(capture_rng())
+
+
+def capture_rng() -> tuple[Any, ...]:
+    """The raw RNG states (cheap: no conversion), for :func:`rng_payload` later if needed."""
+    cuda = None
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        cuda = torch.cuda.get_rng_state_all()
+    return torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda
+
+
+def rng_payload(raw: tuple[Any, ...]) -> dict[str, Any]:
+    """:func:`capture_rng`'s states in the checkpoint's ``weights_only``-loadable form."""
+    torch_state, np_state, py_state, cuda = raw
+    kind, key, pos, has_gauss, cached = np_state
+    version, internal, gauss = py_state
     state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
+        "torch": torch_state,
         "numpy": {
             "kind": kind,
             "key": torch.from_numpy(key.astype(np.int64)),
@@ -29,10 +70,10 @@ def rng_state() -> dict[str, Any]:
             "has_gauss": int(has_gauss),
             "cached": float(cached),
         },
-        "python": _python_state_to_list(random.getstate()),
+        "python": [version, list(internal), gauss],
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if cuda is not None:
+        state["cuda"] = cuda
     return state
 
 
@@ -48,42 +89,336 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _python_state_to_list(s: tuple) -> list:
-    version, internal, gauss = s
-    return [version, list(internal), gauss]
-
-
+# -- files ----------------------------------------------------------------------------------------
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync'd, then
-    renamed; a crash mid-write never leaves a truncated file under the final name."""
+    renamed; a crash mid-write never leaves a truncated file under the final name. A full disk
+    raises :class:`~mini.atomic.OutputError` ("no space left on device writing ...")."""
     path = Path(path)
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)
     return path
 
 
+def read_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+) -> dict[str, Any]:
+    """Load one checkpoint file (``weights_only=True``); :class:`CheckpointError` if it is
+    missing, unreadable or not a checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; pass a checkpoint file or use load_checkpoint")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({_short(e)})") from e
+    except Exception as e:  # unpickling of foreign objects is refused by weights_only
+        raise CheckpointError(f"checkpoint {path} cannot be read safely ({_short(e)})") from e
+    if not isinstance(payload, dict) or "model" not in payload or "step" not in payload:
+        raise CheckpointError(f"{path} is not a dopesheet trainer checkpoint")
+    return payload
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], map_location: str | torch.device | None = None
 ) -> dict[str, Any]:
-    """Load a checkpoint file, or the newest ``step-*.pt`` in a folder (``weights_only=True``)."""
+    """Load a checkpoint file, or the newest intact checkpoint in a folder (a run folder or its
+    ``checkpoints/``). A corrupt file is skipped with a warning naming it and the older file used
+    instead; :class:`CheckpointError` when nothing intact is left."""
+    return load_newest_intact(path, map_location)[1]
+
+
+def load_newest_intact(
+    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """``(file, payload)`` of ``path`` (a file) or of the newest intact checkpoint in the folder
+    ``path``; a corrupt file falls back to the newest older intact one in its folder."""
     path = Path(path)
     if path.is_dir():
-        found = latest_checkpoint(path)
-        if found is None:
-            raise FileNotFoundError(f"no step-*.pt checkpoint in {path}")
-        path = found
-    return torch.load(path, map_location=map_location, weights_only=True)
+        folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+        candidates = checkpoint_files(folder, include_fault=False)
+        if not candidates:
+            raise CheckpointError(
+                f"no checkpoint in {folder} (looked for step-*.pt and phase-end-*.pt): "
+                "start without resuming, or point to the folder of the run you mean"
+            )
+    else:
+        if not path.exists():
+            raise CheckpointError(
+                f"checkpoint {path} does not exist"
+                + (
+                    f" (folder {path.parent} has: {_listing(path.parent)})"
+                    if path.parent.is_dir()
+                    else ""
+                )
+            )
+        older = [
+            p for p in checkpoint_files(path.parent, include_fault=False) if _key(p) < _key(path)
+        ]
+        candidates = [*older, path]
+    broken: list[str] = []
+    for candidate in reversed(candidates):
+        try:
+            payload = read_checkpoint(candidate, map_location)
+        except CheckpointError as e:
+            broken.append(str(e))
+            continue
+        for message in broken:
+            log.warning("%s — resuming from the previous one, %s", message, candidate)
+        return candidate, payload
+    raise CheckpointError(
+        "no intact checkpoint to resume from: " + "; ".join(broken) + ". Start a new run."
+    )
 
 
-def checkpoint_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """``step-*.pt`` files in ``folder``, oldest step first."""
+def _listing(folder: Path, limit: int = 5) -> str:
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".pt")
+    if not names:
+        return "no .pt files"
+    return ", ".join(names[-limit:])
+
+
+def _key(path: Path) -> tuple[int, int]:
+    """Sort key: steps trained, then kind (a phase-end and a periodic file at the same step
+    hold the same state; prefer the later-written kinds)."""
+    m = _CHECKPOINT_FILE.match(path.name)
+    if m is None:
+        return (-1, -1)
+    order = {"fault": 0, "step": 1, "phase-end": 2}
+    return int(m.group(2)), order[m.group(1)]
+
+
+def checkpoint_files(folder: str | os.PathLike[str], include_fault: bool = True) -> list[Path]:
+    """Checkpoint files in ``folder``, oldest first (by steps trained)."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_FILE.match(p.name))]
-    return [p for _, p in sorted(found)]
+    found = [
+        p
+        for p in folder.iterdir()
+        if (m := _CHECKPOINT_FILE.match(p.name)) and (include_fault or m.group(1) != "fault")
+    ]
+    return sorted(found, key=_key)
 
 
 def latest_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
-    files = checkpoint_files(folder)
+    files = checkpoint_files(folder, include_fault=False)
     return files[-1] if files else None
+
+
+def checkpoint_name(kind: str, steps_trained: int, label: str | None = None) -> str:
+    """``step-0001000.pt``, ``phase-end-0001000-warm-up.pt``, ``fault-0000417.pt``."""
+    slug = ""
+    if label:
+        slug = "-" + re.sub(r"[^A-Za-z0-9_.]+", "-", label).strip("-").lower()[:40]
+    return f"{kind}-{steps_trained:07d}{slug}.pt"
+
+
+@dataclass
+class Retention:
+    """Which periodic checkpoints this run wrote, so that keeping the newest ``keep`` never
+    deletes another run's files or the phase-end/best/fault ones. Saved inside each checkpoint,
+    so a resumed run keeps managing the files it wrote before."""
+
+    keep: int | None
+    written: list[str] = field(default_factory=list)
+
+    def add(self, folder: Path, path: Path) -> list[Path]:
+        """Record ``path`` and delete this run's periodic files beyond ``keep``; returns them."""
+        if path.name not in self.written:
+            self.written.append(path.name)
+        if not self.keep or not path.name.startswith("step-"):
+            return []
+        periodic = [n for n in self.written if n.startswith("step-")]
+        drop = periodic[: -self.keep]
+        for name in drop:
+            (folder / name).unlink(missing_ok=True)
+            self.written.remove(name)
+        return [folder / n for n in drop]
+
+
+# -- a trainer's checkpoints: what they hold, writing, resuming -----------------------------------
+def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
+    """Everything needed to continue exactly after step ``completed`` (default: the last
+    completed step)."""
+    completed = trainer._completed if completed is None else completed
+    timeline = trainer.timeline.state_dict()
+    timeline["step"] = max(completed if completed is not None else 0, 0)
+    return {
+        "format": FORMAT,
+        "run_id": trainer.run.run_id if trainer.run is not None else None,
+        "step": -1 if completed is None else completed,
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scaler": trainer._optimiser.scaler.state_dict()
+        if trainer._optimiser.scaler is not None
+        else None,
+        "timeline": timeline,
+        "dopesheet_hash": trainer.timeline.dopesheet.content_hash,
+        "data": trainer._iters.state_dict(),
+        "rng": rng_state(),
+        "handlers": {k: obj.state_dict() for k, obj in trainer._stateful.items()},
+        "fired": [[step, action] for step, action in trainer.fired],
+        "best": dict(trainer.best) if trainer.best is not None else None,
+        "retention": list(trainer.retention.written),
+    }
+
+
+def fault_state(trainer: Trainer, state: State, after_update: bool) -> dict[str, Any]:
+    """The checkpoint of the state before ``state.step`` ran (see :mod:`mini.training.guard`)."""
+    snap = trainer._snapshot
+    payload = capture(trainer, state.step - 1)
+    payload["model"] = snap.model_state(trainer._optimiser.params, after_update)
+    payload["optimizer"] = snap.optimizer_state(trainer.optimizer, after_update)
+    payload["data"] = snap.data
+    payload["rng"] = rng_payload(snap.rng)
+    return payload
+
+
+def write(
+    trainer: Trainer, payload: dict[str, Any], kind: str, steps_trained: int,
+    label: str | None = None,
+) -> Path:  # fmt: skip
+    """Save ``payload`` under ``out_dir/checkpoints`` with its kind's name; periodic files of
+    this run beyond ``keep_checkpoints`` are deleted once the new one is safely written."""
+    if trainer.out_dir is None:
+        raise ValueError("saving a checkpoint needs out_dir")
+    folder = trainer.out_dir / "checkpoints"
+    path = folder / checkpoint_name(kind, steps_trained, label)
+    if kind == "step" and path.name not in trainer.retention.written:
+        payload["retention"] = [*trainer.retention.written, path.name]
+    save_checkpoint(path, payload)
+    if kind == "step":
+        trainer.retention.add(folder, path)
+    if kind != "fault":
+        trainer.last_checkpoint = path
+    return path
+
+
+def update_best(
+    trainer: Trainer, state: State, losses: dict[str, float], extras: dict[str, Any]
+) -> None:
+    """Keep ``checkpoints/best.pt`` at the best value so far of the ``keep_best`` metric (looked
+    up in this step's extras — e.g. ``val-total`` at phase ends or a handler's ``record()`` —
+    then its losses). Steps without the metric are skipped."""
+    name = trainer.keep_best
+    value = extras.get(name, losses.get(name)) if name is not None else None
+    if not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return
+    best = trainer.best
+    if best is not None:
+        better = value < best["value"] if trainer.best_mode == "min" else value > best["value"]
+        if not better:
+            return
+    trainer.best = {"metric": name, "value": float(value), "step": state.step, "path": None}
+    if trainer.out_dir is not None:
+        path = trainer.out_dir / "checkpoints" / "best.pt"
+        trainer.best["path"] = str(path)
+        save_checkpoint(path, capture(trainer, state.step))
+
+
+def claim(trainer: Trainer, resuming: bool, run_id: str | None = None) -> None:
+    """Make sure ``trainer.out_dir`` belongs to this run before anything is written to it."""
+    if trainer.out_dir is None:
+        return
+    if trainer.run is not None:
+        if resuming and run_id is not None and trainer.run.fresh and run_id != trainer.run.run_id:
+            trainer.run = adopt_run_id(trainer.run, run_id)
+        elif resuming and run_id is not None and run_id != trainer.run.run_id:
+            raise CheckpointError(
+                f"the checkpoint belongs to run {run_id} but {trainer.out_dir} holds run "
+                f"{trainer.run.run_id}: resume into the checkpoint's own run folder"
+            )
+        return
+    trainer.run = claim_run_dir(
+        trainer.out_dir, overwrite=trainer.overwrite, resume_run_id=run_id, resuming=resuming
+    )
+
+
+def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
+    """Restore a checkpoint into ``trainer``; returns the last completed step it holds.
+
+    Every handler's configuration is checked against the checkpoint first (e.g. a latent
+    recorder asked for other frame steps than the checkpointed run), and the run folder is
+    claimed, so a resume that cannot work fails before anything is changed."""
+    file, ckpt = load_newest_intact(path, map_location=trainer.device)
+    for key, obj in trainer._stateful.items():
+        check = getattr(obj, "validate_state", None)
+        if key in ckpt["handlers"] and callable(check):
+            check(ckpt["handlers"][key])
+    claim(trainer, resuming=True, run_id=ckpt.get("run_id"))
+    try:
+        trainer.model.load_state_dict(ckpt["model"])
+        trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CheckpointError(
+            f"checkpoint {file} does not fit this model/optimizer ({_short(e)}): resume with the "
+            "same model settings as the run that wrote it"
+        ) from e
+    if trainer._optimiser.scaler is not None and ckpt.get("scaler"):
+        trainer._optimiser.scaler.load_state_dict(ckpt["scaler"])
+    current = trainer.timeline.dopesheet
+    edited = ckpt["dopesheet_hash"] != current.content_hash
+    changed = trainer.timeline.load_state_dict(ckpt["timeline"])
+    completed = int(ckpt["step"])
+    if edited:
+        _warn_edits(ckpt["timeline"], current, completed, changed)
+    trainer._iters.load_state_dict(ckpt["data"])
+    for key, obj in trainer._stateful.items():
+        if key in ckpt["handlers"]:
+            obj.load_state_dict(ckpt["handlers"][key])
+        else:
+            log.warning("checkpoint has no state for %s; it starts fresh", key)
+    set_rng_state(ckpt["rng"])
+    trainer.fired = [(int(s), str(a)) for s, a in ckpt.get("fired", [])]
+    trainer.best = ckpt.get("best")
+    trainer.retention.written = list(ckpt.get("retention", []))
+    trainer.last_checkpoint = file
+    if completed < 0:
+        trainer._completed = None
+        trainer.timeline.seek(0)
+    else:
+        trainer._completed = completed
+    trainer.current_step = max(completed, 0)
+    log.info("resuming from %s after step %d", file, completed)
+    return completed
+
+
+class ResumeWarning(UserWarning):
+    """Resuming with a dopesheet that was edited at steps already trained."""
+
+
+def _warn_edits(saved: dict[str, Any], current: Dopesheet, step: int, changed: list[str]) -> None:
+    old = Dopesheet.from_dict(saved["eras"][-1]["dopesheet"])
+    past = past_edits(old, current, step)
+    msg = f"{current.source} changed since the checkpoint at step {step}. "
+    if past:
+        msg += f"Edits to steps already trained cannot apply and are ignored: {'; '.join(past)}. "
+    msg += f"Edits after step {step} apply" + (
+        f" (changed: {', '.join(changed)})" if changed else ""
+    )
+    warnings.warn(msg + ".", ResumeWarning, stacklevel=4)
+
+
+def past_edits(old: Dopesheet, new: Dopesheet, step: int) -> list[str]:
+    """Rows at or before ``step`` that differ between ``old`` and ``new``, as ``line N (step S)``."""
+    old_rows = {r.step: r for r in old.rows if r.step <= step}
+    new_rows = {r.step: r for r in new.rows if r.step <= step}
+    out: list[str] = []
+    for s in sorted(set(old_rows) | set(new_rows)):
+        a, b = old_rows.get(s), new_rows.get(s)
+        if (
+            a is None
+            or b is None
+            or (a.phase, a.actions, a.values) != (b.phase, b.actions, b.values)
+        ):
+            lines = ",".join(map(str, (b or a).lines))  # type: ignore[union-attr]
+            out.append(f"line {lines} (step {s}{', removed' if b is None else ''})")
+    return out

@@ -16,14 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 
 
 @dataclass
 class PhaseData:
-    """Training batches for a phase (any re-iterable) and an optional validation batch."""
+    """Training batches for a phase (any re-iterable) and what validates it: one fixed batch
+    (``val``) or a whole loader (``val_loader``, iterated completely at each validation; the
+    criteria are averaged over its batches weighted by batch size)."""
 
     train: Iterable[Any]
     val: Any = None
+    val_loader: Iterable[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.val is not None and self.val_loader is not None:
+            raise ValueError("give PhaseData either val (one batch) or val_loader, not both")
 
 
 def stateful(obj: Any) -> bool:
@@ -133,3 +141,22 @@ class PhaseIterators:
         for i, cycle_state in state["cycles"]:
             cycle = self._cycles[i] = _Cycle(names[i], self._loaders[i])
             cycle.load_state_dict(cycle_state)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (CPU for a model without parameters)."""
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """A batch (tensor, or tuples/lists/dicts of them) moved to ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch

@@ -7,6 +7,7 @@ Names are the API (Ignite-style): ``train-start``, ``phase-start`` / ``phase-sta
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,34 +65,81 @@ def base_name(event: str) -> str:
     return event.split(":", 1)[0]
 
 
+NAMED_EVENTS = (PHASE_START, PHASE_END, ACTION)  # also as '<event>:<name>'
+
+
+@dataclass(eq=False)
+class Subscription:
+    """What :meth:`EventBus.on` returns: ``remove()`` unsubscribes the handler."""
+
+    bus: EventBus
+    event: str
+    handler: Handler
+    every: int | None
+    optional: bool = False
+
+    def remove(self) -> None:
+        """Stop calling the handler (idempotent)."""
+        self.bus.remove(self)
+
+    @property
+    def active(self) -> bool:
+        return any(s is self for s in self.bus._handlers.get(self.event, ()))
+
+
 class EventBus:
     """Handlers by event name, each optionally limited to every N-th step."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[tuple[Handler, int | None]]] = {}
+        self._handlers: dict[str, list[Subscription]] = {}
 
-    def on(self, event: str, handler: Handler, every: int | None = None) -> Handler:
-        if base_name(event) not in EVENTS:
+    def on(
+        self, event: str, handler: Handler, every: int | None = None, optional: bool = False
+    ) -> Subscription:
+        """Subscribe ``handler``; ``optional`` marks a ``<event>:<name>`` subscription whose
+        name may legitimately be absent from the dopesheet (e.g. an action fired at runtime)."""
+        base, _, name = event.partition(":")
+        if base not in EVENTS:
+            close = difflib.get_close_matches(base, EVENTS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ValueError(
-                f"unknown event {event!r}; events are: {', '.join(EVENTS)} "
+                f"unknown event {event!r}: {hint}events are: {', '.join(EVENTS)} "
                 "(phase-start/phase-end/action also as '<event>:<name>')"
+            )
+        if name and base not in NAMED_EVENTS:
+            raise ValueError(
+                f"event {base!r} has no named form: use {base!r} (only "
+                f"{', '.join(NAMED_EVENTS)} take ':<name>')"
             )
         if every is not None and every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self._handlers.setdefault(event, []).append((handler, every))
-        return handler
+        sub = Subscription(self, event, handler, every, optional)
+        self._handlers.setdefault(event, []).append(sub)
+        return sub
+
+    def remove(self, sub: Subscription) -> None:
+        subs = self._handlers.get(sub.event)
+        if subs is None:
+            return
+        subs[:] = [s for s in subs if s is not sub]
+        if not subs:
+            del self._handlers[sub.event]
 
     def has(self, event: str) -> bool:
         return event in self._handlers
 
+    def subscriptions(self) -> list[Subscription]:
+        return [s for subs in self._handlers.values() for s in subs]
+
     def handlers(self) -> list[Handler]:
-        return [h for hs in self._handlers.values() for h, _ in hs]
+        return [s.handler for s in self.subscriptions()]
 
     def emit(self, event: Event) -> None:
         handlers = self._handlers.get(event.name)
         if not handlers:
             return
         step = event.state.step
-        for handler, every in handlers:
+        for sub in tuple(handlers):  # a handler may unsubscribe itself
+            every = sub.every
             if every is None or step % every == 0:
-                handler(event)
+                sub.handler(event)

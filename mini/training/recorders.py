@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from mini.atomic import write_text
+from mini.atomic import OutputError, describe_os_error, write_text
+from mini.training.checks import ConfigError
 from mini.training.events import PHASE_END, PRE_STEP, STEP_METRICS, TRAIN_END, Event
 from mini.training.modes import eval_mode
 
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 
 class MetricsRecorder:
     """Logs every ``every``-th step. Lines are serialised in batches (at phase ends,
-    checkpoints and the end of the run), so the per-step cost is appending one tuple."""
+    checkpoints and the end of the run), so the per-step cost is appending one tuple.
+
+    Every line has the same keys: ``step`` (int), ``phase`` (str or null), ``props`` (every
+    property's value), ``losses`` (``total`` and each computed criterion, ``{}`` on a step
+    without any), ``extras`` (what handlers ``record()``-ed that step, ``{}`` if nothing)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, every: int = 1):
         self.path = Path(path) if path is not None else None
@@ -55,14 +60,13 @@ class MetricsRecorder:
 
     def _serialise(self) -> None:
         for step, phase, props, losses, extras in self._pending:
-            record: dict[str, Any] = {
+            record = {
                 "step": step,
                 "phase": phase,
                 "props": props,
-                "losses": losses,
+                "losses": losses or {},
+                "extras": extras or {},
             }
-            if extras:
-                record["extras"] = extras
             self.lines.append(json.dumps(record))
         self._pending.clear()
 
@@ -71,10 +75,14 @@ class MetricsRecorder:
         self._serialise()
         if self.path is None or self._written == len(self.lines):
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = "a" if self._written else "w"
-        with open(self.path, mode, encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in self.lines[self._written :]))
+        if not self._written:  # the first write of this run replaces any file at once
+            write_text(self.path, "".join(line + "\n" for line in self.lines))
+        else:
+            try:
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write("".join(line + "\n" for line in self.lines[self._written :]))
+            except OSError as e:
+                raise OutputError(e.errno, describe_os_error(e, self.path)) from e
         self._written = len(self.lines)
 
     def records(self) -> list[dict[str, Any]]:
@@ -180,11 +188,44 @@ class LatentRecorder:
         self.recorded[k] = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"frames": dict(self.frames), "recorded": torch.from_numpy(self.recorded.copy())}
+        return {
+            "frames": dict(self.frames),
+            "recorded": torch.from_numpy(self.recorded.copy()),
+            "steps": torch.from_numpy(self.steps.copy()),
+        }
+
+    def validate_state(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint recorded at other steps (another ``--frames`` or a schedule of
+        another length): its frames would be mislabelled or out of range."""
+        saved = state.get("steps")
+        if saved is None:  # older checkpoints: the frame count must at least agree
+            n = len(state["recorded"])
+            if n != len(self.steps):
+                raise ConfigError(_frames_message(n, None, self.steps))
+            return
+        saved = saved.numpy()
+        if not np.array_equal(saved, self.steps):
+            raise ConfigError(_frames_message(len(saved), saved, self.steps))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.validate_state(state)
         self.frames = dict(state["frames"])
         self.recorded = state["recorded"].numpy().astype(bool)
+
+
+def _frames_message(n: int, saved: np.ndarray | None, steps: np.ndarray) -> str:
+    where = f" at steps {_span(saved)}" if saved is not None else ""
+    return (
+        f"the checkpoint's latent recorder has {n} frames{where}, but this run asks for "
+        f"{len(steps)} frames at steps {_span(steps)}: resume with the same --frames and "
+        "schedule as the run that wrote the checkpoint, or start a new run"
+    )
+
+
+def _span(steps: np.ndarray) -> str:
+    if len(steps) <= 4:
+        return str([int(s) for s in steps])
+    return f"[{int(steps[0])}, {int(steps[1])}, …, {int(steps[-1])}]"
 
 
 class SnapshotRecorder:

@@ -1,16 +1,17 @@
 """The trainer: walks a Timeline step by step, emits events, and lets properties drive actuators.
 
-Per step: ``phase-start[:<phase>]`` → ``action[:<name>]`` → ``pre-step`` → learning rates and
-bound setters from the step's properties → a batch from the phase's data → forward → criteria
-weighted by the property of the same name (weight 0 skips the term and its compute) → backward
-(→ optional ``grad-clip``) → optimizer step → ``step-metrics`` → at a phase's last step,
-validation inference and ``phase-end[:<phase>]``. ``train-start``/``train-end`` frame the run.
+Per step (the timing contract, see ``docs/events.md``): ``phase-start[:<phase>]`` →
+``action[:<name>]`` (dopesheet actions, then actions fired at runtime) → ``pre-step`` → learning
+rates, gradient clips and bound setters from the step's properties → a batch from the phase's
+data (moved to the model's device) → forward → criteria weighted by the property of the same
+name (weight 0 skips the term and its compute) → backward (→ ``grad-clip``) → non-finite check
+→ optimizer step → ``step-metrics`` → at a phase's last step, validation and
+``phase-end[:<phase>]`` → checkpoint. ``train-start``/``train-end`` frame the run.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import threading
@@ -19,21 +20,17 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from mini.temporal import Dopesheet, State, Timeline
-from mini.training.checkpoint import (
-    checkpoint_files,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from mini.training import checkpoint as checkpointing
+from mini.training.bindings import lr_targets
+from mini.training.checks import ConfigError, RunNames, run_problems, unused_props
 from mini.training.criteria import SpecialCriterion, batch_inputs
-from mini.training.data import PhaseData, PhaseIterators, stateful
+from mini.training.data import PhaseData, PhaseIterators, model_device, stateful
 from mini.training.events import (
     ACTION,
     PHASE_END,
@@ -45,32 +42,22 @@ from mini.training.events import (
     Event,
     EventBus,
     Handler,
+    Subscription,
 )
-from mini.training.modes import eval_mode
+from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot, non_finite_error
+from mini.training.optimise import NonFiniteValues, Precision, StepOptimiser, criterion_kind
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
-from mini.training.result import Result, as_result
+from mini.training.result import Result
+from mini.training.run_dir import RunDir
+from mini.training.validation import CriterionEntry, validate_batch, validate_loader
 
 log = logging.getLogger(__name__)
 
 Forward = Callable[[nn.Module, Any], Any]
 _BUILTIN_PROPS = ("lr", "grad-clip")
 
-
-class ConfigError(ValueError):
-    """The run is mis-wired (missing properties or data); raised before step 0."""
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN/inf. ``checkpoint`` holds the last good weights."""
-
-    def __init__(self, message: str, step: int, phase: str | None, terms: list[str], checkpoint):
-        super().__init__(message)
-        self.step, self.phase, self.terms, self.checkpoint = step, phase, terms, checkpoint
-
-
-class ResumeWarning(UserWarning):
-    """Resuming with a dopesheet that was edited at steps already trained."""
+__all__ = ["ConfigError", "FitResult", "NonFiniteLossError", "Trainer", "batch_inputs"]
 
 
 @dataclass
@@ -110,7 +97,10 @@ class Trainer:
 
     ``data`` maps each phase name (``None`` for steps before the first named phase) to a
     :class:`PhaseData`; a single ``PhaseData`` serves every phase. ``criteria`` maps property
-    names to loss terms: ``callable(batch, result) -> Tensor`` or a :class:`SpecialCriterion`.
+    names to loss terms: ``callable(batch, result)``, ``callable(batch, result, state)`` (sees
+    the step's :class:`~mini.temporal.State`, e.g. for a scheduled label smoothing) or a
+    :class:`SpecialCriterion`. Checkpoints, ``metrics.jsonl`` and ``run.json`` go to
+    ``out_dir``, which must be empty or hold this run (``overwrite=True`` clears it).
     """
 
     def __init__(
@@ -122,16 +112,28 @@ class Trainer:
         criteria: dict[str, Callable[..., Tensor] | SpecialCriterion] | None = None,
         *,
         forward: Forward | None = None,
-        out_dir: str | os.PathLike[str] | None = None,
+        out_dir: str | os.PathLike[str] | RunDir | None = None,
+        overwrite: bool = False,
         checkpoint_every: int | None = None,
         checkpoint_on_phase_end: bool = True,
         keep_checkpoints: int | None = 3,
+        keep_best: str | None = None,
+        best_mode: Literal["min", "max"] = "min",
         metrics_every: int | None = 1,
         progress: bool = True,
         seed: int | None = None,
+        finite_check: FiniteCheck = "grads",
+        accumulate: int = 1,
+        precision: Precision = "32",
     ):
         if seed is not None:
             seed_everything(seed)
+        if accumulate < 1:
+            raise ValueError(f"accumulate must be >= 1, got {accumulate}")
+        if precision not in ("32", "bf16", "16"):
+            raise ValueError(f"precision must be '32', 'bf16' or '16', got {precision!r}")
+        if best_mode not in ("min", "max"):
+            raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         self.model = model
         self.optimizer = optimizer
         self.timeline = schedule if isinstance(schedule, Timeline) else Timeline(schedule)
@@ -140,25 +142,40 @@ class Trainer:
         self.data: dict[str | None, PhaseData] = dict(data)
         self.criteria = dict(criteria or {})
         self.forward = forward or default_forward
+        self.run: RunDir | None = out_dir if isinstance(out_dir, RunDir) else None
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.overwrite = overwrite
         self.checkpoint_every = checkpoint_every
         self.checkpoint_on_phase_end = checkpoint_on_phase_end
-        self.keep_checkpoints = keep_checkpoints
+        self.retention = checkpointing.Retention(keep_checkpoints)
+        self.keep_best, self.best_mode = keep_best, best_mode
+        self.best: dict[str, Any] | None = None  # {"metric", "value", "step", "path"}
+        self.finite_check: FiniteCheck = finite_check
+        self.accumulate = accumulate
+        self.precision: Precision = precision
+        self.device = model_device(model)
         self.bus = EventBus()
-        self.step = self.timeline.state.step
+        self.current_step = self.timeline.state.step
+        self.fired: list[tuple[int, str]] = []  # actions fired at runtime, with their step
+        self.last_checkpoint: Path | None = None
         self._bindings: dict[str, list[Callable[[float], Any]]] = {}
         self._reads: set[str] = set()
+        self._runtime_actions: set[str] = set()
         self._stateful: dict[str, Any] = {}
         self._extras: dict[str, Any] = {}
+        self._queued: list[str] = []
         self._stop: str | None = None
         self._interrupt = False
         self._completed: int | None = None  # last completed step (after resume or steps)
+        self._saved_step: int | None = None
         self._t_start = time.perf_counter()
         self._steps_this_fit = 0
         self._iters = PhaseIterators(self.data)
-        self.last_checkpoint: Path | None = None
-        self._saved_step: int | None = None
-
+        self._snapshot = PreStepSnapshot(model, finite_check)
+        self._optimiser = StepOptimiser(
+            model, optimizer, self.forward, accumulate=accumulate, precision=precision,
+            finite_check=finite_check, device=self.device, snapshot=self._snapshot,
+        )  # fmt: skip
         for name, crit in self.criteria.items():
             if isinstance(crit, SpecialCriterion):
                 self._track(f"criterion:{name}", crit)
@@ -168,25 +185,42 @@ class Trainer:
             path = self.out_dir / "metrics.jsonl" if self.out_dir is not None else None
             self.metrics = MetricsRecorder(path, every=metrics_every)
             self.add(self.metrics, key="metrics")
-        if progress:
-            self.add(TrainingProgress())
+        self.progress: TrainingProgress | None = TrainingProgress() if progress else None
+        if self.progress is not None:
+            self.add(self.progress)
+
+    @property
+    def console(self):
+        """The console the progress bar draws on: ``trainer.console.print(...)`` prints above a
+        live bar without breaking it (a plain ``print()`` is redirected there too)."""
+        from rich.console import Console
+
+        return self.progress.console if self.progress is not None else Console(stderr=True)
 
     # -- wiring -------------------------------------------------------------------------------------
     def on(
-        self, event: str, handler: Handler, every: int | None = None, reads: Iterable[str] = ()
-    ) -> Handler:
+        self, event: str, handler: Handler, every: int | None = None, reads: Iterable[str] = (),
+        optional: bool = False,
+    ) -> Subscription:  # fmt: skip
         """Call ``handler(event)`` for ``event`` (step events: only on steps divisible by
-        ``every``). ``reads`` names dopesheet properties the handler reads (so they are checked
-        before step 0 and not reported as unused)."""
-        self.bus.on(event, handler, every)
+        ``every``); returns a subscription whose ``remove()`` unsubscribes it. ``reads`` names
+        dopesheet properties the handler reads (checked before step 0, not reported unused).
+        A ``phase-*:<name>``/``action:<name>`` event whose name the dopesheet lacks is an error
+        before step 0 unless ``optional=True`` (e.g. an action you fire at runtime)."""
+        sub = self.bus.on(event, handler, every, optional)
         self._reads.update(reads)
         owner = getattr(handler, "__self__", handler)
         if _stateful(owner) and all(owner is not o for o in self._stateful.values()):
             self._track(None, owner)
-        return handler
+        return sub
 
     def add(self, *handlers: Any, key: str | None = None) -> None:
-        """Attach handler objects (anything with ``attach(trainer)``; recorders, plotters...)."""
+        """Attach handler objects (anything with ``attach(trainer)``; recorders, plotters...).
+        ``key`` names the handler's state in checkpoints (one handler per key)."""
+        if key is not None and len(handlers) > 1:
+            raise ValueError(
+                f"key={key!r} names one handler's checkpoint state; got {len(handlers)}"
+            )
         for h in handlers:
             if _stateful(h):
                 self._track(key, h)
@@ -205,6 +239,12 @@ class Trainer:
         """Stop cleanly after the current step (a checkpoint is written)."""
         self._stop = reason
 
+    def fire(self, action: str) -> None:
+        """Fire ``action`` at runtime: its ``action``/``action:<name>`` events run at the start of
+        the next step, after that step's dopesheet actions (the live explorer's buttons)."""
+        self._queued.append(action)
+        self._runtime_actions.add(action)
+
     def track(self, key: str, obj: Any) -> None:
         """Have checkpoints keep ``obj``'s ``state_dict()`` under ``key`` (for state that is not
         a criterion, handler or data loader the trainer already knows)."""
@@ -218,6 +258,11 @@ class Trainer:
         if key is None:
             n = sum(1 for k in self._stateful if k.startswith(type(obj).__qualname__ + "#"))
             key = f"{type(obj).__qualname__}#{n}"
+        elif key in self._stateful:
+            raise ValueError(
+                f"checkpoint key {key!r} is already used by {type(self._stateful[key]).__name__}: "
+                "give each handler its own key"
+            )
         self._stateful[key] = obj
 
     @property
@@ -226,36 +271,26 @@ class Trainer:
         return self._steps_this_fit / dt if dt > 0 else 0.0
 
     # -- checks before step 0 -------------------------------------------------------------------------
+    def _used_props(self) -> set[str]:
+        used = set(self.criteria) | set(self._bindings) | self._reads | set(_BUILTIN_PROPS)
+        for group in self.optimizer.param_groups:
+            if group.get("name") is not None:
+                used |= {f"lr-{group['name']}", f"grad-clip-{group['name']}"}
+        return used
+
     def check(self) -> None:
-        """Raise :class:`ConfigError` listing every property or phase the run needs but the
-        dopesheet or data lack; warn about dopesheet properties that nothing reads."""
+        """Raise :class:`ConfigError` listing every property, phase, action or data the run
+        needs but the dopesheet lacks (with "did you mean"); warn about dopesheet properties
+        that nothing reads."""
         ds = self.timeline.dopesheet
-        props = set(ds.props)
-        problems: list[str] = []
-        for name in self.criteria:
-            if name not in props:
-                problems.append(
-                    f"criterion {name!r} has no column in {ds.source}: add a column {name!r} "
-                    "(its value is the term's weight) or remove the criterion"
-                )
-        for name in sorted(set(self._bindings) | self._reads):
-            if name not in props:
-                problems.append(
-                    f"property {name!r} is bound/read by this run but missing from {ds.source}: "
-                    f"add a column {name!r}"
-                )
-        for ph in ds.phases:
-            if ph.name not in self.data:
-                label = "steps before the first named phase" if ph.name is None else repr(ph.name)
-                problems.append(
-                    f"phase {label} (steps {ph.start}–{ph.end}) has no data: pass "
-                    f"data[{ph.name!r}] = PhaseData(train=..., val=...)"
-                )
+        names = RunNames(
+            self.criteria, self._bindings, self._reads, self.bus.subscriptions(), self.data,
+            self._runtime_actions,
+        )  # fmt: skip
+        problems = run_problems(ds, names)
         if problems:
             raise ConfigError("the run cannot start:\n  " + "\n  ".join(problems))
-        used = set(self.criteria) | set(self._bindings) | self._reads | set(_BUILTIN_PROPS)
-        used |= {p for p in props if p.startswith("lr-")}
-        unused = sorted(props - used)
+        unused = unused_props(ds, self._used_props())
         if unused:
             warnings.warn(
                 f"{ds.source}: propert{'ies' if len(unused) > 1 else 'y'} "
@@ -265,16 +300,17 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------
     def fit(self, resume: str | os.PathLike[str] | None = None) -> FitResult:
-        """Run from the start, or from a checkpoint (file or folder) to the last step."""
+        """Run from the start, or from a checkpoint (file or folder; a corrupt newest file falls
+        back to the previous intact one) to the last step."""
+        self.check()
         if resume is not None:
             self.load(resume)
-        self.check()
+        checkpointing.claim(self, resuming=resume is not None)
         tl = self.timeline
-        n = len(tl)
         if self._completed is None:
             state: State | None = tl.seek(0) if tl.state.step != 0 else tl.state
         else:
-            state = tl.step() if self._completed + 1 < n else None
+            state = tl.step() if self._completed + 1 < len(tl) else None
         self._prepare()
         self._t_start = time.perf_counter()
         self._steps_this_fit = 0
@@ -288,7 +324,7 @@ class Trainer:
                     self._run_step(state)
                     self._completed = state.step
                     self._steps_this_fit += 1
-                    if self._stop or self._interrupt or state.step + 1 >= n:
+                    if self._stop or self._interrupt or state.step + 1 >= len(tl):
                         break
                     state = tl.step()
                 result.last_step = self._completed
@@ -300,8 +336,7 @@ class Trainer:
             restore_sigint()
         result.steps_run = self._steps_this_fit
         result.seconds = time.perf_counter() - self._t_start
-        result.stopped = self._stop
-        result.interrupted = self._interrupt
+        result.stopped, result.interrupted = self._stop, self._interrupt
         if self._interrupt:
             log.warning(
                 "interrupted after step %d; checkpoint: %s", result.last_step, result.checkpoint
@@ -311,26 +346,15 @@ class Trainer:
         return result
 
     def _prepare(self) -> None:
-        """Precompute per-step lookups (param groups → lr property, criteria list)."""
+        """Precompute per-step lookups (param groups → lr/clip property, criteria list)."""
         props = set(self.timeline.dopesheet.props)
-        self._lr_targets = []
-        for group in self.optimizer.param_groups:
-            name = group.get("name")
-            prop = f"lr-{name}" if name is not None and f"lr-{name}" in props else "lr"
-            if prop in props:
-                self._lr_targets.append((group, prop))
-        self._criteria_list = [
-            (name, crit, isinstance(crit, SpecialCriterion)) for name, crit in self.criteria.items()
-        ]
+        self._lr_targets = lr_targets(self.optimizer, props)
         self._binding_list = list(self._bindings.items())
         self._last_bound: dict[str, float] = {}
-        self._clip = "grad-clip" in props
-        try:
-            self._device = next(self.model.parameters()).device
-        except StopIteration:
-            self._device = torch.device("cpu")
-        self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        self._plain_zero_grad = type(self.optimizer).zero_grad is torch.optim.Optimizer.zero_grad
+        self._optimiser.prepare(self._criteria_entries(), props)
+
+    def _criteria_entries(self) -> list[CriterionEntry]:
+        return [(name, crit, criterion_kind(crit)) for name, crit in self.criteria.items()]
 
     def _emit(self, name: str, state: State, **fields: Any) -> None:
         bus = self.bus
@@ -343,14 +367,49 @@ class Trainer:
             self._emit(f"{base}:{name}", state, **fields)
 
     def _run_step(self, state: State) -> None:
-        self.step = step = state.step
-        props = state.props
+        self.current_step = state.step
+        self._snapshot.take(self._iters.state_dict())
         if state.is_phase_start:
             self._emit_named(PHASE_START, state.phase, state)
         for action in state.actions:
             self._emit_named(ACTION, action, state, action=action)
+        if self._queued:
+            self._fire_queued(state)
         self._emit(PRE_STEP, state)
+        self._apply_props(state.props)
+        try:
+            batch, result, losses = self._optimiser.run(
+                state, lambda: self._iters.next(state.phase), self
+            )
+        except NonFiniteValues as e:
+            self._non_finite(state, e)
+        validation, val_losses = None, {}
+        if state.is_phase_end:
+            validation, val_losses = self.validate(state)
+            self._extras.update({f"val-{k}": v for k, v in val_losses.items()})
+        # Handlers may still record() into this step's extras while step-metrics is emitted.
+        extras = self._extras
+        self._emit(STEP_METRICS, state, batch=batch, result=result, losses=losses, extras=extras)
+        self._extras = {}
+        if state.is_phase_end:
+            pd = self.data.get(state.phase)
+            val_batch = pd.val if pd is not None else None
+            self._emit_named(
+                PHASE_END, state.phase, state, batch=val_batch, validation=validation,
+                losses=val_losses,
+            )  # fmt: skip
+        if self.keep_best is not None:
+            checkpointing.update_best(self, state, losses, extras)
+        self._maybe_checkpoint(state)
 
+    def _fire_queued(self, state: State) -> None:
+        queued, self._queued = self._queued, []
+        for action in queued:
+            self.fired.append((state.step, action))
+            self._emit_named(ACTION, action, state, action=action)
+        self._extras.setdefault("fired", []).extend(queued)
+
+    def _apply_props(self, props: dict[str, float]) -> None:
         for group, prop in self._lr_targets:
             group["lr"] = props[prop]
         last = self._last_bound
@@ -361,187 +420,61 @@ class Trainer:
                     setter(value)
                 last[prop] = value
 
-        batch = self._iters.next(state.phase)
-        if self._device.type != "cpu":
-            batch = _to_device(batch, self._device)
-        result = as_result(self.forward(self.model, batch))
-        total: Tensor | None = None
-        terms: dict[str, Tensor] = {}
-        for name, crit, special in self._criteria_list:
-            weight = props[name]
-            if weight == 0:
-                continue
-            term = crit(self.model, self) if special else crit(batch, result)
-            terms[name] = term
-            total = weight * term if total is None else total + weight * term
-        losses: dict[str, float] = {}
-        if total is not None:
-            losses["total"] = total.item()
-            for name, term in terms.items():
-                losses[name] = term.item()
-            if not math.isfinite(losses["total"]):
-                self._non_finite(state, losses)
-            if self._plain_zero_grad:
-                for p in self._params:  # what zero_grad(set_to_none=True) does, minus its
-                    p.grad = None  # per-call profiler bookkeeping (~50 µs on a tiny model)
-            else:
-                self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            if self._clip and props["grad-clip"] > 0:
-                torch.nn.utils.clip_grad_norm_(self._params, props["grad-clip"])
-            self.optimizer.step()
-
-        validation, val_losses = None, {}
-        if state.is_phase_end:
-            validation, val_losses = self.validate(state)
-            self._extras.update({f"val-{k}": v for k, v in val_losses.items()})
-        # Handlers may still record() into this step's extras while step-metrics is emitted.
-        extras = self._extras
-        self._emit(STEP_METRICS, state, batch=batch, result=result, losses=losses, extras=extras)
-        self._extras = {}
-        if state.is_phase_end:
-            val_batch = self.data[state.phase].val if state.phase in self.data else None
-            self._emit_named(
-                PHASE_END, state.phase, state, batch=val_batch, validation=validation,
-                losses=val_losses,
-            )  # fmt: skip
+    def _maybe_checkpoint(self, state: State) -> None:
+        if self.out_dir is None:
+            return
         every = self.checkpoint_every
-        if self.out_dir is not None and (
-            (every and (step + 1) % every == 0)
-            or (state.is_phase_end and self.checkpoint_on_phase_end)
-        ):
-            self._completed = step
+        if state.is_phase_end and self.checkpoint_on_phase_end:
+            self._completed = state.step
+            self.save_checkpoint(kind="phase-end", label=state.phase)
+        elif every and (state.step + 1) % every == 0:
+            self._completed = state.step
             self.save_checkpoint()
 
     def validate(self, state: State | None = None) -> tuple[Result | None, dict[str, float]]:
-        """Validation inference on the phase's ``val`` batch (eval mode, no gradients), plus
-        each criterion's unweighted value on it and the weighted ``total``."""
+        """Validation on the phase's ``val`` batch (or averaged over its ``val_loader``), in
+        eval mode without gradients: each criterion's unweighted value and the weighted
+        ``total``. Works at any time, before or after ``fit()``."""
         state = state or self.timeline.state
         pd = self.data.get(state.phase)
-        if pd is None or pd.val is None:
+        entries = self._criteria_entries()
+        if pd is None:
             return None, {}
-        val = pd.val if self._device.type == "cpu" else _to_device(pd.val, self._device)
-        losses: dict[str, float] = {}
-        with eval_mode(self.model):
-            result = as_result(self.forward(self.model, val))
-            total = 0.0
-            for name, crit, special in self._criteria_list:
-                weight = state.props[name]
-                if weight == 0:
-                    continue
-                value = float(crit(self.model, self) if special else crit(val, result))
-                losses[name] = value
-                total += weight * value
-            if losses:
-                losses = {"total": total, **losses}
-        return result.detach(), losses
+        if pd.val_loader is not None:
+            to_device = (lambda b: b) if self.device.type == "cpu" else (
+                lambda b: to_device(b, self.device)
+            )  # fmt: skip
+            return None, validate_loader(
+                self.model, self.forward, pd.val_loader, entries, state, self, to_device
+            )
+        if pd.val is None:
+            return None, {}
+        val = pd.val if self.device.type == "cpu" else to_device(pd.val, self.device)
+        return validate_batch(self.model, self.forward, val, entries, state, self)
 
-    def _non_finite(self, state: State, losses: dict[str, float]) -> None:
-        bad = [k for k, v in losses.items() if k != "total" and not math.isfinite(v)]
+    def _non_finite(self, state: State, error: NonFiniteValues) -> None:
         path = None
         if self.out_dir is not None:
-            path = self.save_checkpoint(
-                completed=state.step - 1, name=f"fault-step-{state.step}.pt"
-            )
-        where = f"the weighted sum (terms: {', '.join(f'{k}={v:.3g}' for k, v in losses.items())})"
-        if bad:
-            where = ", ".join(f"term {k!r} = {losses[k]} (weight {state.props[k]:g})" for k in bad)
-        raise NonFiniteLossError(
-            f"loss became non-finite at step {state.step} in phase {state.phase!r}: {where}. "
-            + (
-                f"The last good state (before this step) is saved in {path}."
-                if path
-                else "No checkpoint written (no out_dir)."
-            ),
-            state.step,
-            state.phase,
-            bad or ["total"],
-            path,
-        )
+            payload = checkpointing.fault_state(self, state, error.after_update)
+            path = checkpointing.write(self, payload, "fault", state.step)
+        raise non_finite_error(state, error.losses, error.grads, error.after_update, path)
 
-    # -- checkpoints ----------------------------------------------------------------------------------
+    # -- checkpoints (see mini.training.checkpointing) ------------------------------------------------
     def checkpoint_state(self, completed: int | None = None) -> dict[str, Any]:
         """Everything needed to continue exactly after step ``completed``."""
-        completed = self._completed if completed is None else completed
-        tl_state = self.timeline.state_dict()
-        tl_state["step"] = max(completed if completed is not None else 0, 0)
-        return {
-            "format": 1,
-            "step": -1 if completed is None else completed,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "timeline": tl_state,
-            "dopesheet_hash": self.timeline.dopesheet.content_hash,
-            "data": self._iters.state_dict(),
-            "rng": rng_state(),
-            "handlers": {k: obj.state_dict() for k, obj in self._stateful.items()},
-        }
+        return checkpointing.capture(self, completed)
 
-    def save_checkpoint(self, completed: int | None = None, name: str | None = None) -> Path:
-        """Write a checkpoint to ``out_dir/checkpoints`` atomically; keep the newest few."""
-        if self.out_dir is None:
-            raise ValueError("save_checkpoint needs out_dir")
-        payload = self.checkpoint_state(completed)
-        folder = self.out_dir / "checkpoints"
-        path = save_checkpoint(folder / (name or f"step-{payload['step']:07d}.pt"), payload)
-        self.last_checkpoint = path
+    def save_checkpoint(self, kind: str = "step", label: str | None = None) -> Path:
+        """Write a checkpoint to ``out_dir/checkpoints`` atomically, named by steps trained;
+        periodic ones beyond ``keep_checkpoints`` (this run's own) are deleted."""
+        payload = self.checkpoint_state()
+        path = checkpointing.write(self, payload, kind, payload["step"] + 1, label)
         self._saved_step = payload["step"]
-        if self.keep_checkpoints and name is None:
-            for old in checkpoint_files(folder)[: -self.keep_checkpoints]:
-                old.unlink(missing_ok=True)
         return path
 
     def load(self, path: str | os.PathLike[str]) -> int:
         """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step."""
-        ckpt = load_checkpoint(path, map_location=_model_device(self.model))
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        edited = ckpt["dopesheet_hash"] != self.timeline.dopesheet.content_hash
-        current = self.timeline.dopesheet
-        changed = self.timeline.load_state_dict(ckpt["timeline"])
-        completed = int(ckpt["step"])
-        if edited:
-            self._warn_edits(ckpt["timeline"], current, completed, changed)
-        self._iters.load_state_dict(ckpt["data"])
-        for key, obj in self._stateful.items():
-            if key in ckpt["handlers"]:
-                obj.load_state_dict(ckpt["handlers"][key])
-            else:
-                log.warning("checkpoint has no state for %s; it starts fresh", key)
-        set_rng_state(ckpt["rng"])
-        if completed < 0:
-            self._completed = None
-            self.timeline.seek(0)
-        else:
-            self._completed = completed
-        self.step = max(completed, 0)
-        return completed
-
-    def _warn_edits(self, saved: dict[str, Any], current: Dopesheet, step: int, changed: list[str]):
-        old = Dopesheet.from_dict(saved["eras"][-1]["dopesheet"])
-        old_rows = {r.step: r for r in old.rows if r.step <= step}
-        new_rows = {r.step: r for r in current.rows if r.step <= step}
-        past: list[str] = []
-        for s in sorted(set(old_rows) | set(new_rows)):
-            a, b = old_rows.get(s), new_rows.get(s)
-            if (
-                a is None
-                or b is None
-                or (a.phase, a.actions, a.values) != (b.phase, b.actions, b.values)
-            ):
-                lines = ",".join(map(str, (b or a).lines))  # type: ignore[union-attr]
-                past.append(f"line {lines} (step {s}{', removed' if b is None else ''})")
-        msg = f"{current.source} changed since the checkpoint at step {step}. "
-        if past:
-            msg += (
-                f"Edits to steps already trained cannot apply and are ignored: {'; '.join(past)}. "
-            )
-        msg += (
-            f"Edits after step {step} apply"
-            + (f" (changed: {', '.join(changed)})" if changed else "")
-            + "."
-        )
-        warnings.warn(msg, ResumeWarning, stacklevel=3)
+        return checkpointing.restore(self, path)
 
     # -- Ctrl-C ---------------------------------------------------------------------------------------
     def _install_sigint(self) -> Callable[[], None]:
@@ -564,20 +497,3 @@ class Trainer:
 def _stateful(obj: Any) -> bool:
     """Handler/criterion state a checkpoint keeps (model and optimizer are saved apart)."""
     return stateful(obj) and not isinstance(obj, nn.Module | torch.optim.Optimizer)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, tuple | list):
-        return type(batch)(_to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    return batch

@@ -13,10 +13,10 @@ from ex_color.experiment import build, primaries
 from mini.render import probe
 from mini.training import load_checkpoint
 
-SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "outputs"}
+SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "outputs", "video"}
 KEYS = {
     "steps", "recon_mse", "hue_gaps_deg", "hue_order_ok", "ring_norm_error", "anchor_drift",
-    "train_steps_per_second", "render_frames_per_second", "outputs",
+    "train_steps_per_second", "render_frames_per_second", "outputs", "video",
 }  # fmt: skip
 
 

@@ -179,7 +179,7 @@ def test_each_phase_draws_from_its_own_loader():
 
 def test_non_finite_loss_names_step_phase_and_term_and_saves_last_good_state(tmp_path):
     def poison(batch, result):
-        bad = torch.tensor(float("nan")) if trainer.step == 6 else torch.tensor(0.0)
+        bad = torch.tensor(float("nan")) if trainer.current_step == 6 else torch.tensor(0.0)
         return result.outputs.sum() * 0 + bad
 
     sheet = "STEP,PHASE,mse,poison\n0,Warm,1,0.5\n5,Main,,\n10,,,\n"

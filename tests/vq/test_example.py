@@ -20,7 +20,7 @@ REQUIRED = {
 }  # fmt: skip
 EXTRA = {
     "render_frames_per_second", "wall_seconds", "refresh_actions", "latent_dim", "seed",
-    "schedule",
+    "schedule", "video",
 }  # fmt: skip
 SCHEDULES = Path(__file__).parents[2] / "schedules"
 
@@ -122,7 +122,7 @@ def test_hard_codes_without_refresh_collapse_and_refresh_prevents_it(tmp_path: P
     assert b["utilization"] < 0.5
 
 
-SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "wall_seconds", "outputs"}
+SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "wall_seconds", "outputs", "video"}
 
 
 def test_resume_continues_to_the_same_result(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_resume_continues_to_the_same_result(tmp_path: Path) -> None:
     vq_curriculum.main([*common, "--no-video", "--out", str(tmp_path / "part"),
                         "--checkpoint-every", "50"])  # fmt: skip
     earliest = sorted((tmp_path / "part" / "checkpoints").glob("step-*.pt"))[0]
-    assert earliest.name < "step-0000119.pt"  # a checkpoint mid-run
+    assert earliest.name < "step-0000120.pt"  # a checkpoint mid-run
     resumed = vq_curriculum.main(
         [*common, "--no-video", "--out", str(tmp_path / "resumed"), "--resume", str(earliest)]
     )

@@ -76,7 +76,7 @@ def test_resumed_run_matches_the_uninterrupted_one(tmp_path: Path) -> None:
     part = _trainer(tmp_path / "part", steps=40, checkpoint_every=17, keep_checkpoints=None)
     part.fit()
     resumed = _trainer(tmp_path / "resumed", steps=40)
-    resumed.fit(resume=tmp_path / "part" / "checkpoints" / "step-0000016.pt")
+    resumed.fit(resume=tmp_path / "part" / "checkpoints" / "step-0000017.pt")
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
     for key in a:

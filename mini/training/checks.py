@@ -1,0 +1,93 @@
+"""The checks a run passes before step 0: every name the run uses must exist in the dopesheet.
+
+A typo in a property, a phase or an action name would otherwise make a binding, a loss weight or
+a handler silently do nothing. Every problem is listed at once, with "did you mean" where a close
+name exists, as the dopesheet parser does for the file itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from mini.temporal import Dopesheet
+from mini.training.events import NAMED_EVENTS, Subscription
+
+
+class ConfigError(ValueError):
+    """The run is mis-wired (missing properties, phases, actions or data); raised before step 0."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``" (did you mean 'hard-mix'?)"`` or ``""``."""
+    close = difflib.get_close_matches(name, [c for c in choices if c], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_name(kind: str, name: str, known: Collection[str], where: str) -> str:
+    """One problem line: an unknown property/phase/action, what exists, and the close match."""
+    listing = ", ".join(repr(k) for k in sorted(known)) or "none"
+    return f"{kind} {name!r} is not in {where}{did_you_mean(name, known)}; it has: {listing}"
+
+
+@dataclass(frozen=True)
+class RunNames:
+    """The names a run uses, gathered from the trainer's wiring."""
+
+    criteria: Collection[str]
+    bound: Collection[str]
+    read: Collection[str]
+    subscriptions: Collection[Subscription]
+    data_phases: Collection[str | None]
+    runtime_actions: Collection[str] = ()
+
+
+def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
+    """Everything the run needs that the dopesheet or the data lack."""
+    props = set(ds.props)
+    problems: list[str] = []
+    for name in names.criteria:
+        if name not in props:
+            problems.append(
+                f"criterion {name!r} has no column in {ds.source}{did_you_mean(name, props)}: "
+                f"add a column {name!r} (its value is the term's weight) or remove the criterion"
+            )
+    for name in sorted(set(names.bound) | set(names.read)):
+        if name not in props:
+            problems.append(
+                f"property {name!r} is bound/read by this run but missing from {ds.source}"
+                f"{did_you_mean(name, props)}: add a column {name!r} or fix the name"
+            )
+    phases = {p.name for p in ds.phases if p.name is not None}
+    actions = {a for _, a in ds.actions} | set(names.runtime_actions)
+    for sub in names.subscriptions:
+        base, _, name = sub.event.partition(":")
+        if not name or sub.optional or base not in NAMED_EVENTS:
+            continue
+        known, kind = (actions, "action") if base == "action" else (phases, "phase")
+        if name not in known:
+            problems.append(
+                unknown_name(kind, name, known, ds.source)
+                + f": the handler for {sub.event!r} would never run (fix the name, or subscribe "
+                "with optional=True if it is fired at runtime)"
+            )
+    for ph in ds.phases:
+        if ph.name not in names.data_phases:
+            label = "steps before the first named phase" if ph.name is None else repr(ph.name)
+            problems.append(
+                f"phase {label} (steps {ph.start}–{ph.end}) has no data: pass "
+                f"data[{ph.name!r}] = PhaseData(train=..., val=...)"
+            )
+    for phase in names.data_phases:
+        if phase is not None and phase not in phases:
+            problems.append(
+                unknown_name("data for phase", phase, phases, ds.source)
+                + ": the data would never be used (fix the phase name)"
+            )
+    return problems
+
+
+def unused_props(ds: Dopesheet, used: Collection[str]) -> list[str]:
+    """Dopesheet properties nothing in the run reads (probably typos): a warning, not an error."""
+    return sorted(p for p in ds.props if p not in used)

@@ -1,0 +1,140 @@
+"""The non-finite guard: stop at the first NaN/inf and keep the state from before that step.
+
+Every step the trainer takes a cheap snapshot before anything of the step runs: the RNG states,
+the data iterators' positions, and copies of the model's buffers (running statistics and EMA
+codebooks change during the forward pass; parameters and optimizer state only change in
+``optimizer.step()``, which a failing step never reaches). When the loss or a gradient is not
+finite, the fault checkpoint is built from that snapshot, so resuming from it replays the failing
+step exactly — same batch, same random numbers — after you change what caused it.
+
+``check="params"`` also checks the parameters after each update and, to keep the fault state
+exact in that case, copies the parameters before each update (costs one copy of the weights a
+step; the default ``"grads"`` costs a norm of the gradients).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from mini.training.checkpoint import capture_rng
+
+FiniteCheck = Literal["loss", "grads", "params"]
+FINITE_CHECKS: tuple[FiniteCheck, ...] = ("loss", "grads", "params")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss, gradient or parameter became NaN/inf. ``checkpoint`` holds the state from before
+    the failing step (resuming from it replays that step exactly)."""
+
+    def __init__(self, message: str, step: int, phase: str | None, terms: list[str], checkpoint):
+        super().__init__(message)
+        self.step, self.phase, self.terms, self.checkpoint = step, phase, terms, checkpoint
+
+
+class PreStepSnapshot:
+    """What a step may change before its optimizer update, captured at its start."""
+
+    def __init__(self, model: nn.Module, check: FiniteCheck):
+        if check not in FINITE_CHECKS:
+            raise ValueError(f"check must be one of {FINITE_CHECKS}, got {check!r}")
+        self.model = model
+        self.check = check
+        self._buffer_names = [name for name, _ in model.named_buffers()]
+        self._buffers: dict[str, Tensor] = {}
+        self._params: list[Tensor] = []
+        self._optimizer: Any = None
+        self.rng: tuple[Any, ...] | None = None
+        self.data: dict[str, Any] | None = None
+
+    def take(self, data_state: dict[str, Any]) -> None:
+        self.rng = capture_rng()
+        self.data = data_state
+        if self._buffer_names:
+            # state_dict() (not named_buffers) so modules that mirror buffers in Python sync them.
+            state = self.model.state_dict()
+            self._buffers = {k: state[k].detach().clone() for k in self._buffer_names if k in state}
+
+    def take_params(self, params: list[Tensor], optimizer: torch.optim.Optimizer) -> None:
+        """Before ``optimizer.step()`` (``check="params"`` only): weights and optimizer state."""
+        if not self._params:
+            self._params = [p.detach().clone() for p in params]
+        else:
+            torch._foreach_copy_(self._params, [p.detach() for p in params])
+        self._optimizer = _clone(optimizer.state_dict())
+
+    def optimizer_state(self, optimizer: torch.optim.Optimizer, after_update: bool) -> Any:
+        """The optimizer's state dict as it was at the start of the step."""
+        if after_update and self._optimizer is not None:
+            return self._optimizer
+        return _clone(optimizer.state_dict())
+
+    def model_state(self, params: list[Tensor], after_update: bool) -> dict[str, Tensor]:
+        """The model's state dict as it was at the start of the step."""
+        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        state.update(self._buffers)
+        if after_update and self._params:
+            index = {id(p): i for i, p in enumerate(params)}
+            for name, p in self.model.named_parameters():
+                i = index.get(id(p))
+                if i is not None:
+                    state[name] = self._params[i].clone()
+        return state
+
+
+def _clone(obj: Any) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _clone(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_clone(v) for v in obj)
+    return obj
+
+
+def grad_norm(params: list[Tensor]) -> Tensor | None:
+    """The total 2-norm of the gradients (a tensor, not synchronised), ``None`` without any."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return None
+    norms = torch._foreach_norm(grads)
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+def params_finite(params: list[Tensor]) -> bool:
+    norms = torch._foreach_norm([p.detach() for p in params])
+    return bool(torch.isfinite(torch.stack(norms)).all())
+
+
+def non_finite_error(
+    state: Any, losses: dict[str, float], grads: bool, after_update: bool, path: Any
+) -> NonFiniteLossError:
+    """The error for a step whose loss, gradients or updated parameters were not finite, naming
+    the step, the phase, the culprit and where the state from before the step was saved."""
+    bad = [k for k, v in losses.items() if k != "total" and not _finite(v)]
+    listing = ", ".join(f"{k}={v:.3g}" for k, v in losses.items())
+    if bad:
+        where = ", ".join(f"term {k!r} = {losses[k]} (weight {state.props[k]:g})" for k in bad)
+    elif not _finite(losses.get("total", 0.0)):
+        where = f"the weighted sum (terms: {listing})"
+    elif grads:
+        where = f"the gradients (the loss was finite: {listing})"
+    else:
+        where = "the parameters after the optimizer step (learning rate too high?)"
+    saved = (
+        f"The state from before this step is saved in {path}; resuming from it replays this "
+        "step exactly."
+        if path
+        else "No checkpoint written (no out_dir)."
+    )
+    terms = bad or (["total"] if not _finite(losses.get("total", 0.0)) else ["gradients"])
+    return NonFiniteLossError(
+        f"non-finite values at step {state.step} in phase {state.phase!r}: {where}. {saved}",
+        state.step, state.phase, terms, path,
+    )  # fmt: skip
+
+
+def _finite(v: float) -> bool:
+    return v == v and v not in (float("inf"), float("-inf"))
