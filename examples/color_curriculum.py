@@ -25,6 +25,7 @@ from examples.common import (
     save_figure,
     setup,
     smoothed_losses,
+    watch,
     write_summary,
 )
 from mini.render import (
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     outputs = [args.out / "schedule.png"]
     save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
 
+    watch(trainer, args)
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     outputs += [exp.plotter.save(args.out / "phase-history.png"), args.out / "metrics.jsonl"]

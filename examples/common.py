@@ -32,6 +32,7 @@ from mini.training import (
     Trainer,
     claim_run_dir,
 )
+from mini.training.watch import DopesheetWatcher
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(stderr=True)
@@ -83,6 +84,11 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
         "to the previous one)",
     )  # fmt: skip
     p.add_argument(
+        "--watch", action="store_true",
+        help="adopt saved edits of the --schedule file during the run (invalid edits are "
+        "reported and ignored)",
+    )  # fmt: skip
+    p.add_argument(
         "--overwrite", action="store_true",
         help="clear the --out folder first if it holds another run (otherwise refused)",
     )  # fmt: skip
@@ -131,12 +137,22 @@ def setup(args: argparse.Namespace) -> RunDir:
     return args.run
 
 
+def read_dopesheet(path: Path, steps: int | None) -> Dopesheet:
+    """The dopesheet at ``path``, rescaled to ``steps`` if given (``--steps``)."""
+    ds = Dopesheet.from_csv(path)
+    return ds.scaled(steps) if steps else ds
+
+
+def watch(trainer: Trainer, args: argparse.Namespace) -> None:
+    """``--watch``: adopt saved edits of ``--schedule`` during the run (rescaled like it)."""
+    if args.watch:
+        trainer.add(DopesheetWatcher(args.schedule, load=lambda p: read_dopesheet(p, args.steps)))
+
+
 def load_schedule(path: Path, steps: int | None) -> Timeline:
     """The dopesheet, validated before anything trains (exit 2 listing every problem)."""
     try:
-        ds = Dopesheet.from_csv(path)
-        if steps:
-            ds = ds.scaled(steps)
+        ds = read_dopesheet(path, steps)
     except DopesheetError as e:
         console.print(f"[red]{path}: the dopesheet has problems; nothing was trained[/red]")
         for p in e.problems:

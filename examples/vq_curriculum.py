@@ -28,6 +28,7 @@ from examples.common import (
     render_optional,
     save_figure,
     setup,
+    watch,
     write_summary,
 )
 from mini.render import frame_steps
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     outputs = [out / "schedule.png"]
     save_figure(plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0])
 
+    watch(trainer, args)
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     summary_figures = summarize(exp.model, exp.data)

@@ -20,9 +20,10 @@ class ConfigError(ValueError):
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """``" (did you mean 'hard-mix'?)"`` or ``""``."""
-    close = difflib.get_close_matches(name, [c for c in choices if c], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """``" (did you mean 'hard-mix'?)"`` or ``""`` (case-insensitive: ``a`` finds ``A``)."""
+    by_lower = {c.lower(): c for c in choices if c}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.5)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def unknown_name(kind: str, name: str, known: Collection[str], where: str) -> str:

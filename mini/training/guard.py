@@ -94,17 +94,17 @@ def _clone(obj: Any) -> Any:
     return obj
 
 
-def grad_norm(params: list[Tensor]) -> Tensor | None:
-    """The total 2-norm of the gradients (a tensor, not synchronised), ``None`` without any."""
+def grad_max(params: list[Tensor]) -> Tensor | None:
+    """The largest |gradient| (a tensor, not synchronised; ``None`` without gradients): finite
+    exactly when every gradient is. (A 2-norm would overflow for large but finite gradients.)"""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return None
-    norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack(norms))
+    return torch.stack(torch._foreach_norm(grads, float("inf"))).max()
 
 
 def params_finite(params: list[Tensor]) -> bool:
-    norms = torch._foreach_norm([p.detach() for p in params])
+    norms = torch._foreach_norm([p.detach() for p in params], float("inf"))
     return bool(torch.isfinite(torch.stack(norms)).all())
 
 

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mini.training.criteria import SpecialCriterion
 from mini.training.data import to_device
-from mini.training.guard import FiniteCheck, PreStepSnapshot, grad_norm, params_finite
+from mini.training.guard import FiniteCheck, PreStepSnapshot, grad_max, params_finite
 from mini.training.result import Result, as_result
 from mini.training.validation import CriterionEntry, call_criterion
 
@@ -168,10 +168,10 @@ class StepOptimiser:
         return total, terms
 
     def _clip_and_norm(self, props: dict[str, float]) -> Tensor | None:
-        """Clip per ``grad-clip``/``grad-clip-<group>``; return the total gradient norm (before
-        clipping) when the non-finite check needs it."""
+        """Clip per ``grad-clip``/``grad-clip-<group>``; return a number that is finite exactly
+        when every gradient (before clipping) is, when the non-finite check needs it."""
         if not self.clips:
-            return None if self.finite_check == "loss" else grad_norm(self.params)
+            return None if self.finite_check == "loss" else grad_max(self.params)
         norms: list[Tensor] = []
         clipped: set[int] = set()
         for params, prop in self.clips:
@@ -182,7 +182,7 @@ class StepOptimiser:
         if self.finite_check == "loss":
             return None
         rest = [p for p in self.params if id(p) not in clipped]
-        n = grad_norm(rest) if rest else None
+        n = grad_max(rest) if rest else None
         if n is not None:
             norms.append(n)
-        return torch.linalg.vector_norm(torch.stack([x.float() for x in norms])) if norms else None
+        return torch.stack([x.float() for x in norms]).max() if norms else None

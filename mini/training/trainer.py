@@ -278,16 +278,18 @@ class Trainer:
                 used |= {f"lr-{group['name']}", f"grad-clip-{group['name']}"}
         return used
 
+    def _names(self) -> RunNames:
+        return RunNames(
+            self.criteria, self._bindings, self._reads, self.bus.subscriptions(), self.data,
+            self._runtime_actions,
+        )  # fmt: skip
+
     def check(self) -> None:
         """Raise :class:`ConfigError` listing every property, phase, action or data the run
         needs but the dopesheet lacks (with "did you mean"); warn about dopesheet properties
         that nothing reads."""
         ds = self.timeline.dopesheet
-        names = RunNames(
-            self.criteria, self._bindings, self._reads, self.bus.subscriptions(), self.data,
-            self._runtime_actions,
-        )  # fmt: skip
-        problems = run_problems(ds, names)
+        problems = run_problems(ds, self._names())
         if problems:
             raise ConfigError("the run cannot start:\n  " + "\n  ".join(problems))
         unused = unused_props(ds, self._used_props())
@@ -297,6 +299,18 @@ class Trainer:
                 f"{', '.join(map(repr, unused))} not read by anything in this run (typo?)",
                 stacklevel=3,
             )
+
+    def adopt(self, dopesheet: Dopesheet) -> list[str]:
+        """Adopt an edited dopesheet from the next step on (``Timeline.reload``: every property
+        continues smoothly from its current value). The edit is checked first like the original:
+        a :class:`ConfigError` (and no change) if it lacks something this run uses. Returns the
+        names of the properties whose schedule changed."""
+        problems = run_problems(dopesheet, self._names())
+        if problems:
+            raise ConfigError("the edited dopesheet cannot be used:\n  " + "\n  ".join(problems))
+        changed = self.timeline.reload(dopesheet)
+        self._prepare()
+        return changed
 
     # -- the loop -------------------------------------------------------------------------------------
     def fit(self, resume: str | os.PathLike[str] | None = None) -> FitResult:

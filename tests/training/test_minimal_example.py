@@ -15,10 +15,3 @@ def test_minimal_example_trains_and_writes_outputs(tmp_path, capsys):
     assert len(lines) == 601
     assert json.loads(lines[-1])["phase"] == "main"
     assert (tmp_path / "checkpoints").is_dir()
-
-
-def test_minimal_example_is_short():
-    import inspect
-
-    body = inspect.getsource(minimal.main)
-    assert len([line for line in body.splitlines() if line.strip()]) <= 25

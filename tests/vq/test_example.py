@@ -122,7 +122,13 @@ def test_hard_codes_without_refresh_collapse_and_refresh_prevents_it(tmp_path: P
     assert b["utilization"] < 0.5
 
 
-SPEED_KEYS = {"train_steps_per_second", "render_frames_per_second", "wall_seconds", "outputs", "video"}
+SPEED_KEYS = {
+    "train_steps_per_second",
+    "render_frames_per_second",
+    "wall_seconds",
+    "outputs",
+    "video",
+}
 
 
 def test_resume_continues_to_the_same_result(tmp_path: Path) -> None:
