@@ -27,6 +27,11 @@ def batch_inputs(batch: Any) -> Any:
     return batch[0] if isinstance(batch, tuple | list) else batch
 
 
+def default_forward(model: nn.Module, batch: Any) -> Any:
+    """The trainer's default forward: ``model(batch_inputs(batch))``."""
+    return model(batch_inputs(batch))
+
+
 def reconstruction_mse(batch: Any, result: Any) -> Tensor:
     """Mean squared error between the model's ``outputs`` and the batch's inputs (the
     reconstruction term of every autoencoder here)."""

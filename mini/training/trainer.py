@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +26,7 @@ from mini.temporal import Dopesheet, State, Timeline
 from mini.training import checkpoint as checkpointing
 from mini.training.bindings import lr_targets
 from mini.training.checks import ConfigError, RunNames, run_problems, unused_props
-from mini.training.criteria import SpecialCriterion, batch_inputs
+from mini.training.criteria import SpecialCriterion, batch_inputs, default_forward
 from mini.training.data import PhaseData, PhaseIterators, model_device, stateful
 from mini.training.events import (
     ACTION,
@@ -44,13 +41,15 @@ from mini.training.events import (
     Handler,
     Subscription,
 )
+from mini.training.fit_result import FitResult, seed_everything
 from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot, non_finite_error
+from mini.training.interrupt import install_sigint
 from mini.training.optimise import NonFiniteValues, Precision, StepOptimiser, criterion_kind
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
 from mini.training.result import Result
 from mini.training.run_dir import RunDir
-from mini.training.validation import CriterionEntry, validate_batch, validate_loader
+from mini.training.validation import CriterionEntry, validate_phase
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +57,6 @@ Forward = Callable[[nn.Module, Any], Any]
 _BUILTIN_PROPS = ("lr", "grad-clip")
 
 __all__ = ["ConfigError", "FitResult", "NonFiniteLossError", "Trainer", "batch_inputs"]
-
-
-@dataclass
-class FitResult:
-    """How a ``fit()`` call ended."""
-
-    last_step: int
-    steps_run: int
-    seconds: float
-    stopped: str | None = None
-    interrupted: bool = False
-    checkpoint: Path | None = None
-
-    @property
-    def steps_per_second(self) -> float:
-        return self.steps_run / self.seconds if self.seconds > 0 else float("nan")
-
-
-def default_forward(model: nn.Module, batch: Any) -> Any:
-    """``model(batch_inputs(batch))``."""
-    return model(batch_inputs(batch))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 class Trainer:
@@ -330,7 +297,7 @@ class Trainer:
         self._steps_this_fit = 0
         result = FitResult(self._completed if self._completed is not None else -1, 0, 0.0)
         self.model.train()
-        restore_sigint = self._install_sigint()
+        restore_sigint = install_sigint(self._on_sigint)
         try:
             if state is not None:
                 self._emit(TRAIN_START, state)
@@ -358,6 +325,14 @@ class Trainer:
         elif self._stop:
             log.warning("stopped after step %d: %s", result.last_step, self._stop)
         return result
+
+    def _on_sigint(self) -> bool:
+        """First Ctrl-C: finish the step, checkpoint, stop (``True``: handled). Second: abort."""
+        if self._interrupt:
+            return False
+        self._interrupt = True
+        log.warning("Ctrl-C: stopping after this step (press again to abort at once)")
+        return True
 
     def _prepare(self) -> None:
         """Precompute per-step lookups (param groups → lr/clip property, criteria list)."""
@@ -450,21 +425,10 @@ class Trainer:
         eval mode without gradients: each criterion's unweighted value and the weighted
         ``total``. Works at any time, before or after ``fit()``."""
         state = state or self.timeline.state
-        pd = self.data.get(state.phase)
-        entries = self._criteria_entries()
-        if pd is None:
-            return None, {}
-        if pd.val_loader is not None:
-            to_device = (lambda b: b) if self.device.type == "cpu" else (
-                lambda b: to_device(b, self.device)
-            )  # fmt: skip
-            return None, validate_loader(
-                self.model, self.forward, pd.val_loader, entries, state, self, to_device
-            )
-        if pd.val is None:
-            return None, {}
-        val = pd.val if self.device.type == "cpu" else to_device(pd.val, self.device)
-        return validate_batch(self.model, self.forward, val, entries, state, self)
+        return validate_phase(
+            self.model, self.forward, self.data.get(state.phase), self._criteria_entries(),
+            state, self, self.device,
+        )  # fmt: skip
 
     def _non_finite(self, state: State, error: NonFiniteValues) -> None:
         path = None
@@ -489,23 +453,6 @@ class Trainer:
     def load(self, path: str | os.PathLike[str]) -> int:
         """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step."""
         return checkpointing.restore(self, path)
-
-    # -- Ctrl-C ---------------------------------------------------------------------------------------
-    def _install_sigint(self) -> Callable[[], None]:
-        """First Ctrl-C: finish the step, checkpoint, stop. Second: the usual KeyboardInterrupt."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            if self._interrupt:
-                signal.signal(signal.SIGINT, previous)
-                raise KeyboardInterrupt
-            self._interrupt = True
-            log.warning("Ctrl-C: stopping after this step (press again to abort at once)")
-
-        signal.signal(signal.SIGINT, handler)
-        return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _stateful(obj: Any) -> bool:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import torch
 from torch import nn
 
 from mini.training.criteria import batch_inputs
+from mini.training.data import to_device
 from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
 
@@ -82,3 +84,20 @@ def validate_loader(
     if rows == 0:
         raise ValueError("the validation loader yielded no batches")
     return with_total({k: v / rows for k, v in sums.items()}, state.props)
+
+
+def validate_phase(
+    model: nn.Module, forward: Callable[[nn.Module, Any], Any], data: Any,
+    entries: list[CriterionEntry], state: Any, trainer: Any, device: torch.device,
+) -> tuple[Result | None, dict[str, float]]:  # fmt: skip
+    """Validate on a phase's :class:`~mini.training.PhaseData`: its ``val_loader`` (no single
+    result then) or its ``val`` batch; nothing without either."""
+    if data is None:
+        return None, {}
+    if data.val_loader is not None:
+        move = (lambda b: b) if device.type == "cpu" else (lambda b: to_device(b, device))
+        return None, validate_loader(model, forward, data.val_loader, entries, state, trainer, move)
+    if data.val is None:
+        return None, {}
+    val = data.val if device.type == "cpu" else to_device(data.val, device)
+    return validate_batch(model, forward, val, entries, state, trainer)

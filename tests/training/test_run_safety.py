@@ -244,7 +244,7 @@ def test_a_checkpoint_of_another_model_says_so(tmp_path):
     make(tmp_path / "a").fit()
     torch.manual_seed(0)
     other = nn.Linear(3, 5)
-    x, loader = data()
+    _, loader = data()
     trainer = Trainer(
         other, torch.optim.Adam(other.parameters()), Dopesheet.from_text(SHEET),
         PhaseData(loader), {"mse": lambda b, r: F.mse_loss(r.outputs, torch.zeros(8, 5))},
@@ -262,5 +262,5 @@ def test_a_full_disk_is_reported_in_plain_words(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ck, "save_checkpoint", full)
     trainer = make(tmp_path, checkpoint_every=5)
-    with pytest.raises(OutputError, match="no space left on device writing .*step-0000005.pt"):
+    with pytest.raises(OutputError, match=r"no space left on device writing .*step-0000005\.pt"):
         trainer.fit()

@@ -104,7 +104,7 @@ def test_unknown_event_base_names_say_did_you_mean():
 def test_bind_typo_says_did_you_mean():
     trainer = make(SHEET)
     trainer.bind("hard_mix", lambda v: None)
-    with pytest.raises(ConfigError, match="'hard_mix' .* \\(did you mean 'hard-mix'\\?\\)"):
+    with pytest.raises(ConfigError, match=r"'hard_mix' .* \(did you mean 'hard-mix'\?\)"):
         trainer.fit()
 
 
@@ -112,7 +112,7 @@ def test_data_for_a_phase_that_does_not_exist_is_an_error():
     data = {p: PhaseData([torch.randn(4, 2)]) for p in ("A", "B", "Bb-typo")}
     trainer = make(SHEET, data=data)
     trainer.bind("hard-mix", lambda v: None)
-    with pytest.raises(ConfigError, match="data for phase 'Bb-typo' .* never be used"):
+    with pytest.raises(ConfigError, match=r"data for phase 'Bb-typo' .* never be used"):
         trainer.fit()
 
 
