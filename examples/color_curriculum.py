@@ -16,6 +16,7 @@ import numpy as np
 from ex_color.experiment import build, make_optimizer, rgb_validation_grid, summarize
 from examples.common import (
     console,
+    entry,
     finish,
     fit,
     load_schedule,
@@ -124,4 +125,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)

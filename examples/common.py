@@ -190,6 +190,15 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
     return result
 
 
+def entry(main: Callable[[], Any]) -> None:
+    """Run an example's ``main`` as a program: a failure to write an output (a full disk, a
+    read-only folder) is a message and exit code 2, never a traceback."""
+    try:
+        main()
+    except OutputError as e:
+        fail(f"{e.strerror or e}: free some space (or fix the folder) and run again")
+
+
 def render_optional(what: str, path: Path, render: Callable[[], float]) -> dict[str, Any]:
     """Render an optional output (the video). Its failure is reported and recorded, never fatal
     to the run's other outputs: returns the status that goes into ``summary.json``."""

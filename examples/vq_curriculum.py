@@ -20,6 +20,7 @@ import torch
 
 from examples.common import (
     console,
+    entry,
     finish,
     fit,
     int_at_least,
@@ -161,4 +162,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)

@@ -49,18 +49,25 @@ def rng_state() -> dict[str, Any]:
 
 
 def capture_rng() -> tuple[Any, ...]:
-    """The raw RNG states (cheap: no conversion), for :func:`rng_payload` later if needed."""
+    """The raw RNG states (no conversion), for :func:`rng_payload`."""
     cuda = None
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_initialized():
         cuda = torch.cuda.get_rng_state_all()
     return torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda
+
+
+def capture_torch_rng() -> tuple[Any, ...]:
+    """Like :func:`capture_rng` but numpy's and python's states left as ``None`` (cheap enough
+    to take every step; :func:`rng_payload` then takes their current states)."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), None, None, cuda
 
 
 def rng_payload(raw: tuple[Any, ...]) -> dict[str, Any]:
     """:func:`capture_rng`'s states in the checkpoint's ``weights_only``-loadable form."""
     torch_state, np_state, py_state, cuda = raw
-    kind, key, pos, has_gauss, cached = np_state
-    version, internal, gauss = py_state
+    kind, key, pos, has_gauss, cached = np_state if np_state is not None else np.random.get_state()
+    version, internal, gauss = py_state if py_state is not None else random.getstate()
     state: dict[str, Any] = {
         "torch": torch_state,
         "numpy": {
