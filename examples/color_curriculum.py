@@ -19,6 +19,7 @@ from examples.common import (
     entry,
     finish,
     fit,
+    is_main,
     load_schedule,
     parser,
     release_memory,
@@ -103,7 +104,11 @@ def main(argv: list[str] | None = None) -> dict:
     watch(trainer, args)
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
-    outputs += [exp.plotter.save(args.out / "phase-history.png"), args.out / "metrics.jsonl"]
+    history_png = args.out / "phase-history.png"
+    outputs += [
+        exp.plotter.save(history_png) if is_main() else history_png,
+        args.out / "metrics.jsonl",
+    ]
     outputs.append(trainer.last_checkpoint)
     summary = {
         "steps": n,

@@ -31,6 +31,7 @@ from mini.training import (
     RunDirError,
     Trainer,
     claim_run_dir,
+    distributed,
 )
 from mini.training.watch import DopesheetWatcher
 
@@ -108,6 +109,8 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
     return p
 
 
+MAIN = True  # this process writes outputs (False on torchrun ranks other than 0)
+
 # Exit codes of the examples (documented in the README).
 EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 2, 3, 4, 130
 
@@ -118,23 +121,35 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
-def setup(args: argparse.Namespace) -> RunDir:
-    """Logging, threads, and the output folder claimed for this run (``args.run``): a folder
-    that holds another run is refused before anything is written (``--overwrite`` clears it)."""
+def setup(args: argparse.Namespace) -> RunDir | None:
+    """Logging, threads, the process group under ``torchrun`` (``args.dist``), and the output
+    folder claimed for this run (``args.run``): a folder that holds another run is refused
+    before anything is written (``--overwrite`` clears it). Under ``torchrun`` only rank 0
+    writes files; the other ranks get ``None``."""
+    global MAIN
+    args.dist = distributed.setup()
+    MAIN = args.dist.is_main
     logging.basicConfig(
-        level=logging.INFO,
+        level=logging.INFO if MAIN else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = args.onednn
-    try:
-        args.run = claim_run_dir(
-            args.out, overwrite=args.overwrite, resuming=args.resume is not None
-        )
-    except (RunDirError, OSError) as e:
-        fail(str(e))
+    args.run = None
+    if MAIN:
+        try:
+            args.run = claim_run_dir(
+                args.out, overwrite=args.overwrite, resuming=args.resume is not None
+            )
+        except (RunDirError, OSError) as e:
+            fail(str(e))
     return args.run
+
+
+def is_main() -> bool:
+    """Whether this process writes the run's outputs (always, unless a non-zero torchrun rank)."""
+    return MAIN
 
 
 def read_dopesheet(path: Path, steps: int | None) -> Dopesheet:
@@ -172,7 +187,7 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         result = trainer.fit(resume=resume)
     except NonFiniteLossError as e:
         fail(str(e), EXIT_NON_FINITE)
-    except (ConfigError, CheckpointError, RunDirError) as e:
+    except (ConfigError, CheckpointError, RunDirError, distributed.DistributedError) as e:
         fail(str(e))
     except OutputError as e:
         last = (
@@ -202,6 +217,8 @@ def entry(main: Callable[[], Any]) -> None:
 def render_optional(what: str, path: Path, render: Callable[[], float]) -> dict[str, Any]:
     """Render an optional output (the video). Its failure is reported and recorded, never fatal
     to the run's other outputs: returns the status that goes into ``summary.json``."""
+    if not MAIN:
+        return {"ok": None, "path": None, "error": "rendered by rank 0"}
     t = time.perf_counter()
     try:
         fps = render()
@@ -216,6 +233,8 @@ def finish(path: Path, summary: dict[str, Any], video: dict[str, Any] | None) ->
     """Write ``summary.json`` (with the video's status) and exit non-zero if the video failed."""
     fps = video.get("frames_per_second") if video else None
     summary = {**summary, "render_frames_per_second": fps, "video": video}
+    if not MAIN:
+        return summary
     write_summary(path, summary)
     console.print_json(data={k: v for k, v in summary.items() if k != "outputs"})
     if video is not None and not video["ok"]:
@@ -245,7 +264,10 @@ def smoothed_losses(history: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
-    """``summary.json``, written atomically (numbers only; numpy scalars converted)."""
+    """``summary.json``, written atomically (numbers only; numpy scalars converted); only by
+    the process that writes outputs."""
+    if not MAIN:
+        return
 
     def plain(v: Any) -> Any:
         if isinstance(v, np.generic):
@@ -260,7 +282,9 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
 
 
 def save_figure(fig: Any, path: Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure atomically."""
+    """Save a matplotlib figure atomically (only by the process that writes outputs)."""
+    if not MAIN:
+        return path
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi)
     return path

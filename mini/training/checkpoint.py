@@ -275,6 +275,7 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "fired": [[step, action] for step, action in trainer.fired],
         "best": dict(trainer.best) if trainer.best is not None else None,
         "retention": list(trainer.retention.written),
+        "world_size": trainer.dist.world_size,
     }
 
 
@@ -388,6 +389,13 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
     trainer.best = ckpt.get("best")
     trainer.retention.written = list(ckpt.get("retention", []))
     trainer.last_checkpoint = file
+    saved_world = int(ckpt.get("world_size", 1))
+    if saved_world != trainer.dist.world_size:
+        log.info(
+            "the checkpoint was written by %d process(es), this run has %d: every rank draws the "
+            "same global batches, so the run continues with each rank's share re-sliced",
+            saved_world, trainer.dist.world_size,
+        )  # fmt: skip
     if completed < 0:
         trainer._completed = None
         trainer.timeline.seek(0)

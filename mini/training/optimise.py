@@ -79,11 +79,15 @@ class StepOptimiser:
     """The optimisation part of a trainer step, with its per-run lookups precomputed."""
 
     def __init__(
-        self, model: nn.Module, optimizer: torch.optim.Optimizer,
+        self, model: nn.Module, train_model: nn.Module, optimizer: torch.optim.Optimizer,
         forward: Callable[[nn.Module, Any], Any], *, accumulate: int, precision: Precision,
         finite_check: FiniteCheck, device: torch.device, snapshot: PreStepSnapshot,
     ):  # fmt: skip
-        self.model, self.optimizer, self.forward = model, optimizer, forward
+        """``train_model`` is what the forward runs (``model`` itself, or its
+        ``DistributedDataParallel`` wrapper); special criteria get ``model``."""
+        self.model, self.train_model, self.optimizer = model, train_model, optimizer
+        self.forward = forward
+        self._ddp = train_model is not model
         self.accumulate, self.finite_check, self.device = accumulate, finite_check, device
         self.snapshot = snapshot
         self.scaler = torch.amp.GradScaler(device.type) if precision == "16" else None
@@ -114,17 +118,22 @@ class StepOptimiser:
                 p.grad = None  # per-call profiler bookkeeping (~50 µs on a tiny model)
         else:
             self.optimizer.zero_grad(set_to_none=True)
-        for _ in range(k):
+        for i in range(k):
             batch = next_batch()
             if self.device.type != "cpu":
                 batch = to_device(batch, self.device)
-            with self._autocast():
-                result = as_result(self.forward(self.model, batch))
-                total, terms = self._weighted_terms(props, batch, result, state, trainer)
-            if total is None:
-                continue
-            scaled = total / k if k > 1 else total
-            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+            # DDP averages gradients on the last micro-batch only
+            sync = (
+                self.train_model.no_sync() if self._ddp and i < k - 1 else contextlib.nullcontext()
+            )
+            with sync:
+                with self._autocast():
+                    result = as_result(self.forward(self.train_model, batch))
+                    total, terms = self._weighted_terms(props, batch, result, state, trainer)
+                if total is None:
+                    continue
+                scaled = total / k if k > 1 else total
+                (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
             for name, term in (("total", total), *terms.items()):
                 t = term.detach()
                 sums[name] = t if name not in sums else sums[name] + t

@@ -40,6 +40,8 @@ class MetricsRecorder:
     property's value), ``losses`` (``total`` and each computed criterion, ``{}`` on a step
     without any), ``extras`` (what handlers ``record()``-ed that step, ``{}`` if nothing)."""
 
+    observes_only = True  # distributed runs need not share its state
+
     def __init__(self, path: str | os.PathLike[str] | None = None, every: int = 1):
         self.path = Path(path) if path is not None else None
         self.every = every
@@ -157,6 +159,8 @@ class LatentRecorder:
     ``steps[k]``. Recording happens at ``pre-step``: frame ``k`` shows the model as it enters
     step ``steps[k]`` (step 0: untrained). ``fn`` may return a tensor or a dict of tensors."""
 
+    observes_only = True  # distributed runs need not share its state
+
     def __init__(self, probe: Any, steps: Iterable[int], fn: Probe | None = None):
         self.probe = probe
         self.steps = np.array(sorted(set(int(s) for s in steps)), dtype=np.int64)
@@ -231,6 +235,8 @@ def _span(steps: np.ndarray) -> str:
 class SnapshotRecorder:
     """Copies of the model's weights at chosen steps, never more than ``max_bytes`` in memory:
     when the budget is reached every other snapshot is dropped, so coverage thins out evenly."""
+
+    observes_only = True  # distributed runs need not share its state
 
     def __init__(self, steps: Iterable[int], max_bytes: int = 256 * 2**20):
         self.steps = set(int(s) for s in steps)

@@ -28,6 +28,15 @@ from mini.training.bindings import lr_targets
 from mini.training.checks import ConfigError, RunNames, run_problems, unused_props
 from mini.training.criteria import SpecialCriterion, batch_inputs, default_forward
 from mini.training.data import PhaseData, PhaseIterators, model_device, stateful
+from mini.training.distributed import (
+    Distributed,
+    barrier,
+    mean_losses,
+    slice_phases,
+    sync_from_main,
+    wrap_model,
+)
+from mini.training.distributed import setup as dist_setup
 from mini.training.events import (
     ACTION,
     PHASE_END,
@@ -92,6 +101,7 @@ class Trainer:
         finite_check: FiniteCheck = "grads",
         accumulate: int = 1,
         precision: Precision = "32",
+        distributed: Distributed | Literal["auto"] | None = "auto",
     ):
         if seed is not None:
             seed_everything(seed)
@@ -106,7 +116,10 @@ class Trainer:
         self.timeline = schedule if isinstance(schedule, Timeline) else Timeline(schedule)
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
-        self.data: dict[str | None, PhaseData] = dict(data)
+        self.dist = dist_setup() if distributed == "auto" else (distributed or Distributed())
+        if self.dist.active and not self.dist.is_main:  # only rank 0 writes files
+            out_dir, progress = None, False
+        self.data: dict[str | None, PhaseData] = slice_phases(dict(data), self.dist)
         self.criteria = dict(criteria or {})
         self.forward = forward or default_forward
         self.run: RunDir | None = out_dir if isinstance(out_dir, RunDir) else None
@@ -120,7 +133,7 @@ class Trainer:
         self.finite_check: FiniteCheck = finite_check
         self.accumulate = accumulate
         self.precision: Precision = precision
-        self.device = model_device(model)
+        self.device = self.dist.device if self.dist.active else model_device(model)
         self.bus = EventBus()
         self.current_step = self.timeline.state.step
         self.fired: list[tuple[int, str]] = []  # actions fired at runtime, with their step
@@ -140,7 +153,7 @@ class Trainer:
         self._iters = PhaseIterators(self.data)
         self._snapshot = PreStepSnapshot(model, finite_check)
         self._optimiser = StepOptimiser(
-            model, optimizer, self.forward, accumulate=accumulate, precision=precision,
+            model, wrap_model(model, self.dist), optimizer, self.forward, accumulate=accumulate, precision=precision,
             finite_check=finite_check, device=self.device, snapshot=self._snapshot,
         )  # fmt: skip
         for name, crit in self.criteria.items():
@@ -313,6 +326,7 @@ class Trainer:
                     self.save_checkpoint()
                 result.checkpoint = self.last_checkpoint
                 self._emit(TRAIN_END, tl.state)
+                barrier(self.dist)
         finally:
             restore_sigint()
         result.steps_run = self._steps_this_fit
@@ -364,6 +378,8 @@ class Trainer:
             self._emit_named(ACTION, action, state, action=action)
         if self._queued:
             self._fire_queued(state)
+        if self.dist.active and (state.actions or (self.fired and self.fired[-1][0] == state.step)):
+            sync_from_main(self.model, self._stateful, self.dist)
         self._emit(PRE_STEP, state)
         self._apply_props(state.props)
         try:
@@ -372,6 +388,8 @@ class Trainer:
             )
         except NonFiniteValues as e:
             self._non_finite(state, e)
+        if self.dist.active:
+            losses = mean_losses(losses, self.dist)
         validation, val_losses = None, {}
         if state.is_phase_end:
             validation, val_losses = self.validate(state)

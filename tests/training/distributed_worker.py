@@ -1,0 +1,96 @@
+"""One rank of the distributed tests (run by ``torchrun``; see ``test_distributed.py``).
+
+``python -m torch.distributed.run --standalone --nproc_per_node=N distributed_worker.py
+SCENARIO OUT STEPS`` trains SCENARIO with a fixed *global* batch (split over the ranks) and
+writes ``OUT/rank<r>.pt``: the final weights, what the scenario captured, the logged losses.
+Scenarios: ``mlp`` (a regression MLP with a per-sample loss: the 1-process run's curve is
+reproduced up to float rounding), ``color`` (the colour curriculum with its anchor capture).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from mini.temporal import Dopesheet
+from mini.training import PhaseData, Result, Trainer
+from mini.training.distributed import current
+
+SCHEDULES = Path(__file__).resolve().parents[2] / "schedules"
+
+
+class MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1)
+        )
+
+    def forward(self, x):
+        return Result(self.net(x[:, :4]))
+
+
+class Batches:
+    """Seeded global batches of 64 rows: the same on every rank, with a checkpointable cursor."""
+
+    def __init__(self):
+        self.i = 0
+
+    def __iter__(self):
+        while True:
+            g = torch.Generator().manual_seed(self.i)
+            x = torch.randn(64, 4, generator=g)
+            self.i += 1
+            yield torch.cat([x, torch.sin(x.sum(1, keepdim=True))], 1)
+
+    def state_dict(self):
+        return {"i": self.i}
+
+    def load_state_dict(self, state):
+        self.i = state["i"]
+
+
+def mlp(steps: int) -> tuple[Trainer, dict]:
+    torch.manual_seed(0)
+    model = MLP()
+    ds = Dopesheet.from_text(f"STEP,lr:log,fit\n0,1e-2,1\n{steps - 1},1e-3,\n", source="mlp.csv")
+    fit = lambda b, r: F.mse_loss(r.outputs, b[:, 4:])  # noqa: E731
+    trainer = Trainer(
+        model, torch.optim.Adam(model.parameters()), ds, PhaseData(Batches()), {"fit": fit},
+        progress=False,
+    )  # fmt: skip
+    return trainer, {}
+
+
+def color(steps: int) -> tuple[Trainer, dict]:
+    from ex_color.experiment import build, make_optimizer
+
+    exp = build(seed=0, batch_size=64)
+    ds = Dopesheet.from_csv(SCHEDULES / "color-curriculum.csv").scaled(steps)
+    trainer = exp.trainer(ds, make_optimizer(exp.model), progress=False)
+    return trainer, {"anchor": exp.anchor}
+
+
+def main(scenario: str, out: Path, steps: int) -> None:
+    torch.set_num_threads(1)
+    trainer, extra = {"mlp": mlp, "color": color}[scenario](steps)
+    losses: list[float] = []
+    trainer.on("step-metrics", lambda e: losses.append(e.losses["total"]))
+    trainer.fit()
+    ctx = current()
+    result = {
+        "world": ctx.world_size,
+        "model": trainer.model.state_dict(),
+        "losses": torch.tensor(losses, dtype=torch.float64),
+    }
+    if "anchor" in extra:
+        result["anchors"] = extra["anchor"].anchors
+        result["captured_at"] = extra["anchor"].captured_at
+    torch.save(result, out / f"rank{ctx.rank}.pt")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,53 @@
+"""The trainer under ``torchrun`` with 2 CPU processes (gloo): ranks stay identical, and a
+2-process run with batch B/2 per rank matches the 1-process run with batch B."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("distributed_worker.py")
+
+
+def launch(scenario: str, out: Path, steps: int, procs: int) -> list[dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    if procs == 1:
+        cmd = [sys.executable, str(WORKER), scenario, str(out), str(steps)]
+    else:
+        cmd = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={procs}", str(WORKER), scenario, str(out), str(steps),
+        ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(procs)]
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    one = launch("mlp", tmp_path / "one", 150, 1)[0]
+    r0, r1 = launch("mlp", tmp_path / "two", 150, 2)
+    assert r0["world"] == 2 and same_weights(r0["model"], r1["model"])
+    assert torch.equal(r0["losses"], r1["losses"])  # averaged across ranks: one curve
+    assert torch.allclose(r0["losses"], one["losses"], rtol=1e-4, atol=1e-7)
+    for k, v in one["model"].items():
+        assert torch.allclose(r0["model"][k], v, rtol=1e-3, atol=1e-5), k
+
+
+@pytest.mark.slow
+def test_ranks_hold_identical_weights_and_anchors(tmp_path):
+    r0, r1 = launch("color", tmp_path, 240, 2)
+    assert same_weights(r0["model"], r1["model"])
+    assert r0["captured_at"] == r1["captured_at"] is not None
+    assert torch.equal(r0["anchors"], r1["anchors"])
