@@ -9,10 +9,12 @@ loader says which file is broken and falls back to the newest intact checkpoint.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
 import re
+import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mini.atomic import atomic_write
+from mini.atomic import OutputError, atomic_write
 from mini.temporal import Dopesheet
 from mini.training.run_dir import adopt_run_id, claim_run_dir
 
@@ -102,8 +104,14 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     renamed; a crash mid-write never leaves a truncated file under the final name. A full disk
     raises :class:`~mini.atomic.OutputError` ("no space left on device writing ...")."""
     path = Path(path)
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(payload, f)
+    except RuntimeError as e:  # torch's zip writer reports a failed write as a RuntimeError
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        if free < 1 << 20:
+            raise OutputError(errno.ENOSPC, f"no space left on device writing {path}") from e
+        raise OutputError(errno.EIO, f"cannot write {path}: {_short(e)}") from e
     return path
 
 

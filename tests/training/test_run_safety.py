@@ -264,3 +264,25 @@ def test_a_full_disk_is_reported_in_plain_words(tmp_path, monkeypatch):
     trainer = make(tmp_path, checkpoint_every=5)
     with pytest.raises(OutputError, match=r"no space left on device writing .*step-0000005\.pt"):
         trainer.fit()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 300 kB tmpfs (needs root, as on CI and this project's machines)."""
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_really_full_disk_gives_the_plain_message_and_no_partial_file(tiny_disk):
+    from mini.training.checkpoint import save_checkpoint
+
+    with pytest.raises(OutputError, match="no space left on device writing"):
+        save_checkpoint(tiny_disk / "big.pt", {"w": torch.zeros(200_000)})
+    assert list(tiny_disk.iterdir()) == []
