@@ -104,6 +104,35 @@ def topographic_correlation(
     return _pearson(dx, dz)
 
 
+def _unit_rows(x: Tensor) -> Tensor:
+    x = x.reshape(x.shape[0], -1).double()
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def codebook_orthogonality(codes: Tensor) -> float:
+    """Mean ``|cos|`` between distinct rows of ``codes`` ``(K, D)``, taken about the origin:
+    0 when the codes are mutually orthogonal, 1 when they all lie on one line. ``nan`` with fewer
+    than two codes. Pass the codes a split actually uses (see :mod:`vq.heldout`); a zero code
+    counts as orthogonal to every other. ``K`` codes in ``D < K`` dimensions cannot all be
+    orthogonal: random directions give about ``sqrt(2 / (π D))``."""
+    k = codes.shape[0]
+    if k < 2:
+        return float("nan")
+    u = _unit_rows(codes)
+    cos = (u @ u.T).abs()
+    return float((cos.sum() - cos.diagonal().sum()) / (k * (k - 1)))
+
+
+def cross_orthogonality(a: Tensor, b: Tensor) -> float:
+    """Mean ``|cos|`` between every row of ``a`` ``(K_a, D)`` and every row of ``b``
+    ``(K_b, D)``: how far two codebooks (e.g. two residual levels) point along the same
+    directions. 0 when every code of one is orthogonal to every code of the other; ``nan`` when
+    either is empty."""
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return float("nan")
+    return float((_unit_rows(a) @ _unit_rows(b).T).abs().mean())
+
+
 def reconstruction_quality(target: Tensor, output: Tensor) -> float:
     """``1 − MSE / variance of the data`` (the R² score): 1 for a perfect reconstruction, 0 for
     always predicting the per-feature mean, negative when worse than that."""
