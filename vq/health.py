@@ -16,10 +16,11 @@ import torch
 from torch import Tensor, nn
 
 from mini.training.criteria import batch_inputs
+from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
 from mini.training.trainer import default_forward
 from vq.criteria import recon_mse
-from vq.heldout import HeldOutMetrics, evaluate_heldout
+from vq.heldout import HeldOutMetrics, heldout_metrics
 from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation
 from vq.quantizer import VectorQuantizer
 from vq.residual import ResidualVQ, quantizer_levels
@@ -142,14 +143,20 @@ class HealthMonitor:
                     )
         return out
 
-    def evaluate(self, model: nn.Module) -> tuple[float, HeldOutMetrics]:
+    def evaluate(self, model: nn.Module) -> tuple[float, HeldOutMetrics | None]:
         """Validation loss and held-out metrics on the fixed batch (model in eval mode, without
-        gradients, then restored)."""
-        result, metrics = evaluate_heldout(
-            model, self.quantizer, self.validation, self.forward,
-            threshold=self.threshold, sample=self.sample, generator=self._gen,
-        )  # fmt: skip
-        return float(self.validation_loss(self.validation, result)), metrics
+        gradients, then restored); no metrics for a model whose result has neither
+        ``extras["codes"]`` nor ``latents``."""
+        with eval_mode(model):
+            result = self.forward(model, self.validation)
+            loss = float(self.validation_loss(self.validation, result))
+            if result.latents is None and "codes" not in result.extras:
+                return loss, None
+            metrics = heldout_metrics(
+                self.quantizer, batch_inputs(self.validation), result,
+                threshold=self.threshold, sample=self.sample, generator=self._gen,
+            )  # fmt: skip
+        return loss, metrics
 
     def validate(self, model: nn.Module) -> float:
         """Validation loss on the fixed batch (model in eval mode, then restored)."""
@@ -163,7 +170,8 @@ class HealthMonitor:
         metrics = self.measure(event.batch, event.result)
         if self.validation is not None:
             val, self.heldout = self.evaluate(trainer.model)
-            metrics.update(self.heldout.records())
+            if self.heldout is not None:
+                metrics.update(self.heldout.records())
             if self.val_losses and val > self.val_losses[-1]:
                 self.rises += 1
             else:
