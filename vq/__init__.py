@@ -53,6 +53,7 @@ _EXPORTS = {
     "QuantizerOutput": "vq.quantizer",
     "VectorQuantizer": "vq.quantizer",
     "orthogonality_penalty": "vq.regularizers",
+    "topographic_penalty": "vq.regularizers",
     "ResidualOutput": "vq.residual",
     "ResidualVQ": "vq.residual",
     "quantizer_levels": "vq.residual",
@@ -94,6 +95,7 @@ __all__ = [
     "recon_mse",
     "reconstruction_quality",
     "topographic_correlation",
+    "topographic_penalty",
     "utilization",
     "vq_loss",
     "vq_term",
@@ -133,6 +135,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from vq.models import VQAutoencoder, digits_vqvae, digits_vqvae_2d, digits_vqvae_large
     from vq.quantizer import QuantizerOutput, VectorQuantizer
-    from vq.regularizers import orthogonality_penalty
+    from vq.regularizers import orthogonality_penalty, topographic_penalty
     from vq.residual import ResidualOutput, ResidualVQ, quantizer_levels
     from vq.wiring import bind_quantizer, quantizer_bindings

@@ -23,12 +23,14 @@ from vq.data import Batches, Digits, load_digits_split
 from vq.health import HealthMonitor, RefreshHandler
 from vq.heldout import evaluate_heldout
 from vq.models import VQAutoencoder, digits_vqvae
-from vq.regularizers import orthogonality_penalty
+from vq.regularizers import orthogonality_penalty, topographic_penalty
 from vq.residual import quantizer_levels
 from vq.wiring import bind_quantizer
 
 ORTHOGONALITY_COLUMN = "reg-orthogonality"
 """The dopesheet column that weights :func:`vq.orthogonality_penalty` (wired when present)."""
+TOPOGRAPHIC_COLUMN = "reg-topographic"
+"""The dopesheet column that weights :func:`vq.topographic_penalty` (wired when present)."""
 
 
 @dataclass(eq=False)
@@ -36,7 +38,7 @@ class VQExperiment:
     """Everything a VQ-curriculum run wires into a trainer.
 
     ``criteria`` is keyed by dopesheet property (``recon``, ``commitment``; the trainer adds
-    ``reg-orthogonality`` when the dopesheet has that column); ``refresh`` re-seeds dead codes
+    ``reg-orthogonality`` and ``reg-topographic`` when the dopesheet has those columns); ``refresh`` re-seeds dead codes
     on the dopesheet's ``refresh`` actions and/or every ``refresh.every`` steps (``None``:
     never); ``monitor`` records held-out and training-window codebook health every
     ``monitor.every`` steps into ``metrics.jsonl``.
@@ -62,6 +64,8 @@ class VQExperiment:
         criteria = dict(self.criteria)
         if ORTHOGONALITY_COLUMN in timeline.dopesheet.props:
             criteria[ORTHOGONALITY_COLUMN] = orthogonality_penalty(self.model.quantizer)
+        if TOPOGRAPHIC_COLUMN in timeline.dopesheet.props:
+            criteria[TOPOGRAPHIC_COLUMN] = topographic_penalty()
         trainer = Trainer(self.model, opt, timeline, PhaseData(self.batches, val), criteria, **kw)
         bind_quantizer(trainer, self.model)
         self.monitor.start_step = quantized_from(trainer.timeline.dopesheet)

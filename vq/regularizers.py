@@ -1,4 +1,5 @@
-"""Differentiable codebook regularisers, as trainer criteria ``(batch, result) -> Tensor``.
+"""Differentiable codebook and latent regularisers, as trainer criteria
+``(batch, result) -> Tensor``.
 
 :func:`orthogonality_penalty` is the training-time counterpart of the orthogonality metric
 (:func:`vq.metrics.codebook_orthogonality`). An EMA codebook is a buffer — each code is the
@@ -8,6 +9,10 @@ centroids: the mean input of every code the batch uses, a differentiable functio
 encoder. Pushing the centroids towards mutually orthogonal directions moves the codes, which
 follow them, the same way; for a loss-learned codebook (``learn="loss"``) the codebook term
 pulls the codes onto the same centroids.
+
+:func:`topographic_penalty` is the counterpart of the topographic correlation
+(:func:`vq.metrics.topographic_correlation`): ``1 −`` the Pearson correlation between the
+batch's pairwise input distances and pairwise latent distances.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mini.training.criteria import batch_inputs
 from mini.training.result import Result
 from vq.quantizer import VectorQuantizer
 from vq.residual import ResidualVQ, quantizer_levels
@@ -64,4 +70,27 @@ def orthogonality_penalty(
         return torch.stack(terms).mean()
 
     criterion.__name__ = "orthogonality_penalty"
+    return criterion
+
+
+def topographic_penalty(sample: int = 128) -> Callable[[Any, Result], Tensor]:
+    """A criterion (e.g. a ``reg-topographic`` column) returning ``1 − r``, ``r`` the Pearson
+    correlation between pairwise distances of the batch's inputs and of its pre-quantization
+    latents (``result.latents``) over the first ``sample`` rows (batches are shuffled): 0 when
+    the latent distances are an affine function of the input distances. Differentiable in the
+    encoder."""
+
+    def criterion(batch: Any, result: Result) -> Tensor:
+        if result.latents is None:
+            raise ValueError("topographic_penalty needs result.latents")
+        x = batch_inputs(batch)
+        n = min(sample, x.shape[0])
+        dx = torch.pdist(x[:n].reshape(n, -1).detach())
+        dz = torch.pdist(result.latents[:n].reshape(n, -1))
+        dx = dx - dx.mean()
+        dz = dz - dz.mean()
+        r = (dx * dz).sum() / (dx.norm() * dz.norm()).clamp_min(1e-12)
+        return 1.0 - r
+
+    criterion.__name__ = "topographic_penalty"
     return criterion

@@ -18,6 +18,8 @@ from vq import (
     cross_orthogonality,
     heldout_metrics,
     orthogonality_penalty,
+    topographic_correlation,
+    topographic_penalty,
 )
 from vq.regularizers import centroid_orthogonality
 
@@ -156,3 +158,18 @@ def test_orthogonality_penalty_reads_each_residual_level() -> None:
     torch.testing.assert_close(value, (level0 + level1) / 2)
     with pytest.raises(ValueError, match="latents"):
         orthogonality_penalty(rvq)(None, Result(z))
+
+
+def test_topographic_penalty_is_one_minus_the_distance_correlation() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 6, generator=gen)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=gen))
+    penalty = topographic_penalty(sample=50)
+    isometric = Result(x, latents=2 * x @ q + 3)  # distances scaled: correlation 1
+    assert float(penalty((x, None), isometric)) == pytest.approx(0.0, abs=1e-6)
+    z = torch.randn(50, 2, generator=gen, requires_grad=True)
+    value = penalty(x, Result(x, latents=z))
+    expected = 1 - topographic_correlation(x, z.detach(), sample=50)
+    assert float(value.detach()) == pytest.approx(expected, rel=1e-5)
+    value.backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
