@@ -54,9 +54,9 @@ from vq.video import codebook_animation
 
 TARGETS_CONFIG: dict[str, object] = {
     "schedule": REPO / "schedules" / "vq-targets.csv",
-    "latent_dim": 16,
+    "latent_dim": 32,
     "codes": 64,
-    "levels": 8,
+    "levels": 10,
 }
 """What ``--targets`` sets (as defaults: flags given on the command line still win)."""
 

@@ -12,7 +12,7 @@ import torch
 
 from examples import vq_curriculum
 from mini.temporal import Dopesheet
-from vq.experiment import ORTHOGONALITY_COLUMN, build, make_optimizer
+from vq.experiment import ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN, build, make_optimizer
 
 SCHEDULES = Path(__file__).parents[2] / "schedules"
 
@@ -71,11 +71,18 @@ def test_targets_preset_sets_defaults_that_flags_override() -> None:
     assert (plain.levels, plain.codes, plain.latent_dim) == (2, 16, 2)
 
 
-def test_targets_schedule_weights_the_orthogonality_regulariser() -> None:
+def test_targets_schedule_weights_both_regularisers(tmp_path: Path) -> None:
     ds = Dopesheet.from_csv(SCHEDULES / "vq-targets.csv")
-    assert ORTHOGONALITY_COLUMN in ds.props
+    assert {ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN} <= set(ds.props)
     weights = [v for _, v in ds.keyframes(ORTHOGONALITY_COLUMN)]
     assert weights[0] == 0 and max(weights) > 0  # off while the autoencoder warms up
+    exp = build(4, 4, 2, hidden=(8,))
+    trainer = exp.trainer(ds.scaled(100), progress=False)
+    assert {ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN} <= set(trainer.criteria)
+    plain = build(4, 4, 2, hidden=(8,)).trainer(
+        Dopesheet.from_csv(SCHEDULES / "vq-curriculum.csv"), progress=False
+    )
+    assert set(plain.criteria) == {"recon", "commitment"}
 
 
 def test_check_targets_compares_each_held_out_value() -> None:
