@@ -8,7 +8,12 @@ Wiring a VQ autoencoder into the trainer (``schedules/vq-curriculum.csv``)::
     trainer = Trainer(model, opt, "schedules/vq-curriculum.csv", data,
                       {"recon": recon_mse, "commitment": vq_term("commitment")})
     bind_quantizer(trainer, model)                  # temperature, ema-decay, vq-blend
-    trainer.add(RefreshHandler(model.quantizer), HealthMonitor(model.quantizer, every=100))
+    trainer.add(RefreshHandler(model.quantizer),
+                HealthMonitor(model.quantizer, every=100, validation=held_out_digits))
+
+``HealthMonitor`` records held-out metrics (``vq/utilization``, ``vq/l{i}/orthogonality``,
+``vq/recon_quality``, ...) from its ``validation`` batch and the training window under
+``vq/train/...``; see ``docs/vq.md`` for every definition.
 
 The curriculum: *Warm-up* trains a plain autoencoder (``vq-blend`` 0, ``commitment`` 0) while
 the quantizer already tracks the latents at temperature 1 (sampled codes pull every code
