@@ -7,6 +7,7 @@ so each may synchronise with the device.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -82,7 +83,7 @@ def topographic_correlation(
     inputs: Tensor,
     latents: Tensor,
     sample: int = 256,
-    method: str = "pearson",
+    method: Literal["pearson", "spearman"] = "pearson",
     generator: torch.Generator | None = None,
 ) -> float:
     """Correlation between pairwise input distances and pairwise latent distances on a random
