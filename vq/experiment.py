@@ -38,10 +38,10 @@ class VQExperiment:
     """Everything a VQ-curriculum run wires into a trainer.
 
     ``criteria`` is keyed by dopesheet property (``recon``, ``commitment``; the trainer adds
-    ``reg-orthogonality`` and ``reg-topographic`` when the dopesheet has those columns); ``refresh`` re-seeds dead codes
-    on the dopesheet's ``refresh`` actions and/or every ``refresh.every`` steps (``None``:
-    never); ``monitor`` records held-out and training-window codebook health every
-    ``monitor.every`` steps into ``metrics.jsonl``.
+    ``reg-orthogonality`` and ``reg-topographic`` when the dopesheet has those columns);
+    ``refresh`` re-seeds dead codes on the dopesheet's ``refresh`` actions and/or every
+    ``refresh.every`` steps (``None``: never); ``monitor`` records held-out and
+    training-window codebook health every ``monitor.every`` steps into ``metrics.jsonl``.
     """
 
     model: VQAutoencoder
