@@ -1,28 +1,32 @@
-"""Our dopesheet-driven VQ vs vector-quantize-pytorch's ``VectorQuantize``, side by side.
+"""Our dopesheet-driven VQ vs vector-quantize-pytorch, side by side, measured on held-out digits.
 
 Same encoder/decoder (the digits MLPs of :func:`vq.digits_vqvae`, identically initialised), same
 data and batch order (scikit-learn's 8×8 digits), same Adam and learning-rate curve (the
 dopesheet's ``lr`` column; it is not a quantizer setting), same number of steps and threads.
 Contenders:
 
-- ``vqp defaults``: ``VectorQuantize(dim, codebook_size)`` at its default settings;
-- ``vqp dead-code expiry``: the same with ``threshold_ema_dead_code=2`` (its README's value);
-- ``ours + dopesheet``: :class:`vq.VectorQuantizer` with ``schedules/vq-curriculum.csv``
-  driving temperature, EMA decay, quantization blend, commitment weight and ``refresh``.
+- ``vqp VectorQuantize``: ``VectorQuantize(dim, codebook_size)`` at its default settings;
+- ``vqp VectorQuantize, expiry``: the same with ``threshold_ema_dead_code=2`` (its README's
+  value);
+- ``ours VectorQuantizer``: :class:`vq.VectorQuantizer` with ``schedules/vq-curriculum.csv``
+  driving temperature, EMA decay, quantization blend, commitment weight and ``refresh``;
+- ``vqp ResidualVQ`` (``--levels`` levels, defaults) and ``ours ResidualVQ`` (the same
+  schedule): the residual quantizers against each other.
 
 Training is interleaved in chunks of ``--chunk`` steps (round robin, the order rotating every
-chunk), so machine load hits every contender alike. Reported per contender: utilization (codes
-chosen at least once by nearest-code assignment over the training set, eval mode),
-perplexity of that assignment, reconstruction quality (1 − MSE/variance on the validation set,
-eval mode) and training steps/s, with the ratio of steps/s to ``vqp defaults``. Our loop sets
-the schedule's values itself (what :class:`mini.training.Trainer` bindings do) so that steps/s
-compares quantizers; ``--trainer`` adds a row for our whole :class:`~mini.training.Trainer`
-pipeline (health monitor and metrics log included), run after the others, not interleaved.
+chunk), so machine load hits every contender alike. Every quality number is measured on the
+held-out validation digits in eval mode (nearest codes), with :func:`vq.heldout_metrics`'s
+definitions: utilization (codes chosen by at least one held-out digit, mean over levels),
+perplexity (mean over levels), reconstruction quality (1 − MSE/variance), topographic
+correlation (input vs latent distances) and orthogonality (mean ``|cos|`` between the used
+codes of the worst level). Training steps/s and its ratio to ``vqp VectorQuantize`` close each
+row. Our loop sets the schedule's values itself (what :class:`mini.training.Trainer` bindings
+do) so that steps/s compares quantizers.
 
 Needs the optional extra ``bench`` (``pip install -e '.[bench]'``: vector-quantize-pytorch).
 
     python -m benchmarks.vq_vs_vector_quantize_pytorch [--latent-dim 16] [--codes 256]
-           [--steps N] [--threads 1] [--seed 0] [--chunk 50] [--trainer]
+           [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50]
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mini.temporal import Dopesheet, Timeline
-from vq import Batches, VectorQuantizer, load_digits_split, reconstruction_quality
-from vq.metrics import code_counts, perplexity
+from mini.temporal import Dopesheet, State, Timeline
+from mini.training.result import Result
+from vq import Batches, ResidualVQ, VectorQuantizer, heldout_metrics, load_digits_split
 from vq.models import mlp
 
 SCHEDULE = Path(__file__).resolve().parent.parent / "schedules" / "vq-curriculum.csv"
@@ -49,8 +53,9 @@ HIDDEN = (256, 128)
 
 @dataclass(eq=False)
 class Contender:
-    """One model being trained: ``step(x, step_index)`` trains on a batch, ``quantize(z)``
-    returns ``(quantized, codes)`` in eval mode."""
+    """One model being trained: ``step(x, step_index)`` trains on a batch; ``quantize(z)``
+    returns ``(quantized, codes (N, levels))`` in eval mode; ``codebooks()`` one ``(K, D)``
+    tensor per level."""
 
     name: str
     encoder: nn.Module
@@ -58,12 +63,26 @@ class Contender:
     quantizer: nn.Module
     step: Callable[[Tensor, int], None]
     quantize: Callable[[Tensor], tuple[Tensor, Tensor]]
+    codebooks: Callable[[], list[Tensor]]
     seconds: float = 0.0
     steps: int = 0
-    results: dict[str, float] = field(default_factory=dict)
 
     def modules(self) -> list[nn.Module]:
         return [self.encoder, self.quantizer, self.decoder]
+
+
+@dataclass
+class Row:
+    """One contender's held-out figures and training speed."""
+
+    name: str
+    utilization: float
+    perplexity: float
+    recon_quality: float
+    topographic_correlation: float
+    orthogonality: float
+    steps_per_second: float
+    levels: list[dict[str, float]] = field(default_factory=list)
 
 
 def _autoencoder(dim: int, seed: int) -> tuple[nn.Module, nn.Module]:
@@ -76,12 +95,18 @@ def _adam(*modules: nn.Module) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=1e-3)
 
 
-def theirs(name: str, dim: int, codes: int, lrs: list[float], seed: int, **kw) -> Contender:
+def theirs(
+    name: str, dim: int, codes: int, levels: int, lrs: list[float], seed: int, **kw
+) -> Contender:
+    from vector_quantize_pytorch import ResidualVQ as TheirResidualVQ
     from vector_quantize_pytorch import VectorQuantize
 
     enc, dec = _autoencoder(dim, seed)
     torch.manual_seed(seed + 1)
-    vq = VectorQuantize(dim=dim, codebook_size=codes, **kw)
+    if levels == 1:
+        vq = VectorQuantize(dim=dim, codebook_size=codes, **kw)
+    else:
+        vq = TheirResidualVQ(dim=dim, num_quantizers=levels, codebook_size=codes, **kw)
     opt = _adam(enc, vq, dec)
 
     def step(x: Tensor, i: int) -> None:
@@ -94,18 +119,20 @@ def theirs(name: str, dim: int, codes: int, lrs: list[float], seed: int, **kw) -
         opt.step()
 
     def quantize(z: Tensor) -> tuple[Tensor, Tensor]:
-        quantized, codes_, _ = vq(z)
-        return quantized, codes_
+        quantized, indices, _ = vq(z)
+        return quantized, indices.reshape(len(z), -1)
 
-    return Contender(name, enc, dec, vq, step, quantize)
+    def codebooks() -> list[Tensor]:
+        return [vq.codebook] if levels == 1 else list(vq.codebooks)
+
+    return Contender(name, enc, dec, vq, step, quantize, codebooks)
 
 
-def ours(name: str, dim: int, codes: int, timeline: Timeline, seed: int) -> Contender:
+def ours(name: str, dim: int, codes: int, levels: int, states: list[State], seed: int) -> Contender:
     enc, dec = _autoencoder(dim, seed)
     torch.manual_seed(seed + 1)
-    vq = VectorQuantizer(dim, codes)
+    vq = VectorQuantizer(dim, codes) if levels == 1 else ResidualVQ(levels, dim, codes)
     opt = _adam(enc, vq, dec)
-    states = list(timeline)
 
     def step(x: Tensor, i: int) -> None:
         state = states[i]
@@ -129,64 +156,118 @@ def ours(name: str, dim: int, codes: int, timeline: Timeline, seed: int) -> Cont
 
     def quantize(z: Tensor) -> tuple[Tensor, Tensor]:
         out = vq(z)
-        return out.quantized, out.codes
+        return out.quantized, out.codes.reshape(len(z), -1)
 
-    return Contender(name, enc, dec, vq, step, quantize)
+    def codebooks() -> list[Tensor]:
+        levels_ = [vq] if isinstance(vq, VectorQuantizer) else list(vq.quantizers)
+        return [q.codebook for q in levels_]
+
+    return Contender(name, enc, dec, vq, step, quantize, codebooks)
+
+
+def _as_quantizers(codebooks: list[Tensor]) -> VectorQuantizer | ResidualVQ:
+    """Our quantizer objects holding a contender's codebooks, so that
+    :func:`vq.heldout_metrics` measures every contender with one definition."""
+    levels = []
+    for cb in codebooks:
+        q = VectorQuantizer(cb.shape[1], cb.shape[0], kmeans_init=False)
+        with torch.no_grad():
+            q.codebook.copy_(cb.detach().reshape(q.codebook.shape))
+        levels.append(q)
+    return levels[0] if len(levels) == 1 else ResidualVQ(levels)
 
 
 @torch.no_grad()
-def evaluate(c: Contender, train: Tensor, val: Tensor, codes: int) -> dict[str, float]:
+def evaluate(c: Contender, val: Tensor) -> dict[str, object]:
+    """Held-out figures of a contender (eval mode, nearest codes)."""
     for m in c.modules():
         m.eval()
     try:
-        _, train_codes = c.quantize(c.encoder(train))
-        counts = code_counts(train_codes, codes)
-        quantized, _ = c.quantize(c.encoder(val))
-        quality = reconstruction_quality(val, c.decoder(quantized))
+        z = c.encoder(val)
+        quantized, codes = c.quantize(z)
+        result = Result(c.decoder(quantized), z, {"codes": codes})
+        m = heldout_metrics(_as_quantizers(c.codebooks()), val, result)
     finally:
-        for m in c.modules():
-            m.train()
+        for mod in c.modules():
+            mod.train()
     return {
-        "utilization": float((counts > 0).float().mean()),
-        "perplexity": perplexity(counts),
-        "recon_quality": quality,
+        "utilization": m.utilization,
+        "perplexity": sum(lv.perplexity for lv in m.levels) / len(m.levels),
+        "recon_quality": m.recon_quality,
+        "topographic_correlation": m.topographic_correlation,
+        "orthogonality": m.orthogonality,
+        "levels": [{"active": lv.active, "orthogonality": lv.orthogonality} for lv in m.levels],
     }
 
 
-def trainer_row(dim: int, codes: int, ds: Dopesheet, seed: int, data) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Our whole pipeline: the example's experiment on the real Trainer (health monitor every
-    50 steps with validation, metrics.jsonl in memory, refresh handler)."""
-    from vq.experiment import build, make_optimizer
-
-    exp = build(dim, codes, 1, seed=seed)
-    trainer = exp.trainer(ds, make_optimizer(exp.model), progress=False, seed=seed)
-    result = trainer.fit()
-    model = exp.model
-    model.eval()
-    with torch.no_grad():
-        counts = code_counts(model(data.train).extras["codes"], codes)
-        quality = reconstruction_quality(data.val, model(data.val).outputs)
-    return {
-        "utilization": float((counts > 0).float().mean()),
-        "perplexity": perplexity(counts),
-        "recon_quality": quality,
-        "steps_per_second": result.steps_per_second,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
+def arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--schedule", type=Path, default=SCHEDULE)
     p.add_argument("--latent-dim", type=int, default=16)
     p.add_argument("--codes", type=int, default=256)
+    p.add_argument("--levels", type=int, default=2, help="levels of the two residual VQs")
     p.add_argument("--steps", type=int, default=None, help="rescale the schedule to N steps")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=50, help="steps per contender per turn")
     p.add_argument("--expiry-threshold", type=float, default=2.0)
-    p.add_argument("--trainer", action="store_true", help="also time our whole Trainer run")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Train every contender interleaved and measure each on the held-out digits."""
+    torch.set_num_threads(args.threads)
+    ds = Dopesheet.from_csv(args.schedule)
+    if args.steps:
+        ds = ds.scaled(args.steps)
+    states = list(Timeline(ds))
+    n = len(states)
+    lrs = [s.props["lr"] for s in states]
+    data = load_digits_split(seed=args.seed)
+    dim, k, levels, seed = args.latent_dim, args.codes, args.levels, args.seed
+    contenders = [
+        theirs("vqp VectorQuantize", dim, k, 1, lrs, seed),
+        theirs(
+            f"vqp VectorQuantize, expiry {args.expiry_threshold:g}",
+            dim,
+            k,
+            1,
+            lrs,
+            seed,
+            threshold_ema_dead_code=args.expiry_threshold,
+        ),
+        ours("ours VectorQuantizer", dim, k, 1, states, seed),
+        theirs(f"vqp ResidualVQ ×{levels}", dim, k, levels, lrs, seed),
+        ours(f"ours ResidualVQ ×{levels}", dim, k, levels, states, seed),
+    ]
+    streams = {
+        c.name: iter(Batches(data.train, data.train_labels, args.batch_size, seed=seed))
+        for c in contenders
+    }
+    print(
+        f"{dim}-D latent, {k} codes (per level), {n:,} steps of {args.batch_size}, "
+        f"{args.threads} thread(s), seed {seed}, chunks of {args.chunk} steps interleaved; "
+        f"schedule {ds.source}; quality on {len(data.val)} held-out digits"
+    )
+    for turn, start in enumerate(range(0, n, args.chunk)):
+        stop = min(n, start + args.chunk)
+        shift = turn % len(contenders)
+        for c in contenders[shift:] + contenders[:shift]:
+            batches = [next(streams[c.name])[0] for _ in range(start, stop)]
+            t = time.perf_counter()
+            for i, x in zip(range(start, stop), batches, strict=True):
+                c.step(x, i)
+            c.seconds += time.perf_counter() - t
+            c.steps += stop - start
+    return [
+        Row(c.name, **evaluate(c, data.val), steps_per_second=c.steps / c.seconds)  # type: ignore[arg-type]
+        for c in contenders
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
     try:
         import vector_quantize_pytorch  # noqa: F401
     except ImportError:
@@ -196,63 +277,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
-    torch.set_num_threads(args.threads)
-    ds = Dopesheet.from_csv(args.schedule)
-    if args.steps:
-        ds = ds.scaled(args.steps)
-    timeline = Timeline(ds)
-    n = len(timeline)
-    lrs = [s.props["lr"] for s in Timeline(ds)]
-    data = load_digits_split(seed=args.seed)
-    dim, k = args.latent_dim, args.codes
-    contenders = [
-        theirs("vqp defaults", dim, k, lrs, args.seed),
-        theirs(
-            f"vqp dead-code expiry ({args.expiry_threshold:g})",
-            dim,
-            k,
-            lrs,
-            args.seed,
-            threshold_ema_dead_code=args.expiry_threshold,
-        ),
-        ours("ours + dopesheet", dim, k, timeline, args.seed),
-    ]
-    streams = {
-        c.name: iter(Batches(data.train, data.train_labels, args.batch_size, seed=args.seed))
-        for c in contenders
-    }
+    rows = run(args)
+    base = rows[0].steps_per_second
     print(
-        f"{dim}-D latent, {k} codes, {n:,} steps of {args.batch_size}, {args.threads} thread(s), "
-        f"seed {args.seed}, chunks of {args.chunk} steps interleaved; schedule {ds.source}"
+        f"{'(held-out)':34s} {'util.':>6s} {'perpl.':>7s} {'recon q.':>8s} {'topogr.':>7s} "
+        f"{'orthog.':>7s} {'steps/s':>8s} {'× vqp':>6s}"
     )
-    for turn, start in enumerate(range(0, n, args.chunk)):
-        stop = min(n, start + args.chunk)
-        order = contenders[turn % 3 :] + contenders[: turn % 3]
-        for c in order:
-            batches = [next(streams[c.name])[0] for _ in range(start, stop)]
-            t = time.perf_counter()
-            for i, x in zip(range(start, stop), batches, strict=True):
-                c.step(x, i)
-            c.seconds += time.perf_counter() - t
-            c.steps += stop - start
-    rows = []
-    for c in contenders:
-        c.results = evaluate(c, data.train, data.val, k)
-        c.results["steps_per_second"] = c.steps / c.seconds
-        rows.append((c.name, c.results))
-    if args.trainer:
-        rows.append(("ours, whole Trainer run*", trainer_row(dim, k, ds, args.seed, data)))
-    base = contenders[0].results["steps_per_second"]
-    header = f"{'':32s} {'utilization':>11s} {'perplexity':>10s} {'recon q.':>8s} "
-    print(header + f"{'steps/s':>8s} {'× vqp':>6s}")
-    for name, r in rows:
+    for r in rows:
         print(
-            f"{name:32s} {r['utilization']:11.3f} {r['perplexity']:10.1f} "
-            f"{r['recon_quality']:8.3f} {r['steps_per_second']:8.0f} "
-            f"{r['steps_per_second'] / base:6.2f}"
+            f"{r.name:34s} {r.utilization:6.3f} {r.perplexity:7.1f} {r.recon_quality:8.3f} "
+            f"{r.topographic_correlation:7.3f} {r.orthogonality:7.3f} "
+            f"{r.steps_per_second:8.0f} {r.steps_per_second / base:6.2f}"
         )
-    if args.trainer:
-        print("* run alone after the others (not interleaved): includes the Trainer's logging.")
     return 0
 
 

@@ -97,7 +97,7 @@ class Anchor(SpecialCriterion):
         self._stash: Tensor | None = None
 
     def attach(self, trainer: Trainer) -> None:
-        trainer.on(f"action:{self.action}", self.on_anchor)
+        trainer.on(f"action:{self.action}", self.on_anchor, optional=True)  # or fired at runtime
 
     def on_anchor(self, event: Event) -> None:
         self.capture(event.trainer.model, step=event.step)

@@ -3,11 +3,17 @@ dopesheet schedules.
 
     python -m examples.vq_curriculum [--schedule CSV] [--steps N] [--levels D] [--codes K]
                                      [--latent-dim E] [--out DIR] [--seed S] [--no-video]
-                                     [--no-refresh] [--resume CKPT]
+                                     [--no-refresh] [--refresh-every N] [--resume CKPT]
+                                     [--relaxation sample|gumbel|soft] [--learn ema|loss]
+                                     [--gradient straight-through|rotation] [--targets]
 
 Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
 ``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
-``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run).
+``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run);
+``--refresh-every N`` also refreshes dead codes every N steps. ``--targets`` runs the
+configuration that meets the production targets on held-out digits (:data:`TARGETS_CONFIG`:
+``schedules/vq-targets.csv`` plus model flags); flags given on the command line override it.
+Every figure in ``summary.json`` without a ``train_`` prefix is measured on the held-out split.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ import time
 from pathlib import Path
 
 import torch
+from rich.table import Table
 
 from examples.common import (
+    REPO,
     console,
     entry,
     finish,
     fit,
     int_at_least,
+    is_main,
     load_schedule,
     parser,
     render_optional,
@@ -43,9 +52,25 @@ from vq.experiment import (
     summarize,
     without_actions,
 )
-from vq.health import quantizer_levels
 from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
+from vq.quantizer import GRADIENTS, LEARN, RELAXATIONS
+from vq.residual import quantizer_levels
 from vq.video import codebook_animation
+
+TARGETS_CONFIG: dict[str, object] = {
+    "schedule": REPO / "schedules" / "vq-targets.csv",
+    "latent_dim": 32,
+    "codes": 64,
+    "levels": 10,
+}
+"""What ``--targets`` sets (as defaults: flags given on the command line still win)."""
+
+TARGETS = {  # summary key -> (comparison, bound): the production targets, on held-out digits
+    "recon_quality": (">", 0.90),
+    "utilization": (">", 0.80),
+    "orthogonality": ("<", 0.25),  # the worst level's, so it holds on every level
+    "topographic_correlation": (">", 0.85),
+}
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -57,10 +82,54 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--batch-size", type=int_at_least(1), default=256)
     p.add_argument(
-        "--health-every", type=int_at_least(1), default=50, help="codebook health every N steps"
-    )
+        "--health-every", type=int_at_least(1), default=50,
+        help="held-out metrics and codebook health every N steps",
+    )  # fmt: skip
     p.add_argument("--no-refresh", action="store_true", help="drop the dopesheet's refresh actions")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--refresh-every", type=int_at_least(1), default=None, metavar="N",
+        help="also re-seed dead codes every N steps (once a level's usage window is full)",
+    )  # fmt: skip
+    p.add_argument(
+        "--relaxation", choices=RELAXATIONS, default="sample",
+        help="while the temperature is up: sample hard codes, straight-through Gumbel-softmax, "
+        "or the soft expectation",
+    )  # fmt: skip
+    p.add_argument(
+        "--learn", choices=LEARN, default="ema",
+        help="codebook by EMA (a buffer, ema-decay) or by loss (a parameter, lr-codebook)",
+    )  # fmt: skip
+    p.add_argument("--gradient", choices=GRADIENTS, default="straight-through")
+    p.add_argument(
+        "--targets", action="store_true",
+        help="the configuration that meets the production targets on held-out digits "
+        "(schedules/vq-targets.csv plus model flags; other flags override it)",
+    )  # fmt: skip
+    args = p.parse_args(argv)
+    if args.targets:  # the preset becomes the defaults, so explicit flags still win
+        p.set_defaults(**TARGETS_CONFIG)
+        args = p.parse_args(argv)
+    return args
+
+
+def experiment(args: argparse.Namespace) -> VQExperiment:
+    """The experiment the flags describe."""
+    return build(
+        args.latent_dim, args.codes, args.levels,
+        seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
+        refresh=not args.no_refresh, refresh_every=args.refresh_every,
+        relaxation=args.relaxation, learn=args.learn, gradient=args.gradient,
+    )  # fmt: skip
+
+
+def check_targets(summary: dict) -> dict[str, dict[str, object]]:
+    """Each production target with its held-out value and whether the run meets it."""
+    out: dict[str, dict[str, object]] = {}
+    for key, (op, bound) in TARGETS.items():
+        value = float(summary[key])
+        met = value > bound if op == ">" else value < bound
+        out[key] = {"value": value, "target": f"{op} {bound}", "met": bool(met)}
+    return out
 
 
 def render_video(
@@ -90,11 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     ds = timeline.dopesheet
     n = len(timeline)
     label = args.schedule.name + (" without refresh" if args.no_refresh else "")
-    exp = build(
-        args.latent_dim, args.codes, args.levels,
-        seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
-        refresh=not args.no_refresh,
-    )  # fmt: skip
+    exp = experiment(args)
     trainer = exp.trainer(
         timeline,
         make_optimizer(exp.model),
@@ -112,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
     watch(trainer, args)
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
-    summary_figures = summarize(exp.model, exp.data)
+    summary_figures = summarize(exp.model, exp.data, args.seed)
 
     history = trainer.metrics.history()
     levels = quantizer_levels(exp.model.quantizer)
@@ -140,11 +205,17 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "steps": n,
         **summary_figures,
+        "targets": check_targets(summary_figures),
         "train_steps_per_second": result.steps_per_second,
         "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
         "wall_seconds": time.perf_counter() - t0,
         "refresh_actions": sum(1 for _, a in ds.actions if a == "refresh"),
         "latent_dim": args.latent_dim,
+        "codes": args.codes,
+        "relaxation": args.relaxation,
+        "learn": args.learn,
+        "gradient": args.gradient,
+        "refresh_every": args.refresh_every,
         "seed": args.seed,
         "schedule": str(args.schedule),
     }
@@ -158,7 +229,19 @@ def main(argv: list[str] | None = None) -> dict:
         if video["ok"]:
             summary["outputs"].insert(-1, str(path))
     summary["wall_seconds"] = time.perf_counter() - t0
+    if is_main():
+        print_targets(summary["targets"])
     return finish(out / "summary.json", summary, video)
+
+
+def print_targets(targets: dict[str, dict[str, object]]) -> None:
+    table = Table(title="production targets, held-out digits")
+    for col in ("metric", "value", "target", "met"):
+        table.add_column(col)
+    for key, t in targets.items():
+        met = "[green]yes[/green]" if t["met"] else "[red]no[/red]"
+        table.add_row(key, f"{t['value']:.3f}", str(t["target"]), met)
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,12 @@ Wiring a VQ autoencoder into the trainer (``schedules/vq-curriculum.csv``)::
     trainer = Trainer(model, opt, "schedules/vq-curriculum.csv", data,
                       {"recon": recon_mse, "commitment": vq_term("commitment")})
     bind_quantizer(trainer, model)                  # temperature, ema-decay, vq-blend
-    trainer.add(RefreshHandler(model.quantizer), HealthMonitor(model.quantizer, every=100))
+    trainer.add(RefreshHandler(model.quantizer),
+                HealthMonitor(model.quantizer, every=100, validation=held_out_digits))
+
+``HealthMonitor`` records held-out metrics (``vq/utilization``, ``vq/l{i}/orthogonality``,
+``vq/recon_quality``, ...) from its ``validation`` batch and the training window under
+``vq/train/...``; see ``docs/vq.md`` for every definition.
 
 The curriculum: *Warm-up* trains a plain autoencoder (``vq-blend`` 0, ``commitment`` 0) while
 the quantizer already tracks the latents at temperature 1 (sampled codes pull every code
@@ -19,30 +24,57 @@ below ``hard_below`` (1e-3) as hard nearest-code assignment — and decays ``lr`
 ``refresh`` actions re-seed dead codes at each phase boundary.
 """
 
-from vq.criteria import recon_mse, vq_loss, vq_term
-from vq.data import Batches, Digits, load_digits_split
-from vq.health import HealthMonitor, RefreshHandler, quantizer_levels
-from vq.metrics import (
-    CodebookHealth,
-    code_counts,
-    codebook_health,
-    dead_codes,
-    effective_rank,
-    perplexity,
-    reconstruction_quality,
-    topographic_correlation,
-    utilization,
-)
-from vq.models import VQAutoencoder, digits_vqvae, digits_vqvae_2d, digits_vqvae_large
-from vq.quantizer import QuantizerOutput, VectorQuantizer
-from vq.residual import ResidualOutput, ResidualVQ
-from vq.wiring import bind_quantizer, quantizer_bindings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> submodule. Imported on first use (PEP 562), so `from vq import VectorQuantizer` costs
+# torch plus the quantizer (no scikit-learn, pandas, rich or trainer): the data, health and wiring
+# modules pull those in only when asked for.
+_EXPORTS = {
+    "Batches": "vq.data",
+    "Digits": "vq.data",
+    "load_digits_split": "vq.data",
+    "HealthMonitor": "vq.health",
+    "RefreshHandler": "vq.health",
+    "HeldOutMetrics": "vq.heldout",
+    "heldout_metrics": "vq.heldout",
+    "CodebookHealth": "vq.metrics",
+    "code_counts": "vq.metrics",
+    "codebook_health": "vq.metrics",
+    "codebook_orthogonality": "vq.metrics",
+    "cross_orthogonality": "vq.metrics",
+    "dead_codes": "vq.metrics",
+    "effective_rank": "vq.metrics",
+    "perplexity": "vq.metrics",
+    "reconstruction_quality": "vq.metrics",
+    "topographic_correlation": "vq.metrics",
+    "utilization": "vq.metrics",
+    "VQAutoencoder": "vq.models",
+    "digits_vqvae": "vq.models",
+    "digits_vqvae_2d": "vq.models",
+    "digits_vqvae_large": "vq.models",
+    "QuantizerOutput": "vq.quantizer",
+    "VectorQuantizer": "vq.quantizer",
+    "orthogonality_penalty": "vq.regularizers",
+    "topographic_penalty": "vq.regularizers",
+    "ResidualOutput": "vq.residual",
+    "ResidualVQ": "vq.residual",
+    "quantizer_levels": "vq.residual",
+    "recon_mse": "vq.criteria",
+    "vq_loss": "vq.criteria",
+    "vq_term": "vq.criteria",
+    "bind_quantizer": "vq.wiring",
+    "quantizer_bindings": "vq.wiring",
+}
 
 __all__ = [
     "Batches",
     "CodebookHealth",
     "Digits",
     "HealthMonitor",
+    "HeldOutMetrics",
     "QuantizerOutput",
     "RefreshHandler",
     "ResidualOutput",
@@ -52,19 +84,62 @@ __all__ = [
     "bind_quantizer",
     "code_counts",
     "codebook_health",
+    "codebook_orthogonality",
+    "cross_orthogonality",
     "dead_codes",
     "digits_vqvae",
     "digits_vqvae_2d",
     "digits_vqvae_large",
     "effective_rank",
+    "heldout_metrics",
     "load_digits_split",
+    "orthogonality_penalty",
     "perplexity",
     "quantizer_bindings",
     "quantizer_levels",
     "recon_mse",
     "reconstruction_quality",
     "topographic_correlation",
+    "topographic_penalty",
     "utilization",
     "vq_loss",
     "vq_term",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vq' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from vq.criteria import recon_mse, vq_loss, vq_term
+    from vq.data import Batches, Digits, load_digits_split
+    from vq.health import HealthMonitor, RefreshHandler
+    from vq.heldout import HeldOutMetrics, heldout_metrics
+    from vq.metrics import (
+        CodebookHealth,
+        code_counts,
+        codebook_health,
+        codebook_orthogonality,
+        cross_orthogonality,
+        dead_codes,
+        effective_rank,
+        perplexity,
+        reconstruction_quality,
+        topographic_correlation,
+        utilization,
+    )
+    from vq.models import VQAutoencoder, digits_vqvae, digits_vqvae_2d, digits_vqvae_large
+    from vq.quantizer import QuantizerOutput, VectorQuantizer
+    from vq.regularizers import orthogonality_penalty, topographic_penalty
+    from vq.residual import ResidualOutput, ResidualVQ, quantizer_levels
+    from vq.wiring import bind_quantizer, quantizer_bindings

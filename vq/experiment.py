@@ -14,25 +14,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mini.temporal import Dopesheet, Timeline
 from mini.training import PhaseData, Trainer
 from vq.criteria import recon_mse, vq_term
 from vq.data import Batches, Digits, load_digits_split
-from vq.health import HealthMonitor, RefreshHandler, quantizer_levels
-from vq.metrics import effective_rank, reconstruction_quality
+from vq.health import HealthMonitor, RefreshHandler
+from vq.heldout import evaluate_heldout
 from vq.models import VQAutoencoder, digits_vqvae
+from vq.regularizers import orthogonality_penalty, topographic_penalty
+from vq.residual import quantizer_levels
 from vq.wiring import bind_quantizer
+
+ORTHOGONALITY_COLUMN = "reg-orthogonality"
+"""The dopesheet column that weights :func:`vq.orthogonality_penalty` (wired when present)."""
+TOPOGRAPHIC_COLUMN = "reg-topographic"
+"""The dopesheet column that weights :func:`vq.topographic_penalty` (wired when present)."""
 
 
 @dataclass(eq=False)
 class VQExperiment:
     """Everything a VQ-curriculum run wires into a trainer.
 
-    ``criteria`` is keyed by dopesheet property (``recon``, ``commitment``); ``refresh`` re-seeds
-    dead codes on the dopesheet's ``refresh`` actions (``None``: never); ``monitor`` records
-    codebook health every ``monitor.every`` steps into ``metrics.jsonl``.
+    ``criteria`` is keyed by dopesheet property (``recon``, ``commitment``; the trainer adds
+    ``reg-orthogonality`` and ``reg-topographic`` when the dopesheet has those columns);
+    ``refresh`` re-seeds dead codes on the dopesheet's ``refresh`` actions and/or every
+    ``refresh.every`` steps (``None``: never); ``monitor`` records held-out and
+    training-window codebook health every ``monitor.every`` steps into ``metrics.jsonl``.
     """
 
     model: VQAutoencoder
@@ -51,9 +60,13 @@ class VQExperiment:
         blended in, a rising validation loss is the expected price, not an alarm."""
         opt = optimizer or make_optimizer(self.model)
         val = (self.data.val, self.data.val_labels)
-        trainer = Trainer(
-            self.model, opt, schedule, PhaseData(self.batches, val), self.criteria, **kw
-        )
+        timeline = schedule if isinstance(schedule, Timeline) else Timeline(schedule)
+        criteria = dict(self.criteria)
+        if ORTHOGONALITY_COLUMN in timeline.dopesheet.props:
+            criteria[ORTHOGONALITY_COLUMN] = orthogonality_penalty(self.model.quantizer)
+        if TOPOGRAPHIC_COLUMN in timeline.dopesheet.props:
+            criteria[TOPOGRAPHIC_COLUMN] = topographic_penalty()
+        trainer = Trainer(self.model, opt, timeline, PhaseData(self.batches, val), criteria, **kw)
         bind_quantizer(trainer, self.model)
         self.monitor.start_step = quantized_from(trainer.timeline.dopesheet)
         trainer.add(self.monitor)
@@ -73,6 +86,7 @@ def build(
     health_every: int = 50,
     health_patience: int = 5,
     refresh: bool = True,
+    refresh_every: int | None = None,
     **quantizer_kwargs: Any,
 ) -> VQExperiment:
     """The digits VQ autoencoder (``levels`` residual levels of ``codes`` codes on a
@@ -81,7 +95,10 @@ def build(
     The health monitor validates every ``health_every`` steps and warns after
     ``health_patience`` rises in a row: with 3 (the monitor's default) the default curriculum
     warns three times while its commitment ramp nudges the validation loss up by ~5%, which
-    is the expected price of quantization, not a fault."""
+    is the expected price of quantization, not a fault. ``refresh``: re-seed dead codes on the
+    dopesheet's ``refresh`` actions; ``refresh_every``: also every N steps (either alone
+    works; neither → no refresh handler). ``quantizer_kwargs`` go to every
+    :class:`~vq.VectorQuantizer` (``relaxation``, ``learn``, ``gradient``, ...)."""
     data = load_digits_split(seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -99,7 +116,13 @@ def build(
             validation=val,
             seed=seed,
         ),
-        refresh=RefreshHandler(model.quantizer) if refresh else None,
+        refresh=(
+            RefreshHandler(
+                model.quantizer, every=refresh_every, action="refresh" if refresh else None
+            )
+            if refresh or refresh_every
+            else None
+        ),
     )
 
 
@@ -116,11 +139,19 @@ def quantized_from(dopesheet: Dopesheet) -> int:
     return 0 if reached[0] == 0 else keys[reached[0]][0]
 
 
-def make_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
-    """Adam over the trainable parameters (the EMA codebooks are buffers). ``fused`` does each
-    update in one kernel, as in the colour example; the trainer sets ``lr`` every step."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=lr, fused=True)
+def make_optimizer(model: VQAutoencoder, lr: float = 1e-3) -> torch.optim.Adam:
+    """Adam with two named param groups: ``model`` (encoder and decoder) and ``codebook`` (the
+    quantizer's trainable parameters). The trainer sets a group named ``g`` from the
+    dopesheet's ``lr-<g>`` column when it has one, else from ``lr``, so an ``lr-codebook``
+    column gives the codebook its own schedule. EMA codebooks (``learn="ema"``, the default)
+    are buffers updated by ``ema-decay``, not by the optimizer: their ``codebook`` group is
+    empty and ``lr-codebook`` only matters with ``learn="loss"``. ``fused`` does each update in
+    one kernel."""
+    codebook = [p for p in model.quantizer.parameters() if p.requires_grad]
+    ids = {id(p) for p in codebook}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    groups = [{"params": rest, "name": "model"}, {"params": codebook, "name": "codebook"}]
+    return torch.optim.Adam(groups, lr=lr, fused=True)
 
 
 def without_actions(dopesheet: Dopesheet, names: Iterable[str]) -> Dopesheet:
@@ -134,32 +165,31 @@ def without_actions(dopesheet: Dopesheet, names: Iterable[str]) -> Dopesheet:
     return Dopesheet.from_dict(d)
 
 
-@torch.no_grad()
-def summarize(model: VQAutoencoder, data: Digits) -> dict[str, Any]:
-    """The figures of ``summary.json``.
+def summarize(model: VQAutoencoder, data: Digits, seed: int = 0) -> dict[str, Any]:
+    """The figures of ``summary.json``: held-out under plain keys, the training window under
+    ``train_`` keys.
 
-    ``levels``: per level, its codes and the active codes and perplexity over the quantizer's
-    usage window (the last ``window`` training steps, as the health monitor sees them);
-    ``utilization``: active/codes averaged over levels; ``recon_quality`` (1 − MSE/variance)
-    and ``effective_rank`` of the pre-quantization latents on the validation digits, in eval
-    mode (nearest codes).
+    Held-out (:mod:`vq.heldout`, on the validation digits, eval mode, nearest codes):
+    ``levels`` (per level ``codes``, ``active``, ``dead``, ``utilization``, ``perplexity``,
+    ``orthogonality``), ``utilization`` (mean over levels), ``recon_quality``,
+    ``topographic_correlation``, ``orthogonality`` (worst level), ``cross_level_orthogonality``
+    (residual VQ) and ``effective_rank``. Training window (the quantizer's usage counts over
+    its last ``window`` training steps): ``train_levels`` (``codes``, ``active``,
+    ``perplexity``) and ``train_utilization``.
     """
-    was_training = model.training
-    model.eval()
-    try:
-        result = model(data.val)
-        levels = []
-        for q in quantizer_levels(model.quantizer):
-            h = q.health()
-            levels.append({"codes": h.codes, "active": h.active, "perplexity": h.perplexity})
-        return {
-            "levels": levels,
-            "utilization": sum(lv["active"] / lv["codes"] for lv in levels) / len(levels),
-            "recon_quality": reconstruction_quality(data.val, result.outputs),
-            "effective_rank": effective_rank(result.latents),
-        }
-    finally:
-        model.train(was_training)
+    _, heldout = evaluate_heldout(
+        model, model.quantizer, data.val, generator=torch.Generator().manual_seed(seed)
+    )
+    train_levels = []
+    for q in quantizer_levels(model.quantizer):
+        h = q.health()
+        train_levels.append({"codes": h.codes, "active": h.active, "perplexity": h.perplexity})
+    return {
+        **heldout.summary(),
+        "train_levels": train_levels,
+        "train_utilization": sum(lv["active"] / lv["codes"] for lv in train_levels)
+        / len(train_levels),
+    }
 
 
 def codebook_probe(model: VQAutoencoder, probe: Tensor) -> dict[str, Tensor]:

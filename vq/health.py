@@ -1,6 +1,8 @@
 """Trainer handlers that watch and repair codebooks: :class:`HealthMonitor`, :class:`RefreshHandler`.
 
 Both take the quantizer they look after and subscribe themselves with ``attach(trainer)``.
+Held-out metrics (plain ``vq/...`` names) come from :mod:`vq.heldout`; numbers measured on
+training batches are named ``vq/train/...``.
 """
 
 from __future__ import annotations
@@ -8,33 +10,28 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
 
+from mini.training.criteria import batch_inputs
 from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
-from mini.training.trainer import batch_inputs, default_forward
+from mini.training.trainer import default_forward
 from vq.criteria import recon_mse
+from vq.heldout import HeldOutMetrics, heldout_metrics
 from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation
 from vq.quantizer import VectorQuantizer
-from vq.residual import ResidualVQ
+from vq.residual import ResidualVQ, quantizer_levels
 
 if TYPE_CHECKING:
     from mini.training.events import Event
 
 log = logging.getLogger(__name__)
 
-ON_ALARM = ("warn", "stop")
-
-
-def quantizer_levels(quantizer: VectorQuantizer | ResidualVQ) -> list[VectorQuantizer]:
-    """The codebooks of a quantizer: one for a :class:`VectorQuantizer`, one per level for a
-    :class:`ResidualVQ`."""
-    if isinstance(quantizer, ResidualVQ):
-        return list(quantizer.quantizers)  # type: ignore[arg-type]
-    return [quantizer]
+OnAlarm = Literal["warn", "stop"]
+ON_ALARM: tuple[str, ...] = get_args(OnAlarm)
 
 
 def _default_forward(model: nn.Module, batch: Any) -> Result:
@@ -42,26 +39,30 @@ def _default_forward(model: nn.Module, batch: Any) -> Result:
 
 
 class HealthMonitor:
-    """Records codebook and latent health every ``every`` steps and raises alarms.
+    """Records codebook health every ``every`` steps (and at every phase end, so the run's last
+    step is always measured) and raises alarms.
 
-    Subscribe with ``attach(trainer)`` (``step-metrics`` every ``every`` steps). Each call records,
-    per level ``i``: ``vq/l{i}/active``, ``/dead``, ``/utilization``, ``/perplexity`` (over the
-    quantizer's usage window), and on the step's batch: ``vq/utilization`` (mean over levels),
-    ``vq/effective_rank`` of the pre-quantization latents, ``vq/topographic`` (input vs latent
-    distance correlation) and ``vq/recon_quality``; with a ``validation`` batch also
-    ``vq/val_loss``.
+    Subscribe with ``attach(trainer)``. With a ``validation`` batch (the held-out split) each
+    call evaluates the model on it in eval mode, without gradients, and records the held-out
+    metrics of :mod:`vq.heldout` under plain names: per level ``i`` ``vq/l{i}/active``,
+    ``/dead``, ``/utilization``, ``/perplexity``, ``/orthogonality``; ``vq/utilization``
+    (mean over levels), ``vq/orthogonality`` (worst level), ``vq/cross_level_orthogonality``
+    (residual VQ), ``vq/recon_quality``, ``vq/topographic``, ``vq/effective_rank`` and
+    ``vq/val_loss``. Training-side numbers always go under ``vq/train/``: the usage window over
+    the last ``window`` training batches (``vq/train/l{i}/active`` …, ``vq/train/utilization``)
+    and, on the step's training batch, ``vq/train/recon_quality``, ``vq/train/topographic`` and
+    ``vq/train/effective_rank``.
 
-    Alarms: a level's utilization under ``usage_floor``; the latents' effective rank under
-    ``rank_floor`` of the way from 1 (a line) to the latent size; the validation loss rising
-    ``patience`` evaluations in a row. Each alarm is logged as a warning when its condition
-    starts (not on every check); with ``on_alarm="stop"`` the monitor calls
-    ``trainer.stop(reason)`` instead. No alarms before ``start_step`` (e.g. while a warm-up
-    phase runs without quantization).
+    Alarms: a level's training-window utilization under ``usage_floor`` (the codes a refresh
+    can revive; a small held-out split cannot reach every code of a large codebook); the
+    latents' effective rank (held-out when there is a validation batch) under ``rank_floor`` of
+    the way from 1 (a line) to the latent size; the validation loss rising ``patience``
+    evaluations in a row. Each alarm is logged as a warning when its condition starts (not on
+    every check); with ``on_alarm="stop"`` the monitor calls ``trainer.stop(reason)`` instead.
+    No alarms before ``start_step`` (e.g. while a warm-up phase runs without quantization).
 
-    Validation: the monitor evaluates the model itself on the fixed ``validation`` batch at its
-    own cadence (every ``every`` steps, in eval mode, without gradients), rather than waiting
-    for ``phase-end`` events: those come once per phase, too rarely to see ``patience`` rises.
-    ``validation_loss(batch, result)`` defaults to the reconstruction MSE.
+    ``validation_loss(batch, result)`` defaults to the reconstruction MSE; ``forward(model,
+    batch)`` to ``model(inputs)``; ``threshold``: uses for a held-out code to count as active.
     """
 
     def __init__(
@@ -75,9 +76,10 @@ class HealthMonitor:
         validation: Any = None,
         validation_loss: Callable[[Any, Result], Tensor] = recon_mse,
         forward: Callable[[nn.Module, Any], Result] = _default_forward,
-        on_alarm: str = "warn",
+        on_alarm: OnAlarm = "warn",
         start_step: int = 0,
-        sample: int = 256,
+        sample: int = 512,
+        threshold: float = 1.0,
         seed: int = 0,
     ):
         if on_alarm not in ON_ALARM:
@@ -95,30 +97,32 @@ class HealthMonitor:
         self.on_alarm = on_alarm
         self.start_step = start_step
         self.sample = sample
+        self.threshold = threshold
         self._gen = torch.Generator().manual_seed(seed)
         self.val_losses: list[float] = []
         self.rises = 0
         self.alarms: list[tuple[int, str]] = []
         self._active: set[str] = set()
         self.last: dict[str, float] = {}
+        self.heldout: HeldOutMetrics | None = None
 
     def attach(self, trainer: Any) -> None:
-        trainer.on("step-metrics", self, every=self.every)
+        trainer.on("step-metrics", self)  # filters to every N-th step and phase ends itself
 
     # -- measuring ------------------------------------------------------------------------------
     def measure(self, batch: Any = None, result: Result | None = None) -> dict[str, float]:
-        """Codebook health from the usage windows, plus latent metrics when given the step's
-        batch and result."""
+        """Training-side numbers (``vq/train/...``): the usage windows, plus latent metrics on
+        the step's batch and result when given."""
         out: dict[str, float] = {}
         utils = []
         for i, q in enumerate(quantizer_levels(self.quantizer)):
             h = q.health()
             utils.append(h.utilization)
-            out[f"vq/l{i}/active"] = h.active
-            out[f"vq/l{i}/dead"] = h.dead
-            out[f"vq/l{i}/utilization"] = h.utilization
-            out[f"vq/l{i}/perplexity"] = h.perplexity
-        out["vq/utilization"] = sum(utils) / len(utils)
+            out[f"vq/train/l{i}/active"] = h.active
+            out[f"vq/train/l{i}/dead"] = h.dead
+            out[f"vq/train/l{i}/utilization"] = h.utilization
+            out[f"vq/train/l{i}/perplexity"] = h.perplexity
+        out["vq/train/utilization"] = sum(utils) / len(utils)
         if result is not None and result.latents is not None:
             z = result.latents.detach()
             z = z.reshape(-1, z.shape[-1])
@@ -126,29 +130,48 @@ class HealthMonitor:
                 z_sample = z[torch.randperm(z.shape[0], generator=self._gen)[: self.sample]]
             else:
                 z_sample = z
-            out["vq/effective_rank"] = effective_rank(z_sample)
+            out["vq/train/effective_rank"] = effective_rank(z_sample)
             if batch is not None:
                 x = batch_inputs(batch).detach()
                 if x.shape[0] == z.shape[0]:
-                    out["vq/topographic"] = topographic_correlation(
+                    out["vq/train/topographic"] = topographic_correlation(
                         x, z, self.sample, generator=self._gen
                     )
                 if result.outputs.shape == x.shape:
-                    out["vq/recon_quality"] = reconstruction_quality(x, result.outputs.detach())
+                    out["vq/train/recon_quality"] = reconstruction_quality(
+                        x, result.outputs.detach()
+                    )
         return out
+
+    def evaluate(self, model: nn.Module) -> tuple[float, HeldOutMetrics | None]:
+        """Validation loss and held-out metrics on the fixed batch (model in eval mode, without
+        gradients, then restored); no metrics for a model whose result has neither
+        ``extras["codes"]`` nor ``latents``."""
+        with eval_mode(model):
+            result = self.forward(model, self.validation)
+            loss = float(self.validation_loss(self.validation, result))
+            if result.latents is None and "codes" not in result.extras:
+                return loss, None
+            metrics = heldout_metrics(
+                self.quantizer, batch_inputs(self.validation), result,
+                threshold=self.threshold, sample=self.sample, generator=self._gen,
+            )  # fmt: skip
+        return loss, metrics
 
     def validate(self, model: nn.Module) -> float:
         """Validation loss on the fixed batch (model in eval mode, then restored)."""
-        with eval_mode(model):
-            result = self.forward(model, self.validation)
-            return float(self.validation_loss(self.validation, result))
+        return self.evaluate(model)[0]
 
     # -- the handler ----------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
+        if event.step % self.every and not event.state.is_phase_end:
+            return
         trainer = event.trainer
         metrics = self.measure(event.batch, event.result)
         if self.validation is not None:
-            val = self.validate(trainer.model)
+            val, self.heldout = self.evaluate(trainer.model)
+            if self.heldout is not None:
+                metrics.update(self.heldout.records())
             if self.val_losses and val > self.val_losses[-1]:
                 self.rises += 1
             else:
@@ -163,13 +186,13 @@ class HealthMonitor:
     def _check(self, metrics: dict[str, float], event: Event) -> None:
         conditions: dict[str, str] = {}
         for i, _ in enumerate(quantizer_levels(self.quantizer)):
-            u = metrics[f"vq/l{i}/utilization"]
+            u = metrics[f"vq/train/l{i}/utilization"]
             if u < self.usage_floor:
                 conditions[f"usage/{i}"] = (
                     f"level {i} codebook utilization {u:.2f} is under the floor "
                     f"{self.usage_floor:.2f}"
                 )
-        erank = metrics.get("vq/effective_rank")
+        erank = metrics.get("vq/effective_rank", metrics.get("vq/train/effective_rank"))
         dim = quantizer_levels(self.quantizer)[0].dim
         if erank is not None and dim > 1 and not math.isnan(erank):
             spread = (erank - 1.0) / (dim - 1.0)
@@ -241,7 +264,7 @@ class RefreshHandler:
         if self.every is not None:
             trainer.on("step-metrics", self, every=self.every)
         if self.action is not None:
-            trainer.on(f"action:{self.action}", self)
+            trainer.on(f"action:{self.action}", self, optional=True)  # also fired at runtime
 
     def refresh(self, periodic: bool = False) -> list[int]:
         """Refresh every level now; returns how many codes each level re-seeded."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 from torch import Tensor
 
 
@@ -19,6 +18,8 @@ def kmeans_centroids(
     """
     if samples.ndim != 2 or samples.shape[0] == 0:
         raise ValueError(f"samples must be a non-empty (N, D) tensor, got {tuple(samples.shape)}")
+    from sklearn.cluster import KMeans  # lazy: `from vq import VectorQuantizer` stays light
+
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
     x = samples.detach().to("cpu", torch.float64).numpy()
     distinct = np.unique(x, axis=0)

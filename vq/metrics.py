@@ -7,6 +7,7 @@ so each may synchronise with the device.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -82,7 +83,7 @@ def topographic_correlation(
     inputs: Tensor,
     latents: Tensor,
     sample: int = 256,
-    method: str = "pearson",
+    method: Literal["pearson", "spearman"] = "pearson",
     generator: torch.Generator | None = None,
 ) -> float:
     """Correlation between pairwise input distances and pairwise latent distances on a random
@@ -102,6 +103,35 @@ def topographic_correlation(
     if method == "spearman":
         dx, dz = _ranks(dx), _ranks(dz)
     return _pearson(dx, dz)
+
+
+def _unit_rows(x: Tensor) -> Tensor:
+    x = x.reshape(x.shape[0], -1).double()
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def codebook_orthogonality(codes: Tensor) -> float:
+    """Mean ``|cos|`` between distinct rows of ``codes`` ``(K, D)``, taken about the origin:
+    0 when the codes are mutually orthogonal, 1 when they all lie on one line. ``nan`` with fewer
+    than two codes. Pass the codes a split actually uses (see :mod:`vq.heldout`); a zero code
+    counts as orthogonal to every other. ``K`` codes in ``D < K`` dimensions cannot all be
+    orthogonal: random directions give about ``sqrt(2 / (π D))``."""
+    k = codes.shape[0]
+    if k < 2:
+        return float("nan")
+    u = _unit_rows(codes)
+    cos = (u @ u.T).abs()
+    return float((cos.sum() - cos.diagonal().sum()) / (k * (k - 1)))
+
+
+def cross_orthogonality(a: Tensor, b: Tensor) -> float:
+    """Mean ``|cos|`` between every row of ``a`` ``(K_a, D)`` and every row of ``b``
+    ``(K_b, D)``: how far two codebooks (e.g. two residual levels) point along the same
+    directions. 0 when every code of one is orthogonal to every code of the other; ``nan`` when
+    either is empty."""
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return float("nan")
+    return float((_unit_rows(a) @ _unit_rows(b).T).abs().mean())
 
 
 def reconstruction_quality(target: Tensor, output: Tensor) -> float:

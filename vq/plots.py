@@ -17,9 +17,9 @@ from torch import Tensor
 LEVEL_COLORS = ("C0", "C1", "C2", "C3", "C4", "C5")
 
 
-def _level_count(history: pd.DataFrame) -> int:
+def _level_count(history: pd.DataFrame, prefix: str) -> int:
     n = 0
-    while f"extras.vq/l{n}/active" in history.columns:
+    while f"extras.{prefix}l{n}/active" in history.columns:
         n += 1
     return n
 
@@ -33,12 +33,16 @@ def plot_codebook_health(
     title: str = "",
 ) -> Figure:
     """Active codes (top) and perplexity (bottom) of each level against the step, from the
-    ``extras.vq/l{i}/active`` and ``/perplexity`` columns a :class:`~vq.HealthMonitor` writes.
-    ``codes[i]`` (level ``i``'s codebook size) is drawn as a dotted ceiling on both; phase
-    starts as dashed lines, ``refresh`` actions as thin red ticks."""
-    n = _level_count(history)
-    if n == 0:
+    columns a :class:`~vq.HealthMonitor` writes: held-out ``extras.vq/l{i}/active`` and
+    ``/perplexity`` as solid lines, the training window's ``extras.vq/train/l{i}/...`` as thin
+    dashed lines of the same colour (the held-out ones alone when the monitor had no
+    validation split, the training window's alone). ``codes[i]`` (level ``i``'s codebook size)
+    is drawn as a dotted ceiling on both; phase starts as dashed grey lines, ``refresh``
+    actions as thin red ticks."""
+    series = [p for p in ("vq/", "vq/train/") if _level_count(history, p)]
+    if not series:
         raise ValueError("the history has no extras.vq/l0/active column: was a HealthMonitor on?")
+    n = _level_count(history, series[0])
     if len(codes) != n:
         raise ValueError(f"{len(codes)} codebook sizes for {n} levels in the history")
     fig = Figure(figsize=(8.0, 5.6), layout="constrained")
@@ -47,11 +51,18 @@ def plot_codebook_health(
     for i in range(n):
         color = LEVEL_COLORS[i % len(LEVEL_COLORS)]
         for ax, key in ((ax_active, "active"), (ax_ppl, "perplexity")):
-            y = history[f"extras.vq/l{i}/{key}"].to_numpy(dtype=float)
-            ok = np.isfinite(y)
-            # Earlier levels drawn wider, so equal curves (e.g. all codes active) stay visible.
-            lw = 1.2 + 1.2 * (n - 1 - i)
-            ax.plot(steps[ok], y[ok], color=color, lw=lw, label=f"level {i}", zorder=2 + i)
+            for prefix in series:
+                column = f"extras.{prefix}l{i}/{key}"
+                if column not in history.columns:
+                    continue
+                y = history[column].to_numpy(dtype=float)
+                ok = np.isfinite(y)
+                if prefix == series[0]:
+                    # Earlier levels drawn wider, so equal curves (e.g. all active) stay visible.
+                    lw, ls, label = 1.2 + 1.2 * (n - 1 - i), "-", f"level {i}"
+                else:
+                    lw, ls, label = 0.9, "--", f"level {i}, training window"
+                ax.plot(steps[ok], y[ok], color=color, lw=lw, ls=ls, label=label, zorder=2 + i)
             ax.axhline(codes[i], color=color, lw=0.8, ls=":", alpha=0.8)
     for ax in (ax_active, ax_ppl):
         for start, _ in phase_starts:
@@ -66,7 +77,8 @@ def plot_codebook_health(
                 start, 1.01, f" {name}", transform=ax_active.get_xaxis_transform(),
                 fontsize=8, color="0.35", va="bottom",
             )  # fmt: skip
-    ax_active.set_ylabel("active codes (usage window)")
+    where = "held-out" if series[0] == "vq/" else "training window"
+    ax_active.set_ylabel(f"active codes ({where})")
     ax_ppl.set_ylabel("perplexity")
     ax_ppl.set_xlabel("step" + ("   (red: refresh actions)" if len(refresh_steps) else ""))
     ax_active.legend(loc="lower right", fontsize=8)

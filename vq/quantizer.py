@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -23,11 +23,17 @@ from vq.metrics import CodebookHealth, code_counts, codebook_health, perplexity
 
 log = logging.getLogger(__name__)
 
-DISTANCES = ("euclidean", "cosine")
-LEARN = ("ema", "loss")
-GRADIENTS = ("straight-through", "rotation")
-RELAXATIONS = (None, "gumbel", "soft")
-TEMPERATURE_SCALES = ("nearest", "none")
+Distance = Literal["euclidean", "cosine"]
+Learn = Literal["ema", "loss"]
+Gradient = Literal["straight-through", "rotation"]
+Relaxation = Literal["sample", "gumbel", "soft"]
+TemperatureScale = Literal["nearest", "none"]
+
+DISTANCES: tuple[str, ...] = get_args(Distance)
+LEARN: tuple[str, ...] = get_args(Learn)
+GRADIENTS: tuple[str, ...] = get_args(Gradient)
+RELAXATIONS: tuple[str, ...] = get_args(Relaxation)
+TEMPERATURE_SCALES: tuple[str, ...] = get_args(TemperatureScale)
 
 
 @dataclass
@@ -67,6 +73,17 @@ def _sample(logits: Tensor) -> Tensor:
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)
 
 
+def gumbel_sample(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """One Gumbel-softmax draw per row: ``(codes, y_soft)`` with ``codes = argmax(logits + g)``
+    (a draw from ``softmax(logits)``) and ``y_soft = softmax((logits + g) / temperature)``, the
+    relaxation whose gradient the straight-through estimator passes back. The noise is drawn as
+    in ``F.gumbel_softmax`` (``g = −log E``, ``E ~ Exp(1)``), so under one seed both pick the
+    same codes."""
+    gumbels = -torch.empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / temperature).softmax(-1)
+    return y_soft.detach().argmax(-1), y_soft
+
+
 class VectorQuantizer(nn.Module):
     """Nearest-code vector quantization with a temperature, EMA or loss-learned codebook, usage
     tracking over a rolling window and dead-code refresh.
@@ -80,18 +97,24 @@ class VectorQuantizer(nn.Module):
         decay: EMA decay, settable any step (``ema-decay`` column).
         commitment: weight of ``|z − sg(q)|²`` in ``loss``, settable any step.
         codebook_weight: weight of the codebook term in ``loss`` (``learn="loss"`` only).
-        temperature: ``≤ hard_below`` → nearest code; above, training samples codes from
-            ``softmax(−d / (temperature · s))``, ``d`` the squared distance and ``s`` the batch's
-            mean distance to the nearest code when ``temperature_scale="nearest"`` (so the
-            temperature means the same at any latent scale) or 1 with ``"none"``. Evaluation is
-            always nearest-code.
+        temperature: ``≤ hard_below`` → nearest code; above, training draws codes at random
+            (see ``relaxation``). The logits are ``−d / s``: ``d`` the squared distance to each
+            code and ``s`` the batch's mean distance to the nearest code when
+            ``temperature_scale="nearest"`` (so a temperature means the same at any latent
+            scale) or 1 with ``"none"``. Evaluation is always nearest-code.
         hard_below: temperatures at or below this are hard. A log-space dopesheet column cannot
             key 0, so key a tiny value (e.g. ``1e-4``) to end an anneal in hard codes.
         gradient: ``"straight-through"`` or ``"rotation"`` (the rotation trick).
-        relaxation: ``None`` (sampled hard codes with ``gradient``'s estimator), ``"gumbel"``
-            (forward the sampled code, backward through ``softmax(logits + gumbel)``) or
-            ``"soft"`` (forward the expectation ``softmax(logits) @ codebook``); only while the
-            temperature is above ``hard_below``.
+        relaxation: what a temperature above ``hard_below`` does (training only):
+            ``"sample"`` (default; ``None`` means the same) draws hard codes from
+            ``softmax(logits / temperature)`` and passes ``gradient``'s estimator;
+            ``"gumbel"`` is the straight-through Gumbel-softmax (Jang et al. 2017, Maddison et
+            al. 2017): the code is ``argmax(logits + g)``, ``g`` i.i.d. Gumbel(0, 1) — a draw
+            from ``softmax(logits)``, whatever the temperature — forwarded as the one-hot
+            ``y_hard`` times the codebook, and the backward pass goes through
+            ``y_soft = softmax((logits + g) / temperature)`` (``y_hard − sg(y_soft) + y_soft``,
+            as ``F.gumbel_softmax(hard=True)``); the temperature only sharpens the relaxation.
+            ``"soft"`` forwards the expectation ``softmax(logits / temperature) @ codebook``.
         kmeans_init: seed the codebook by k-means on the first training batch.
         window: number of training steps the usage counts cover.
         dead_threshold: a code used fewer times than this in the window is dead.
@@ -104,16 +127,16 @@ class VectorQuantizer(nn.Module):
         dim: int,
         codebook_size: int,
         *,
-        distance: str = "euclidean",
-        learn: str = "ema",
+        distance: Distance = "euclidean",
+        learn: Learn = "ema",
         decay: float = 0.99,
         commitment: float = 0.25,
         codebook_weight: float = 1.0,
         temperature: float = 0.0,
         hard_below: float = 1e-3,
-        temperature_scale: str = "nearest",
-        gradient: str = "straight-through",
-        relaxation: str | None = None,
+        temperature_scale: TemperatureScale = "nearest",
+        gradient: Gradient = "straight-through",
+        relaxation: Relaxation | None = "sample",
         kmeans_init: bool = True,
         kmeans_iters: int = 20,
         window: int = 100,
@@ -122,6 +145,7 @@ class VectorQuantizer(nn.Module):
         eps: float = 1e-5,
     ):
         super().__init__()
+        relaxation = "sample" if relaxation is None else relaxation
         for name, value, allowed in (
             ("distance", distance, DISTANCES),
             ("learn", learn, LEARN),
@@ -185,38 +209,34 @@ class VectorQuantizer(nn.Module):
         if training and not self._initialized:
             self.initialize(flat.detach())
         stochastic = training and self.temperature > self.hard_below
-        relax = self.relaxation if stochastic else None
+        relax = self.relaxation if stochastic and self.relaxation != "sample" else None
         codebook = self.codebook
         if relax is not None and self.learn == "ema":
             codebook = codebook.clone()  # the EMA update below writes the buffer in place
 
-        soft = None
+        weights: Tensor | None = None
         if stochastic:
             with torch.set_grad_enabled(relax is not None and torch.is_grad_enabled()):
-                d = self._distances(flat, codebook, full=True)
-                scale = 1.0
-                if self.temperature_scale == "nearest":
-                    scale = d.detach().min(-1).values.mean().clamp_min(self.eps)
-                logits = d * (-1.0 / self.temperature) / scale
+                logits = self.logits(flat, codebook)
                 if relax == "soft":
                     codes = logits.detach().argmax(-1)
-                    soft = logits.softmax(-1)
+                    weights = (logits / self.temperature).softmax(-1)
                 elif relax == "gumbel":
-                    noisy = logits - (-torch.rand_like(logits).clamp_min(1e-20).log()).log()
-                    codes = noisy.detach().argmax(-1)
-                    soft = noisy.softmax(-1)
+                    codes, weights = gumbel_sample(logits, self.temperature)
                 else:
-                    codes = _sample(logits.detach())
+                    codes = _sample(logits.detach() / self.temperature)
         else:
             with torch.no_grad():
                 codes = self._distances(flat, codebook, full=False).argmin(-1)
 
         q = F.embedding(codes, codebook)
         if relax == "soft":
-            out = soft @ codebook
+            out = weights @ codebook
         elif relax == "gumbel":
-            mix = soft @ codebook
-            out = q.detach() + (mix - mix.detach())
+            # (y_hard − sg(y_soft) + y_soft) @ codebook, written so the forward value is exactly
+            # q: the codebook's gradient comes through the one-hot (q), y_soft's through the mix.
+            mix = weights @ codebook.detach()
+            out = q + (mix - mix.detach())
         else:
             out = self._estimator(flat, q)
 
@@ -236,6 +256,15 @@ class VectorQuantizer(nn.Module):
             self.codebook_size,
             extras={"relaxed": relax is not None},
         )
+
+    def logits(self, flat: Tensor, codebook: Tensor | None = None) -> Tensor:
+        """Temperature-free code logits ``−d / s`` for flat inputs ``(N, dim)`` (as quantized:
+        normalised for cosine); see the ``temperature`` argument for ``s``."""
+        codebook = self.codebook if codebook is None else codebook
+        d = self._distances(flat, codebook, full=True)
+        if self.temperature_scale == "nearest":
+            return d / -d.detach().min(-1).values.mean().clamp_min(self.eps)
+        return -d
 
     def _distances(self, x: Tensor, codebook: Tensor, full: bool) -> Tensor:
         """Squared distances ``(N, K)``; without ``full`` the per-row constant ``|x|²`` is left

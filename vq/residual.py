@@ -150,3 +150,11 @@ class ResidualVQ(nn.Module):
             q.initialize(residual, generator)
             with torch.no_grad():
                 residual = residual - q.lookup(q.nearest(residual))
+
+
+def quantizer_levels(quantizer: VectorQuantizer | ResidualVQ) -> list[VectorQuantizer]:
+    """The codebooks of a quantizer: one for a :class:`VectorQuantizer`, one per level for a
+    :class:`ResidualVQ` (what per-level metrics, bindings and refreshes iterate over)."""
+    if isinstance(quantizer, ResidualVQ):
+        return list(quantizer.quantizers)  # type: ignore[arg-type]
+    return [quantizer]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vq.health import quantizer_levels
 from vq.models import VQAutoencoder
+from vq.residual import quantizer_levels
 
 
 def _setter(obj: Any, attr: str) -> Callable[[float], None]:

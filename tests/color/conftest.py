@@ -16,13 +16,16 @@ class FakeTrainer:
     def __init__(self, model: nn.Module | None = None):
         self.model = model
         self.handlers: dict[str, list[Callable[[Event], Any]]] = {}
-        self.step = 0
+        self.current_step = 0
 
-    def on(self, name: str, handler: Callable[[Event], Any], every: int | None = None) -> None:
+    def on(
+        self, name: str, handler: Callable[[Event], Any], every: int | None = None,
+        optional: bool = False,
+    ) -> None:  # fmt: skip
         self.handlers.setdefault(name, []).append(handler)
 
     def emit(self, name: str, **kwargs: Any) -> None:
-        event = make_event(name, self, step=self.step, **kwargs)
+        event = make_event(name, self, step=self.current_step, **kwargs)
         for handler in self.handlers.get(name, []):
             handler(event)
 

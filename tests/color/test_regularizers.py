@@ -121,7 +121,7 @@ def test_anchor_captures_on_the_anchor_action(fake_trainer):
     anchor = Anchor(REF)
     anchor.attach(trainer)
     assert list(trainer.handlers) == ["action:anchor"]
-    trainer.step = 42
+    trainer.current_step = 42
     trainer.emit("action:anchor", action="anchor")
     torch.testing.assert_close(anchor.anchors, model(REF).latents.detach())
     assert anchor.captured_at == 42

@@ -20,10 +20,10 @@ class FakeTrainer:
         self.bus = EventBus()
         self.records: list[dict[str, Any]] = []
         self.stops: list[str] = []
-        self.step = 0
+        self.current_step = 0
 
-    def on(self, name: str, handler: Any, every: int | None = None) -> Any:
-        return self.bus.on(name, handler, every)
+    def on(self, name: str, handler: Any, every: int | None = None, optional: bool = False) -> Any:
+        return self.bus.on(name, handler, every, optional)
 
     def record(self, **values: Any) -> None:
         self.records.append(values)
@@ -32,7 +32,7 @@ class FakeTrainer:
         self.stops.append(reason)
 
     def emit(self, name: str, step: int, **kwargs: Any) -> None:
-        self.step = step
+        self.current_step = step
         state = State(step, None, {}, (), False, False)
         self.bus.emit(Event(name, self, state, **kwargs))
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from mini.temporal import Dopesheet, Timeline
-from vq import ResidualVQ, quantizer_levels, reconstruction_quality
+from vq import ResidualVQ, quantizer_levels, reconstruction_quality, topographic_correlation
 from vq.experiment import build, codebook_probe, quantized_from, summarize, without_actions
+from vq.metrics import codebook_orthogonality
 
 SCHEDULES = Path(__file__).parents[2] / "schedules"
 
@@ -62,7 +63,9 @@ def test_trainer_binds_the_quantizer_and_refreshes_on_the_actions(tmp_path: Path
     refreshed = [r["step"] for r in records if "vq/refreshed" in r.get("extras", {})]
     assert refreshed == [20, 30, 40]
     health = [r["step"] for r in records if "vq/l1/active" in r.get("extras", {})]
-    assert health == list(range(0, 60, 10))
+    phase_ends = [19, 39, 59]  # measured at every phase end too, so the last step always is
+    assert health == sorted({*range(0, 60, 10), *phase_ends})
+    assert all("vq/train/l1/active" in r["extras"] for r in records if r["step"] in health)
     assert exp.monitor.start_step == 20  # alarms once the decoder sees quantized latents only
 
 
@@ -73,7 +76,7 @@ def test_without_refresh_no_refresh_event_reaches_the_run(tmp_path: Path) -> Non
     assert all("vq/refreshed" not in r.get("extras", {}) for r in records)
 
 
-def test_summarize_matches_the_quantizer_and_the_validation_set() -> None:
+def test_summarize_plain_keys_are_held_out_and_train_keys_the_usage_window() -> None:
     exp = build(2, 8, 2, hidden=(16,))
     model, data = exp.model, exp.data
     model.train()
@@ -82,13 +85,27 @@ def test_summarize_matches_the_quantizer_and_the_validation_set() -> None:
     s = summarize(model, data)
     assert model.training  # restored
     levels = quantizer_levels(model.quantizer)
-    assert [lv["codes"] for lv in s["levels"]] == [8, 8]
-    assert [lv["active"] for lv in s["levels"]] == [q.health().active for q in levels]
-    assert s["utilization"] == pytest.approx(sum(lv["active"] for lv in s["levels"]) / 16)
     model.eval()
     with torch.no_grad():
-        expected = reconstruction_quality(data.val, model(data.val).outputs)
-    assert s["recon_quality"] == pytest.approx(expected)
+        result = model(data.val)
+    held_out_codes = result.extras["codes"]
+    for i, lv in enumerate(s["levels"]):
+        used = torch.unique(held_out_codes[:, i])
+        assert (lv["codes"], lv["active"], lv["dead"]) == (8, len(used), 8 - len(used))
+        assert lv["orthogonality"] == pytest.approx(
+            codebook_orthogonality(levels[i].codebook[used])
+        )
+    assert s["utilization"] == pytest.approx(sum(lv["active"] for lv in s["levels"]) / 16)
+    assert s["orthogonality"] == max(lv["orthogonality"] for lv in s["levels"])
+    assert [lv["active"] for lv in s["train_levels"]] == [q.health().active for q in levels]
+    assert s["train_utilization"] == pytest.approx(
+        sum(lv["active"] for lv in s["train_levels"]) / 16
+    )
+    assert s["recon_quality"] == pytest.approx(reconstruction_quality(data.val, result.outputs))
+    assert s["topographic_correlation"] == pytest.approx(
+        topographic_correlation(data.val, result.latents, sample=len(data.val))
+    )
+    assert 0.0 <= s["cross_level_orthogonality"] <= 1.0
     assert 1.0 <= s["effective_rank"] <= 2.0
 
 

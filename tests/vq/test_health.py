@@ -9,8 +9,17 @@ import pytest
 import torch
 from torch import nn
 
+from mini.temporal import State
+from mini.training.events import Event
 from mini.training.result import Result
-from vq import HealthMonitor, RefreshHandler, ResidualVQ, VectorQuantizer, digits_vqvae
+from vq import (
+    HealthMonitor,
+    RefreshHandler,
+    ResidualVQ,
+    VectorQuantizer,
+    VQAutoencoder,
+    digits_vqvae,
+)
 
 from .conftest import FakeTrainer
 
@@ -43,16 +52,29 @@ def test_monitor_records_metrics_every_n_steps(trainer: FakeTrainer) -> None:
         trainer.emit("step-metrics", step, batch=x, result=result)
     assert len(trainer.records) == 3  # steps 0, 10, 20
     rec = trainer.records[-1]
-    assert rec["vq/l0/active"] == 4 and rec["vq/l0/dead"] == 4
-    assert rec["vq/l0/utilization"] == pytest.approx(0.5)
-    assert rec["vq/l0/perplexity"] == pytest.approx(4.0)
-    assert rec["vq/utilization"] == pytest.approx(0.5)
-    assert rec["vq/effective_rank"] == pytest.approx(2.0, rel=0.1)
-    assert 0.0 < rec["vq/topographic"] <= 1.0
+    # no validation split: only training-side numbers, all named vq/train/...
+    assert all(k.startswith("vq/train/") for k in rec)
+    assert rec["vq/train/l0/active"] == 4 and rec["vq/train/l0/dead"] == 4
+    assert rec["vq/train/l0/utilization"] == pytest.approx(0.5)
+    assert rec["vq/train/l0/perplexity"] == pytest.approx(4.0)
+    assert rec["vq/train/utilization"] == pytest.approx(0.5)
+    assert rec["vq/train/effective_rank"] == pytest.approx(2.0, rel=0.1)
+    assert 0.0 < rec["vq/train/topographic"] <= 1.0
     x2 = x.reshape(64, -1)
     expected_rq = 1 - ((0.1**2) * x2.numel()) / ((x2 - x2.mean(0)) ** 2).sum().item()
-    assert rec["vq/recon_quality"] == pytest.approx(expected_rq, rel=1e-4)
+    assert rec["vq/train/recon_quality"] == pytest.approx(expected_rq, rel=1e-4)
     json.dumps(rec)  # plain numbers only
+
+
+def test_monitor_also_measures_at_phase_ends(trainer: FakeTrainer) -> None:
+    monitor = HealthMonitor(_quantizer_with_dead_codes(), every=10)
+    monitor.attach(trainer)
+    for step in range(15):
+        end = step in (6, 14)
+        state = State(step, "A", {}, (), False, end)
+        trainer.current_step = step
+        trainer.bus.emit(Event("step-metrics", trainer, state, batch=None, result=None))
+    assert len(trainer.records) == 4  # steps 0, 6 (phase end), 10, 14 (the last step)
 
 
 def test_monitor_warns_once_when_usage_falls_under_the_floor(
@@ -156,11 +178,16 @@ def test_monitor_state_round_trip(trainer: FakeTrainer) -> None:
 def test_monitor_reports_every_level_of_a_residual_quantizer(trainer: FakeTrainer) -> None:
     rvq = ResidualVQ(2, dim=2, codebook_size=4)
     rvq(torch.randn(128, 2))
-    HealthMonitor(rvq, every=1).attach(trainer)
+    trainer.model = VQAutoencoder(nn.Identity(), rvq, nn.Identity())
+    HealthMonitor(rvq, every=1, validation=torch.randn(64, 2)).attach(trainer)
     x, result = _batch_and_result()
     trainer.emit("step-metrics", 0, batch=x, result=result)
     rec = trainer.records[-1]
-    assert {"vq/l0/active", "vq/l1/active", "vq/l1/perplexity"} <= set(rec)
+    for i in (0, 1):
+        for key in ("active", "dead", "utilization", "perplexity", "orthogonality"):
+            assert f"vq/l{i}/{key}" in rec, (i, key)
+        assert f"vq/train/l{i}/active" in rec
+    assert {"vq/cross_level_orthogonality", "vq/recon_quality", "vq/topographic"} <= set(rec)
 
 
 # -- RefreshHandler ------------------------------------------------------------------------------

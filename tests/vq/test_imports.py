@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-VQ = Path(__file__).parents[2] / "vq"
+import pytest
+
+ROOT = Path(__file__).parents[2]
+VQ = ROOT / "vq"
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    """``python -c code`` in the repository root, importing this checkout's packages."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+    )
 
 
 def test_vq_never_imports_ex_color_at_runtime() -> None:
@@ -17,7 +29,7 @@ def test_vq_never_imports_ex_color_at_runtime() -> None:
         "m.startswith(('ex_color.', 'matplotlib.pyplot'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = _run(code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -31,3 +43,27 @@ def test_no_vq_module_mentions_ex_color_in_an_import() -> None:
             else:
                 continue
             assert not any(n.split(".")[0] == "ex_color" for n in names), path
+
+
+def test_importing_the_quantizer_stays_light() -> None:
+    """``from vq import VectorQuantizer`` costs torch and the quantizer: no scikit-learn, pandas,
+    rich or trainer (those load when a name that needs them is first used)."""
+    code = (
+        "import sys; from vq import VectorQuantizer, ResidualVQ, codebook_orthogonality;"
+        "heavy = ('sklearn', 'pandas', 'rich', 'mini.training', 'matplotlib');"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or "
+        "m.startswith('mini.training')))"
+    )
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_every_exported_name_resolves_lazily() -> None:
+    import vq
+
+    for name in vq.__all__:
+        assert getattr(vq, name) is not None, name
+    assert set(vq.__all__) <= set(dir(vq))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        vq.nope  # noqa: B018

@@ -201,7 +201,7 @@ def test_gumbel_relaxation_forwards_hard_codes_with_soft_gradients() -> None:
     vq = VectorQuantizer(2, 6, kmeans_init=False, temperature=0.5, relaxation="gumbel", decay=1.0)
     z = torch.randn(64, 2, requires_grad=True)
     out = vq(z)
-    torch.testing.assert_close(out.quantized, vq.codebook[out.codes])
+    assert torch.equal(out.quantized.detach(), vq.codebook[out.codes])  # exactly the codes
     out.quantized.pow(2).sum().backward()
     assert z.grad.abs().sum() > 0
     assert out.extras["relaxed"]
@@ -211,6 +211,81 @@ def test_gumbel_relaxation_forwards_hard_codes_with_soft_gradients() -> None:
     assert not out.extras["relaxed"]
     out.quantized.sum().backward()
     assert torch.equal(z.grad, torch.ones_like(z))
+
+
+def _gumbel_case(temperature: float) -> tuple[VectorQuantizer, torch.Tensor]:
+    vq = VectorQuantizer(
+        2, 5, kmeans_init=False, temperature=temperature, relaxation="gumbel", decay=1.0
+    )
+    _set_codebook(vq, torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [-1.5, 0.0], [3, 3]]))
+    return vq, torch.tensor([[0.4, 0.1]])
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 5.0])
+def test_gumbel_codes_are_draws_from_the_softmax_of_the_logits(temperature: float) -> None:
+    """Textbook Gumbel-max: argmax(logits + g) ~ softmax(logits), whatever the temperature
+    (it only sharpens the relaxation). Chi-square goodness of fit, seeded."""
+    from scipy.stats import chisquare
+
+    vq, point = _gumbel_case(temperature)
+    expected = vq.logits(point)[0].double().softmax(-1)
+    expected = expected / expected.sum()
+    n = 20_000
+    torch.manual_seed(1234)
+    codes = vq(point.repeat(n, 1)).codes
+    observed = torch.bincount(codes, minlength=5).double()
+    assert chisquare(observed.numpy(), (expected * n).numpy()).pvalue > 1e-3
+    # and the reference implementation's hard samples have the same law
+    torch.manual_seed(1234)
+    ref = F.gumbel_softmax(vq.logits(point).repeat(n, 1), tau=temperature, hard=True)
+    ref_counts = ref.sum(0).double()
+    assert chisquare(ref_counts.numpy(), (expected * n).numpy()).pvalue > 1e-3
+
+
+def test_gumbel_matches_torch_gumbel_softmax_under_one_seed() -> None:
+    """Same noise → same codes and the same gradient as ``F.gumbel_softmax(hard=True) @ C``."""
+    vq, _ = _gumbel_case(0.7)
+    z = torch.randn(300, 2, dtype=torch.float64)
+    vq.double()
+    codebook = vq.codebook.clone()
+    g = torch.randn(300, 2, dtype=torch.float64)
+    ours = z.clone().requires_grad_()
+    torch.manual_seed(7)
+    out = vq(ours)
+    (out.quantized * g).sum().backward()
+    theirs = z.clone().requires_grad_()
+    torch.manual_seed(7)
+    y = F.gumbel_softmax(vq.logits(theirs, codebook), tau=0.7, hard=True)
+    (y @ codebook * g).sum().backward()
+    assert torch.equal(out.codes, y.argmax(-1))
+    torch.testing.assert_close(out.quantized.detach(), (y @ codebook).detach())
+    torch.testing.assert_close(ours.grad, theirs.grad)
+
+
+def test_gumbel_gradient_is_the_straight_through_softmax_gradient_by_hand() -> None:
+    """1-D, codes at 0 and 1, unscaled logits −(z − c)²: the forward value is the sampled code
+    and dq/dz = Σ_k c_k ∂y_k/∂z with y = softmax((logits + g) / τ), so
+    ∂y_k/∂z = y_k (ℓ'_k − Σ_j y_j ℓ'_j) / τ and ℓ'_k = −2 (z − c_k)."""
+    tau, zv = 0.5, 0.3
+    vq = VectorQuantizer(
+        1, 2, kmeans_init=False, temperature=tau, relaxation="gumbel", decay=1.0,
+        temperature_scale="none",
+    )  # fmt: skip
+    _set_codebook(vq, torch.tensor([[0.0], [1.0]]))
+    torch.manual_seed(3)
+    g = -torch.empty(1, 2).exponential_().log()[0]  # the noise the forward will draw
+    z = torch.tensor([[zv]], requires_grad=True)
+    torch.manual_seed(3)
+    out = vq(z)
+    out.quantized.sum().backward()
+    c = torch.tensor([0.0, 1.0])
+    logits = -((zv - c) ** 2)
+    y = ((logits + g) / tau).softmax(-1)
+    assert out.codes.item() == int(torch.argmax(logits + g))
+    assert out.quantized.item() == c[out.codes.item()].item()
+    dlogits = -2 * (zv - c)
+    expected = float((c * y * (dlogits - (y * dlogits).sum()) / tau).sum())
+    assert z.grad.item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_soft_relaxation_forwards_the_expectation() -> None:
@@ -337,7 +412,8 @@ def test_bad_options_are_rejected() -> None:
     with pytest.raises(ValueError, match="distance"):
         VectorQuantizer(2, 4, distance="manhattan")
     with pytest.raises(ValueError, match="relaxation"):
-        VectorQuantizer(2, 4, relaxation="hard")
+        VectorQuantizer(2, 4, relaxation="hard")  # type: ignore[arg-type]
+    assert VectorQuantizer(2, 4, relaxation=None).relaxation == "sample"  # None: the default
 
 
 def test_recent_inputs_ring_keeps_the_newest_rows_and_survives_a_checkpoint() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vq import ResidualVQ, VectorQuantizer
 
@@ -109,3 +111,23 @@ def test_gumbel_levels_add_their_relaxation_gradient() -> None:
     torch.testing.assert_close(out.quantized, sum(level.quantized for level in out.levels).detach())
     out.quantized.sum().backward()
     assert not torch.allclose(z.grad, torch.ones_like(z))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    levels=st.integers(1, 4), dim=st.integers(1, 5), k=st.integers(1, 9), seed=st.integers(0, 999)
+)
+def test_lookup_of_the_codes_is_the_quantized_output(
+    levels: int, dim: int, k: int, seed: int
+) -> None:
+    """Decoding from indices gives back exactly what the forward pass quantized (eval mode)."""
+    gen = torch.Generator().manual_seed(seed)
+    rvq = ResidualVQ(levels, dim=dim, codebook_size=k, kmeans_init=False)
+    with torch.no_grad():
+        for q in rvq.quantizers:
+            q.codebook.copy_(torch.randn(k, dim, generator=gen))
+    rvq.eval()
+    z = torch.randn(3, 7, dim, generator=gen)
+    out = rvq(z)
+    assert out.codes.shape == (3, 7, levels)
+    torch.testing.assert_close(rvq.lookup(out.codes), out.quantized, rtol=0, atol=1e-6)
