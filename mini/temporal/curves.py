@@ -17,11 +17,11 @@ import math
 import sys
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, make_dataclass
 
 import numpy as np
 
-from mini.temporal.dopesheet import Dopesheet, PropSpec
+from mini.temporal.dopesheet import Dopesheet, PropSpec, Row
 from mini.temporal.interpolators import Interpolator, Shape, get_interpolator
 
 _BIG = 1e300  # beyond this, x1 − x0 may overflow: interpolate as x0·(1−s) + x1·s instead
@@ -251,3 +251,44 @@ def key_curves(dopesheet: Dopesheet, name: str) -> tuple[list[str], list[float |
             interps.append(getattr(row, "curves", {}).get(name, default))
             arrivals.append(getattr(row, "arrivals", {}).get(name))
     return interps, arrivals
+
+
+def _keyed_row_type() -> type[Row]:
+    """``Row`` if it carries ``curves`` and ``arrivals`` already, else a subclass that does
+    (until the parser's rows have them; then this goes)."""
+    have = {f.name for f in fields(Row)}
+    extra = [
+        (name, dict, field(default_factory=dict))
+        for name in ("curves", "arrivals")
+        if name not in have
+    ]
+    if not extra:
+        return Row
+    return make_dataclass("KeyedRow", extra, bases=(Row,), frozen=True, slots=True)
+
+
+_KEYED_ROW = _keyed_row_type()
+
+
+def with_key_curves(
+    dopesheet: Dopesheet,
+    curves: dict[tuple[int, str], str],
+    arrivals: dict[tuple[int, str], float] | None = None,
+) -> Dopesheet:
+    """``dopesheet`` with per-key interpolators (``{(step, prop): name}``) and jump-key arrival
+    values (``{(step, prop): value}``) on its rows, as cells like ``3e-3 linear`` give them."""
+    arrivals = arrivals or {}
+    rows = []
+    for r in dopesheet.rows:
+        base = {f.name: getattr(r, f.name) for f in fields(Row)}
+        base["curves"] = dict(getattr(r, "curves", {})) | {
+            n: c for (s, n), c in curves.items() if s == r.step and n in r.values
+        }
+        base["arrivals"] = dict(getattr(r, "arrivals", {})) | {
+            n: a for (s, n), a in arrivals.items() if s == r.step and n in r.values
+        }
+        rows.append(_KEYED_ROW(**base))
+    out = Dopesheet.from_dict(dopesheet.to_dict())
+    out.source = dopesheet.source
+    out.rows = rows
+    return out

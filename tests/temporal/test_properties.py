@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import warnings
 
 import numpy as np
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, Timeline, realize
 
-from .strategies import csvish_text, dopesheet_text
+from .strategies import csvish_text, dopesheet_text, dopesheets
 
 # Hypothesis 6.155's "explain" phase crashes in its shrinker on some st.data() failures; without it
 # a failure is still found, shrunk and reported.
@@ -49,10 +48,9 @@ def test_parser_raises_only_dopesheet_error_on_arbitrary_bytes(data):
             Dopesheet.from_csv(io.BytesIO(data))
 
 
-@given(dopesheet_text(), st.data())
+@given(dopesheets(), st.data())
 @settings(max_examples=120, deadline=None)
-def test_stepping_equals_iteration_equals_random_access_equals_realize(text, data):
-    ds = Dopesheet.from_text(text)
+def test_stepping_equals_iteration_equals_random_access_equals_realize(ds, data):
     names = list(ds.props)
     table = realize(ds)[names].to_numpy()
 
@@ -88,13 +86,12 @@ def _random_control(tl: Timeline, ds: Dopesheet, data: st.DataObject) -> None:
         tl.set(name, value, duration, hold=data.draw(st.integers(0, 30)), rejoin=rejoin)
 
 
-@given(dopesheet_text(), st.data())
+@given(dopesheets(), st.data())
 @settings(max_examples=100, deadline=None, phases=NO_EXPLAIN)
-def test_runtime_control_keeps_all_access_paths_equal(text, data):
+def test_runtime_control_keeps_all_access_paths_equal(ds, data):
     """Stepping == iteration == random access == realize == sampled values, with random
-    set(), set(hold=, rejoin=) and follow() calls along the way; overrides end exactly on the
-    schedule."""
-    ds = Dopesheet.from_text(text)
+    set(), set(hold=, rejoin=) and follow() calls along the way, on dopesheets with per-key
+    interpolators and jump keys; overrides end exactly on the schedule."""
     tl = Timeline(ds)
     names = list(ds.props)
     n_calls = data.draw(st.integers(1, 5))
@@ -120,24 +117,27 @@ def test_runtime_control_keeps_all_access_paths_equal(text, data):
         assert np.array_equal(table[back, j], schedule[back, j])
 
 
-@given(dopesheet_text())
+@given(dopesheets())
 @settings(max_examples=120, deadline=None)
-def test_values_hit_keys_exactly_and_minjerk_stays_between_keys(text):
-    ds = Dopesheet.from_text(text)
+def test_values_hit_keys_exactly_and_minjerk_stays_between_keys(ds):
     df = realize(ds)
-    for name, spec in ds.props.items():
-        keys = ds.keyframes(name)
+    for name in ds.props:
+        curve = Timeline(ds)._now.curves[name]
         col = df[name].to_numpy()
-        for step, value in keys:
+        for step, value in ds.keyframes(name):
             assert col[step] == value
-        for (s0, v0), (s1, v1) in itertools.pairwise(keys):
-            seg = col[s0 : s1 + 1]
+        for k in range(len(curve.steps) - 1):
+            (s0, s1), v0 = curve.steps[k : k + 2], curve.values[k]
+            arrive = curve.arrivals[k + 1]
+            v1 = curve.values[k + 1] if arrive is None else arrive
+            seg = col[s0:s1]
             lo, hi = min(v0, v1), max(v0, v1)
-            if spec.interpolator == "step-end":
-                assert np.all(seg[:-1] == v0)
-            elif spec.interpolator == "minjerk":
+            if curve.interps[k + 1].name == "step-end":
+                assert np.all(seg == v0)
+            elif curve.interps[k + 1].name in ("minjerk", "cosine", "linear"):
                 tol = 1e-12 * max(1.0, abs(lo), abs(hi))
                 assert np.all(seg >= lo - tol) and np.all(seg <= hi + tol)
+        keys = ds.keyframes(name)
         assert np.all(col[: keys[0][0]] == keys[0][1])
         assert np.all(col[keys[-1][0] :] == keys[-1][1])
 
