@@ -265,6 +265,8 @@ def override_kinematics(
     end = influence_end(curve, ov)
     if step < ov.start or (end is not None and step >= end):
         return None
+    if step == ov.start:  # the state it started from (its value there is the one in effect)
+        return ov.x0, ov.v0, ov.a0
     plan = _plan(curve, ov)
     if step < ov.end:
         own = Quintic(ov.x0, ov.v0, ov.a0, ov.target, ov.end - ov.start).kinematics(step - ov.start)

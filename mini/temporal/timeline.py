@@ -45,8 +45,9 @@ class UnknownPropertyError(KeyError):
 
 def unknown_property(name: object, known: Iterable[str]) -> UnknownPropertyError:
     known = list(known)
-    close = difflib.get_close_matches(str(name), known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(str(name).lower(), list(lower), n=1)
+    hint = f"; did you mean {lower[close[0]]!r}?" if close else ""
     return UnknownPropertyError(
         f"the dopesheet has no property {name!r}{hint} (its properties: {', '.join(known)})"
     )

@@ -7,6 +7,7 @@ import io
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +163,37 @@ def test_state_dict_round_trip_then_seek_gives_identical_future(text, data):
     restored.load_state_dict(saved)
     assert restored.state == tl[stop]
     assert [restored.step() for _ in range(len(ds) - 1 - stop)] == future
+
+
+@given(dopesheets(), st.data())
+@settings(max_examples=100, deadline=None, phases=NO_EXPLAIN)
+def test_reload_continues_value_velocity_and_acceleration(ds, data):
+    """An edit adopted after step c: the past is untouched, and at step c + 1 every property has
+    the value, velocity and acceleration it would have had without the edit."""
+    tl = Timeline(ds)
+    c = data.draw(st.integers(0, len(ds) - 1))
+    tl.seek(c)
+    if data.draw(st.booleans()):
+        _random_control(tl, ds, data)
+    before = realize(tl)[list(ds.props)]
+    s = min(c + 1, len(ds) - 1)
+    state = {name: tl.kinematics(name, s) for name in ds.props}
+    edit = ds.to_dict()
+    for row in edit["rows"]:
+        for name in row["values"]:
+            if data.draw(st.integers(0, 2)) == 0:
+                log = ds.props[name].space == "log"
+                row["values"][name] = data.draw(
+                    st.floats(1e-4, 1e4) if log else st.floats(-1e3, 1e3)
+                )
+    edited = Dopesheet.from_dict(edit)
+    changed = tl.reload(edited)
+    after = realize(tl)[list(ds.props)]
+    assert after.iloc[: c + 1].equals(before.iloc[: c + 1])
+    if c + 1 >= len(ds):
+        return
+    for name in ds.props:
+        assert after[name].iloc[s] == pytest.approx(before[name].iloc[s], rel=1e-12, abs=1e-300)
+        if name in changed:
+            scale = max(1.0, *(abs(v) for v in state[name]))
+            assert tl.kinematics(name, s) == pytest.approx(state[name], rel=1e-9, abs=1e-9 * scale)
