@@ -3,6 +3,7 @@
 >>> from mini.temporal import Dopesheet, Timeline, realize
 """
 
+from mini.temporal.bake import bake
 from mini.temporal.dopesheet import Dopesheet, Phase, PropSpec, Row
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
 from mini.temporal.interpolators import (
@@ -38,6 +39,7 @@ __all__ = [
     "State",
     "Timeline",
     "UnknownPropertyError",
+    "bake",
     "get_interpolator",
     "interpolator_names",
     "realize",

@@ -197,7 +197,7 @@ class PropCurve:
     def _segment(self, k: int, t: np.ndarray, out: np.ndarray, interp_space: bool) -> None:
         interp = self.interps[k + 1]
         exact = self.ivalues[k] if interp_space else self.values[k]
-        if interp.jumps:
+        if interp.jumps or self.ivalues[k] == self.arrive[k + 1]:  # holds the key value exactly
             out[:] = exact
             return
         ks = self.steps

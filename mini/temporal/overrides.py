@@ -139,7 +139,7 @@ class Quintic:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
+class PathPlan:
     """How an override's own path continues after its transition.
 
     ``hold_end``: the first step no longer held at the target (``None``: held for good);
@@ -152,27 +152,27 @@ class _Plan:
     segment: int | None
 
 
-def _plan(curve: PropCurve, ov: Override) -> _Plan:
+def path_plan(curve: PropCurve, ov: Override) -> PathPlan:
     if ov.hold is not None:
-        return _Plan(None, None, None)
+        return PathPlan(None, None, None)
     ks = curve.steps
     k = bisect_left(ks, ov.end)  # the first key at or after the transition's end
     if k >= len(ks):
-        return _Plan(None, None, None)
+        return PathPlan(None, None, None)
     if curve.interps[k].jumps:  # a step-end key applies its value at its step, exactly
-        return _Plan(ks[k], ks[k], None)
+        return PathPlan(ks[k], ks[k], None)
     if k + 1 >= len(ks):  # nothing left to rejoin smoothly
-        return _Plan(None, None, None)
+        return PathPlan(None, None, None)
     if curve.interps[k + 1].jumps:
-        return _Plan(ks[k + 1], ks[k + 1], None)
-    return _Plan(ks[k], ks[k + 1], k)
+        return PathPlan(ks[k + 1], ks[k + 1], None)
+    return PathPlan(ks[k], ks[k + 1], k)
 
 
 def influence_end(curve: PropCurve, ov: Override) -> int | None:
     """The first step from which the schedule is back in charge exactly (``None``: never). Never
     before ``start + 1``: the start step keeps the value already in effect there."""
     ends = [r + d for r, d in ov.releases]
-    resume = _plan(curve, ov).resume
+    resume = path_plan(curve, ov).resume
     if resume is not None:
         ends.append(resume)
     return max(min(ends), ov.start + 1) if ends else None
@@ -224,9 +224,11 @@ def apply_override(
         return
     sub = steps.slice(i, j)
     t, o, n = sub.t, out[i:j], j - i
-    plan = _plan(curve, ov)
-    a = sub.index(ov.end)  # [0, a): the transition
-    b = n if plan.hold_end is None else sub.index(plan.hold_end)  # [a, b): held
+    plan = path_plan(curve, ov)
+    flat = ov.from_rest and ov.x0 == ov.target  # no move at all: held from the start
+    a = 0 if flat else sub.index(ov.end)  # [0, a): the transition
+    takeover = plan.segment is not None and curve.arrive[plan.segment + 1] != ov.target
+    b = sub.index(plan.hold_end) if takeover else n  # [a, b): held; [b, n): the takeover
     x = np.empty(n)
     if a > 0:
         if ov.from_rest:  # the same arithmetic as a minjerk key-to-key segment
@@ -235,10 +237,8 @@ def apply_override(
             x[:a] = Quintic(ov.x0, ov.v0, ov.a0, ov.target, ov.end - ov.start).values(
                 t[:a] - ov.start
             )
-    if plan.segment is None:  # (only the start step can lie past a hold that ends at once)
-        b = n
     x[a:b] = ov.target
-    if b < n:  # [b, n): the schedule's segment taking over from the held value
+    if b < n:  # the schedule's segment taking over from the held value
         curve.ease_segment(plan.segment, t[b:], x[b:], ov.target)
     m = n if not ov.releases else sub.index(min(r for r, _ in ov.releases) + 1)
     if m < n:  # [m, n): crossfading onto the schedule
@@ -247,13 +247,9 @@ def apply_override(
         mix_arrays(x[m:], schedule, _release_progress(ov.releases, t[m:]), x[m:])
     if curve.log:
         np.exp(x, out=o)
+        o[x == ov.target] = ov.target_value  # the value asked for, not exp(log(value))
     else:
         o[:] = x
-    held_to = min(b, m)
-    if held_to > a:  # report held steps as the value asked for, not exp(log(value))
-        o[a:held_to] = ov.target_value
-    if plan.segment is not None and b < m and t[b] == plan.hold_end:
-        o[b] = ov.target_value
     if t[0] == ov.start:
         o[0] = ov.start_value
 
@@ -267,7 +263,7 @@ def override_kinematics(
         return None
     if step == ov.start:  # the state it started from (its value there is the one in effect)
         return ov.x0, ov.v0, ov.a0
-    plan = _plan(curve, ov)
+    plan = path_plan(curve, ov)
     if step < ov.end:
         own = Quintic(ov.x0, ov.v0, ov.a0, ov.target, ov.end - ov.start).kinematics(step - ov.start)
     elif plan.segment is not None and step >= plan.hold_end:

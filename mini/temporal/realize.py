@@ -36,21 +36,32 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
     check_allocation(count, 8 * (len(timeline.names) + 2), "realize")
     steps = np.arange(start, start + count, dtype=np.int64)
 
+    parts = timeline.dopesheets_between(start, stop)
+    if len(parts) == 1:
+        phase, action = _phase_and_action(ds, start, stop)
+    else:  # after reload(): each stretch with the phases and actions it ran
+        pieces = [_phase_and_action(d, a, b) for a, b, d in parts]
+        phase = pd.api.types.union_categoricals([p for p, _ in pieces])
+        action = pd.api.types.union_categoricals([a for _, a in pieces])
+    columns: dict[str, object] = {STEP: steps, PHASE: phase, ACTION: action}
+    columns.update(timeline.values(start, stop))
+    return pd.DataFrame(columns, copy=False)
+
+
+def _phase_and_action(
+    ds: Dopesheet, start: int, stop: int
+) -> tuple[pd.Categorical, pd.Categorical]:
     phase_dtype, phase_codes, action_dtype, action_codes_at = _categories(ds)
     lengths = np.array(
         [max(0, min(p.end + 1, stop) - max(p.start, start)) for p in ds.phases], dtype=np.int64
     )
     codes = np.repeat(phase_codes, lengths)
     phase = pd.Categorical.from_codes(codes, dtype=phase_dtype, validate=False)
-    action_codes = np.zeros(count, dtype=np.int32)
+    action_codes = np.zeros(stop - start, dtype=np.int32)
     for step, code in action_codes_at:
         if start <= step < stop:
             action_codes[step - start] = code
-    action = pd.Categorical.from_codes(action_codes, dtype=action_dtype, validate=False)
-
-    columns: dict[str, object] = {STEP: steps, PHASE: phase, ACTION: action}
-    columns.update(timeline.values(start, stop))
-    return pd.DataFrame(columns, copy=False)
+    return phase, pd.Categorical.from_codes(action_codes, dtype=action_dtype, validate=False)
 
 
 def _categories(ds: Dopesheet):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from mini.temporal.bake import bake
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
@@ -244,6 +245,17 @@ class Timeline:
                     era.evaluate(name, sub, out[name][a:b])
         return out
 
+    def dopesheets_between(self, lo: int, hi: int) -> list[tuple[int, int, Dopesheet]]:
+        """``(a, b, dopesheet)``: the dopesheet in force on each part ``[a, b)`` of ``[lo, hi)``
+        (one part unless :meth:`reload` adopted edits in between)."""
+        out = []
+        for k, era in enumerate(self._eras):
+            end = self._era_starts[k + 1] if k + 1 < len(self._eras) else self._n
+            a, b = max(lo, era.start), min(hi, end)
+            if a < b or (k + 1 == len(self._eras) and not out):
+                out.append((a, max(a, b), era.dopesheet))
+        return out
+
     def _columns(self, lo: int, hi: int) -> list[list[float]]:
         vals = self._evaluate(self._names, Steps.range(lo, hi))
         return [vals[name].tolist() for name in self._names]
@@ -398,6 +410,14 @@ class Timeline:
         if changed:
             log.info("timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed))
         return changed
+
+    def to_dopesheet(
+        self, actions: Iterable[tuple[int, str]] = (), *, tolerance: float = 0.0
+    ) -> Dopesheet:
+        """ "Save as dopesheet": a dopesheet that realizes to this run's values, overrides and
+        reloads included, plus ``actions`` (``(step, name)``, e.g. fired at runtime) as ACTION
+        cells. See :func:`mini.temporal.bake.bake` (``tolerance=0``: exact, bit for bit)."""
+        return bake(self, actions, tolerance=tolerance)
 
     # -- persistence --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def test_bad_steps_and_ranges_get_clear_errors():
         realize(ds, 0.5)
     with pytest.raises(ValueError, match=r"values\(3, 1\)"):
         tl.values(3, 1)
-    with pytest.raises(IndexError, match="0..10"):
+    with pytest.raises(IndexError, match=r"0\.\.10"):
         tl.values_at([0, 11])
     with pytest.raises(TypeError, match="whole numbers"):
         tl.values_at([0.5])
@@ -110,7 +110,7 @@ def test_unknown_property_names_get_did_you_mean():
         "the dopesheet has no property 'loss_recon'; did you mean 'loss-recon'? "
         "(its properties: lr, loss-recon)"
     )
-    with pytest.raises(KeyError, match="no property 'learning-rate' .*its properties: lr, loss"):
+    with pytest.raises(KeyError, match=r"no property 'learning-rate' .*its properties: lr, loss"):
         tl.state["learning-rate"]
     with pytest.raises(KeyError, match="did you mean 'lr'"):
         tl.set("lr_", 1.0, 3)
