@@ -98,8 +98,13 @@ def ease(
 ) -> None:
     """Values at steps ``t`` of a segment that leaves ``x0`` at ``t0`` and reaches ``x1`` after
     ``length`` steps along ``shape`` (interpolation space)."""
-    np.subtract(t, t0, out=out)
-    out /= length
+    n = len(t)
+    offset = int(t[0] - t0) if n else 0
+    if n and t[n - 1] - t[0] == n - 1 and offset >= 0 and offset + n <= len(_RAMP):
+        np.divide(_RAMP[offset : offset + n], length, out=out)  # the same τ, in one pass
+    else:
+        np.subtract(t, t0, out=out)
+        out /= length
     s = shape(out)
     if s is out or np.shares_memory(s, out):  # a user shape that works in place
         s = s.copy()
@@ -144,11 +149,15 @@ class PropCurve:
 
     @classmethod
     def from_dopesheet(cls, dopesheet: Dopesheet) -> dict[str, PropCurve]:
-        out = {}
-        for name, spec in dopesheet.props.items():
-            interps, arrivals = key_curves(dopesheet, name)
-            out[name] = cls(spec, dopesheet.keyframes(name), interps, arrivals)
-        return out
+        """Every property's curve, compiled once per (immutable) dopesheet."""
+        cached = getattr(dopesheet, "_compiled_curves", None)
+        if cached is None:
+            cached = {}
+            for name, spec in dopesheet.props.items():
+                interps, arrivals = key_curves(dopesheet, name)
+                cached[name] = cls(spec, dopesheet.keyframes(name), interps, arrivals)
+            dopesheet._compiled_curves = cached
+        return dict(cached)
 
     def same_schedule(self, other: PropCurve) -> bool:
         return (
