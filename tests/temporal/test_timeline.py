@@ -1,4 +1,4 @@
-"""Timeline semantics: cursor, runtime control, reload, persistence and the timing registry."""
+"""Timeline semantics: cursor, runtime control, reload, persistence and the interpolator registry."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_registry_accepts_a_user_interpolator():
     tl = Timeline(Dopesheet.from_text("STEP,x::ss-test\n0,0\n10,1\n"))
     assert tl[5]["x"] == pytest.approx(0.5)
     tl.seek(3)
-    _, v, a = tl.kinematics("x")  # numerical derivatives for user easings
+    _, v, a = tl.kinematics("x")  # numerical derivatives for user interpolators
     assert v == pytest.approx(6 * 0.3 * 0.7 / 10, rel=1e-4)
     assert a == pytest.approx((6 - 12 * 0.3) / 100, rel=1e-3)
     with pytest.raises(ValueError, match="already registered"):
