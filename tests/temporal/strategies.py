@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-INTERPS = ("minjerk", "linear", "step-end")
+from mini.temporal import Dopesheet
+from mini.temporal.curves import with_key_curves
+
+INTERPS = ("minjerk", "linear", "step-end", "cosine")
 
 
 @st.composite
@@ -37,6 +40,23 @@ def dopesheet_text(draw, max_step: int = 300) -> str:
     for s in steps:
         lines.append(",".join([str(s), phases[s], actions[s], *cells[s]]))
     return "\n".join(lines) + "\n"
+
+
+@st.composite
+def dopesheets(draw, max_step: int = 300) -> Dopesheet:
+    """A valid dopesheet whose keys may name their own interpolator (``3e-3 linear``) and may be
+    jump keys (the curve arrives at another value and jumps to the key's at its step)."""
+    ds = Dopesheet.from_text(draw(dopesheet_text(max_step)))
+    curves: dict[tuple[int, str], str] = {}
+    arrivals: dict[tuple[int, str], float] = {}
+    for name, spec in ds.props.items():
+        for step, _ in ds.keyframes(name)[1:]:
+            if draw(st.booleans()):
+                curves[step, name] = draw(st.sampled_from(INTERPS))
+            if draw(st.integers(0, 3)) == 0:
+                log = spec.space == "log"
+                arrivals[step, name] = draw(st.floats(1e-4, 1e4) if log else st.floats(-1e3, 1e3))
+    return with_key_curves(ds, curves, arrivals)
 
 
 # Text that looks like a dopesheet often enough to reach the deep parts of the parser.
