@@ -123,7 +123,9 @@ class CategoricalVQ(nn.Module):
         if not self.assignment.hard and self.leak_noise > 0:
             gen = None if self.training else torch.Generator(x.device).manual_seed(0)
             noise = torch.randn(gated.shape, generator=gen, device=x.device, dtype=x.dtype)
-            gated = gated + noise * (self.leak_noise * (1.0 - w * w).clamp_min(1e-6).sqrt())
+            gated = gated + noise * (
+                self.leak_noise * ((1.0 - w * w).clamp_min(1e-6).sqrt() - 1e-3)
+            )
         return self.enc2(F.silu(self.enc1(gated)))
 
     def decode_latents(self, q: Tensor, a: Tensor) -> Tensor:

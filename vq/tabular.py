@@ -35,7 +35,7 @@ class FeatureTable:
     group); ``None`` for real data, where no ground truth exists.
     """
 
-    name: str
+    name: str  # the data set's name, or the path of the file it was read from
     features: list[str]
     values: np.ndarray  # (samples, features) float64
     groups: np.ndarray | None = None
@@ -92,10 +92,11 @@ def check_table(table: FeatureTable, min_rows: int, source: str | None = None) -
         row = int(np.nonzero(bad[:, col])[0][0])
         n = int(bad.any(0).sum())
         more = f" (and {n - 1} more column{'s' * (n > 2)})" if n > 1 else ""
+        line = f" (line {row + 2})" if where.lower().endswith(".csv") else ""
         raise TableError(
             f"{where}: column {table.features[col]!r} has a missing or infinite value in data "
-            f"row {row + 1}{more} (fix: drop or impute those rows, or leave the column out with "
-            "--exclude)"
+            f"row {row + 1}{line}{more} (fix: drop or impute those rows, or leave the column out "
+            "with --exclude)"
         )
     const = np.nonzero(np.ptp(x, axis=0) == 0)[0] if len(x) else np.array([], dtype=int)
     if len(const):
@@ -208,7 +209,7 @@ def _from_frame(
                 f"numeric features only (fix: leave it out with --exclude {name!r}, or encode "
                 "it as numbers first)"
             )
-    return FeatureTable(Path(where).stem, picked, df[picked].to_numpy(dtype=np.float64))
+    return FeatureTable(where, picked, df[picked].to_numpy(dtype=np.float64))
 
 
 def _is_number(v: object) -> bool:
@@ -240,7 +241,7 @@ def _read_npz(path: Path, features: Sequence[str] | None, exclude: Sequence[str]
     idx = [names.index(n) for n in picked]
     groups = arrays.get("groups")
     groups = None if groups is None else np.asarray(groups)[idx]
-    return FeatureTable(path.stem, picked, x[:, idx].astype(np.float64), groups)
+    return FeatureTable(str(path), picked, x[:, idx].astype(np.float64), groups)
 
 
 def load_table(
