@@ -24,6 +24,7 @@ from mini.training import PhaseData, Trainer
 from mini.training.events import Event
 from vq.categorical import CategoricalConfig, CategoricalVQ
 from vq.categorical_metrics import ASSIGN_CRITERIA, CRITERIA, validation_report
+from vq.categorical_progress import CategoricalProgress
 from vq.data import Batches
 from vq.discovery import Discovery, discover_categories
 from vq.tabular import FeatureTable, SplitTable, check_table, split_table
@@ -192,7 +193,7 @@ class CategoricalRun:
         val = self.x_val
         trainer = Trainer(
             self.model, make_optimizer(self.model, self.weight_decay), timeline, PhaseData(self.batches, val),
-            criteria, keep_best="val_score", best_mode="max", **kw,
+            criteria, keep_best="val_score", best_mode="max", **{**kw, "progress": False},
         )  # fmt: skip
         model = self.model
         if self.mode == "learnable":
@@ -207,6 +208,9 @@ class CategoricalRun:
         trainer.track("tokenizer", self.spec)
         trainer.add(self.evaluator, key="evaluator")
         trainer.add(self.frames, key="assignment-frames")
+        if kw.get("progress", True):
+            trainer.progress = CategoricalProgress()
+            trainer.add(trainer.progress)
         return trainer
 
 
@@ -251,7 +255,7 @@ def build(
     val_fraction: float = 0.2,
     eval_every: int = 100,
     frame_every: int = 20,
-    weight_decay: float = 0.0,
+    weight_decay: float = 0.1,
     seed: int = 0,
 ) -> CategoricalRun:
     """Check and split ``table`` and build the run (raises :class:`~vq.tabular.TableError`
