@@ -82,13 +82,25 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def display_names(run: CategoricalRun) -> list[str]:
+    """Feature names for the pictures; with a planted grouping, each with its group (``g2``)
+    or ``noise`` for a distractor, so the recovery can be seen."""
+    groups = run.split.table.groups
+    if groups is None:
+        return list(run.split.features)
+    return [
+        f"{f} · {'noise' if g < 0 else f'g{g}'}"
+        for f, g in zip(run.split.features, groups.tolist(), strict=True)
+    ]
+
+
 def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
     def handler(event: Event) -> None:
         slug = (event.phase or "start").lower().replace(" ", "-")
         path = out / f"assignment-{slug}.png"
         title = f"{run.mode} assignment at the end of {event.phase} (step {event.step:,})"
         save_figure(plot_assignment(run.model.assignment.soft().detach().numpy(),
-                                    run.split.features, title), path)  # fmt: skip
+                                    display_names(run), title), path)  # fmt: skip
         if path not in outputs:
             outputs.append(path)
 
@@ -154,7 +166,7 @@ def train(argv: list[str] | None) -> dict:
         frames = [f.numpy() for f in run.frames.frames]
         title = f"{args.mode} categorical VQ on {args.data}"
         video = render_optional("video", path, lambda: render_assignment_video(
-            path, run.frames.steps, frames, run.split.features, realize(trainer.timeline),
+            path, run.frames.steps, frames, display_names(run), realize(trainer.timeline),
             history, title=title,
         ))  # fmt: skip
         if video["ok"]:

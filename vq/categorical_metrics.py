@@ -172,6 +172,7 @@ def validation_report(
         "topographic_correlation": topographic_correlation(
             x_val, q.flatten(1), sample=512, generator=gen
         ),
+        "val_loss": float(F.mse_loss(result.outputs, x_val) + result.extras["commitment"]),
         "assign_overlap": float(assignment_overlap(a)),
         "assign_imbalance": float(assignment_imbalance(a)),
     }

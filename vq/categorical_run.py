@@ -102,12 +102,7 @@ class Evaluator:
 
     def evaluate(self, event: Event) -> None:
         r = self.report()
-        with torch.no_grad():
-            was = self.model.training
-            self.model.eval()
-            res = self.model(self.x_val)
-            self.model.train(was)
-            loss = float(((res.outputs - self.x_val) ** 2).mean() + res.extras["commitment"])
+        loss = r["val_loss"]
         a = self.model.assignment
         values = {
             "mode": self.mode,
