@@ -4,8 +4,9 @@ Same model (built from the same seed), same table, batches, schedule, steps and 
 bare loop does by hand what the dopesheet does for the trainer: per-group learning rates and
 gradient clips, the assignment temperature and noise, the weighted criteria, the ``harden`` and
 ``refresh`` actions, and the same held-out evaluation every ``--eval-every`` steps. The trainer
-runs as the example runs it (``metrics.jsonl``, phase-end and best checkpoints, no progress
-bar, no video). Rounds alternate between the two and the best round of each counts, so load on
+writes ``metrics.jsonl`` and its final checkpoint, as in ``benchmarks/trainer_overhead.py``;
+phase-end and best checkpoints (a few fsync'd files per run, which a short run on a busy disk
+feels) are off, and so are the progress bar and the video. Rounds alternate between the two and the best round of each counts, so load on
 a shared machine disturbs both alike. Also prints steps/s of a static run under the trainer.
 
 Run: ``flock /tmp/bench.lock python -m benchmarks.categorical_speed [--steps N] [--rounds R]``.
@@ -83,7 +84,9 @@ def bare_loop(ds: Dopesheet, eval_every: int) -> float:
 
 def trainer_loop(ds: Dopesheet, eval_every: int, out: Path, mode: str = "learnable") -> float:
     run = fresh_run(mode, eval_every)
-    trainer = run.trainer(Timeline(ds), out_dir=out, progress=False)
+    trainer = run.trainer(
+        Timeline(ds), out_dir=out, progress=False, checkpoint_on_phase_end=False, keep_best=None
+    )
     t = time.perf_counter()
     trainer.fit()
     return time.perf_counter() - t
@@ -91,7 +94,7 @@ def trainer_loop(ds: Dopesheet, eval_every: int, out: Path, mode: str = "learnab
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--eval-every", type=int, default=100)
     args = p.parse_args(argv)

@@ -188,7 +188,7 @@ class CategoricalRun:
         val = self.x_val
         trainer = Trainer(
             self.model, make_optimizer(self.model, self.weight_decay), timeline, PhaseData(self.batches, val),
-            criteria, keep_best="val_score", best_mode="max", **{**kw, "progress": False},
+            criteria, **{"keep_best": "val_score", "best_mode": "max", **kw, "progress": False},
         )  # fmt: skip
         model = self.model
         if self.mode == "learnable":
