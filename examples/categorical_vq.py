@@ -56,8 +56,7 @@ def data_flags(p: argparse.ArgumentParser) -> None:
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    p = parser(__doc__.splitlines()[0], "categorical-vq.csv", "categorical_vq", 0)
-    p.set_defaults(frames=None)
+    p = parser(__doc__.splitlines()[0], "categorical-vq.csv", "categorical_vq", 100)
     p.add_argument("--mode", choices=("static", "learnable"), default="learnable")
     data_flags(p)
     p.add_argument(
@@ -70,9 +69,6 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int_at_least(2), default=256)
     p.add_argument(
         "--eval-every", type=int_at_least(1), default=100, help="held-out metrics every N steps"
-    )
-    p.add_argument(
-        "--frame-every", type=int_at_least(1), default=20, help="a video frame every N steps"
     )
     p.add_argument(
         "--weight-decay", type=float, default=0.1,
@@ -118,7 +114,7 @@ def train(argv: list[str] | None) -> dict:
             table, args.mode, data=args.data, max_categories=args.max_categories,
             latent_dim=args.latent_dim, levels=args.levels, codes=args.codes,
             batch_size=args.batch_size, eval_every=args.eval_every,
-            frame_every=args.frame_every, weight_decay=args.weight_decay, seed=args.seed,
+            frame_every=-(-len(timeline) // args.frames), weight_decay=args.weight_decay, seed=args.seed,
         )  # fmt: skip
     except TableError as e:
         fail(str(e))

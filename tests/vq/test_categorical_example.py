@@ -98,7 +98,7 @@ def test_a_table_it_has_never_seen_is_tokenized_by_its_structure(tmp_path: Path)
 
 @pytest.mark.slow
 def test_short_run_writes_the_video_and_encodes_from_best(tmp_path: Path) -> None:
-    proc = run("--steps", "200", "--frame-every", "10", "--out", str(tmp_path / "run"))
+    proc = run("--steps", "200", "--frames", "20", "--out", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
     s = summary(tmp_path / "run")
     info = probe(tmp_path / "run" / "assignment.mp4")
