@@ -1,0 +1,210 @@
+"""Categorical VQ-VAE tokenizer: feature categories discovered or learned, the assignment
+temperature on the dopesheet.
+
+    python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|PATH]
+                                      [--features A,B,...] [--exclude C,...] [--steps N]
+                                      [--seed S] [--out DIR] [--no-video]
+    python -m examples.categorical_vq encode --checkpoint CKPT [--data ...] --out tokens.npz
+
+Writes to ``out/categorical_vq/``: ``summary.json``, ``metrics.jsonl``, ``schedule.png``,
+``assignment-<phase>.png`` at each phase end, ``assignment.mp4`` (the assignment sharpening as
+the temperature falls), ``checkpoints/`` (``best.pt`` by the composite validation score).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from examples.common import (
+    console,
+    fail,
+    finish,
+    fit,
+    int_at_least,
+    load_schedule,
+    parser,
+    render_optional,
+    save_figure,
+    setup,
+    write_summary,
+)
+from mini.temporal import plot_timeline, realize
+from mini.training import CheckpointError
+from mini.training.events import Event
+from vq.categorical_run import CategoricalRun, build, final_summary
+from vq.categorical_video import plot_assignment, render_assignment_video
+from vq.tabular import TableError, load_table
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else []
+
+
+def data_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data", default="synthetic",
+        help="synthetic (planted groups), breast-cancer (scikit-learn's, offline) or a "
+        ".csv/.parquet/.npz table (one row per sample, one numeric column per feature)",
+    )  # fmt: skip
+    p.add_argument("--features", default=None, help="comma-separated columns to use (default all)")
+    p.add_argument("--exclude", default=None, help="comma-separated columns to leave out")
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    p = parser(__doc__.splitlines()[0], "categorical-vq.csv", "categorical_vq", 100)
+    p.add_argument("--mode", choices=("static", "learnable"), default="learnable")
+    data_flags(p)
+    p.add_argument(
+        "--max-categories", type=int_at_least(2), default=6,
+        help="categories (learnable) or the most the silhouette may choose (static)",
+    )  # fmt: skip
+    p.add_argument("--latent-dim", type=int_at_least(1), default=3, help="latent size per category")
+    p.add_argument("--levels", type=int_at_least(1), default=3, help="residual levels per category")
+    p.add_argument("--codes", type=int_at_least(2), default=16, help="codes per level")
+    p.add_argument("--batch-size", type=int_at_least(2), default=256)
+    p.add_argument(
+        "--eval-every", type=int_at_least(1), default=100, help="held-out metrics every N steps"
+    )
+    p.add_argument(
+        "--weight-decay", type=float, default=0.1,
+        help="AdamW weight decay of the encoders and decoders (not of the assignment logits); "
+        "it keeps small tables such as breast-cancer's 455 training rows from being memorised",
+    )  # fmt: skip
+    return p.parse_args(argv)
+
+
+def display_names(run: CategoricalRun) -> list[str]:
+    """Feature names for the pictures; with a planted grouping, each with its group (``g2``)
+    or ``noise`` for a distractor, so the recovery can be seen."""
+    groups = run.split.table.groups
+    if groups is None:
+        return list(run.split.features)
+    return [
+        f"{f} · {'noise' if g < 0 else f'g{g}'}"
+        for f, g in zip(run.split.features, groups.tolist(), strict=True)
+    ]
+
+
+def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
+    def handler(event: Event) -> None:
+        slug = (event.phase or "start").lower().replace(" ", "-")
+        path = out / f"assignment-{slug}.png"
+        title = f"{run.mode} assignment at the end of {event.phase} (step {event.step:,})"
+        save_figure(plot_assignment(run.model.assignment.soft().detach().numpy(),
+                                    display_names(run), title), path)  # fmt: skip
+        if path not in outputs:
+            outputs.append(path)
+
+    return handler
+
+
+def train(argv: list[str] | None) -> dict:
+    t0 = time.perf_counter()
+    args = arguments(argv)
+    timeline = load_schedule(args.schedule, args.steps)
+    try:
+        table = load_table(args.data, features=_names(args.features) or None,
+                           exclude=_names(args.exclude), seed=args.seed)  # fmt: skip
+        run = build(
+            table, args.mode, data=args.data, max_categories=args.max_categories,
+            latent_dim=args.latent_dim, levels=args.levels, codes=args.codes,
+            batch_size=args.batch_size, eval_every=args.eval_every,
+            frame_every=-(-len(timeline) // args.frames), weight_decay=args.weight_decay, seed=args.seed,
+        )  # fmt: skip
+    except TableError as e:
+        fail(str(e))
+    setup(args)
+    out = args.out
+    trainer = run.trainer(timeline, out_dir=args.run, checkpoint_every=args.checkpoint_every,
+                          seed=args.seed)  # fmt: skip
+    outputs: list[Path] = [out / "schedule.png"]
+    trainer.on("phase-end", phase_heatmap(run, out, outputs))
+    n = len(trainer.timeline)
+    save_figure(plot_timeline(trainer.timeline, title=f"{args.schedule.name}: {n:,} steps"),
+                outputs[0])  # fmt: skip
+    if run.discovery is not None:
+        console.print(f"static discovery: K = {run.discovery.k} by silhouette "
+                      f"{ {k: round(v, 3) for k, v in run.discovery.silhouettes.items()} }")  # fmt: skip
+    result = fit(trainer, args.resume)
+    console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
+    _, figures = final_summary(run)
+    outputs += [
+        out / "metrics.jsonl",
+        *([trainer.last_checkpoint] if trainer.last_checkpoint else []),
+    ]
+    if trainer.best is not None and trainer.best.get("path"):
+        outputs.append(Path(trainer.best["path"]))
+    summary = {
+        "mode": args.mode,
+        "data": args.data,
+        **figures,
+        "steps_per_second": result.steps_per_second,
+        "steps": n,
+        "seed": args.seed,
+        "schedule": str(args.schedule),
+        "best": trainer.best,
+        "unattached_features": (
+            [run.split.features[i] for i in run.discovery.unattached] if run.discovery else []
+        ),
+        "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    video = None
+    if not args.no_video:
+        write_summary(out / "summary.json", {**summary, "video": {"ok": None}})
+        path = out / "assignment.mp4"
+        history = pd.DataFrame(run.evaluator.history)
+        frames = [f.numpy() for f in run.frames.frames]
+        title = f"{args.mode} categorical VQ on {args.data}"
+        video = render_optional("video", path, lambda: render_assignment_video(
+            path, run.frames.steps, frames, display_names(run), realize(trainer.timeline),
+            history, title=title,
+        ))  # fmt: skip
+        if video["ok"]:
+            summary["outputs"].insert(-1, str(path))
+    summary["wall_seconds"] = time.perf_counter() - t0
+    return finish(out / "summary.json", summary, video)
+
+
+def encode(argv: list[str]) -> dict:
+    """``encode --checkpoint CKPT [--data ...] --out tokens.npz``: tokens for every row."""
+    from vq.tokens import load_tokenizer, save_tokens
+
+    p = argparse.ArgumentParser(prog="python -m examples.categorical_vq encode",
+                                description=encode.__doc__)  # fmt: skip
+    p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint file or run folder")
+    data_flags(p)
+    p.set_defaults(data=None)
+    p.add_argument("--seed", type=int, default=None, help="seed of the synthetic table")
+    p.add_argument("--out", type=Path, default=Path("tokens.npz"))
+    args = p.parse_args(argv)
+    try:
+        tok = load_tokenizer(args.checkpoint)
+        data = args.data or tok.spec.data
+        seed = tok.spec.seed if args.seed is None else args.seed
+        table = load_table(data, features=_names(args.features) or None,
+                           exclude=_names(args.exclude), seed=seed)  # fmt: skip
+        codes = tok.encode(table)
+    except (TableError, CheckpointError) as e:
+        fail(str(e))
+    save_tokens(args.out, tok, codes)
+    info = {"tokens": str(args.out), "rows": len(codes), "categories": tok.categories(),
+            "levels": int(codes.shape[2]), "data": data}  # fmt: skip
+    console.print_json(data=info)
+    return info
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["encode"]:
+        return encode(argv[1:])
+    return train(argv)
+
+
+if __name__ == "__main__":
+    main()
