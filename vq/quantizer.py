@@ -188,10 +188,7 @@ class VectorQuantizer(nn.Module):
             self.register_buffer("cluster_size", torch.ones(codebook_size))
             self.register_buffer("embed_sum", init.clone())
         self.register_buffer("usage", torch.zeros(window, codebook_size))
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-        self.register_buffer("initted", torch.tensor(not kmeans_init))
         self.register_buffer("recent_buf", torch.zeros(self.recent, dim))
-        self.register_buffer("recent_pos", torch.zeros(2, dtype=torch.long))  # (next, filled)
         # Python mirrors of the scalar buffers, so the hot path never reads the device.
         self._steps = 0
         self._initialized = not kmeans_init
@@ -407,17 +404,22 @@ class VectorQuantizer(nn.Module):
         return dead
 
     # -- checkpoints ----------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]
-        self.steps.fill_(self._steps)
-        self.initted.fill_(self._initialized)
-        self.recent_pos.copy_(torch.tensor([self._recent_next, self._recent_filled]))
-        super()._save_to_state_dict(destination, prefix, keep_vars)
+    def get_extra_state(self) -> dict[str, int]:
+        """The counters kept as Python ints (so the hot path never reads the device), saved in
+        ``state_dict()`` as the module's extra state (torch's own protocol, so a trainer can
+        snapshot them without a full ``state_dict()``)."""
+        return {
+            "steps": self._steps,
+            "initialized": int(self._initialized),
+            "recent_next": self._recent_next,
+            "recent_filled": self._recent_filled,
+        }
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._steps = int(self.steps)
-        self._initialized = bool(self.initted)
-        self._recent_next, self._recent_filled = (int(v) for v in self.recent_pos)
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self._steps = int(state["steps"])
+        self._initialized = bool(state["initialized"])
+        self._recent_next = int(state["recent_next"])
+        self._recent_filled = int(state["recent_filled"])
 
     def extra_repr(self) -> str:
         return (

@@ -19,6 +19,7 @@ step; the default ``"grads"`` costs a norm of the gradients).
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
 import torch
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 
 from mini.training.checkpoint import capture_torch_rng
 
+EXTRA_STATE = "_extra_state"  # torch's state_dict key for get_extra_state()
 FiniteCheck = Literal["loss", "grads", "params"]
 FINITE_CHECKS: tuple[FiniteCheck, ...] = ("loss", "grads", "params")
 
@@ -48,7 +50,14 @@ class PreStepSnapshot:
         self.model = model
         self.check = check
         self._buffer_names = [name for name, _ in model.named_buffers()]
-        self._buffers: dict[str, Tensor] = {}
+        self._live: list[Tensor] = [b for _, b in model.named_buffers()]
+        self._copies: list[Tensor] = []
+        # modules with Python-side state saved through torch's get/set_extra_state protocol
+        self._extra = [
+            (prefix, m) for prefix, m in model.named_modules()
+            if type(m).get_extra_state is not nn.Module.get_extra_state
+        ]  # fmt: skip
+        self._extra_state: dict[str, Any] = {}
         self._params: list[Tensor] = []
         self._optimizer: Any = None
         self.rng: tuple[Any, ...] | None = None
@@ -57,10 +66,17 @@ class PreStepSnapshot:
     def take(self, data_state: dict[str, Any]) -> None:
         self.rng = capture_torch_rng()
         self.data = data_state
-        if self._buffer_names:
-            # state_dict() (not named_buffers) so modules that mirror buffers in Python sync them.
-            state = self.model.state_dict()
-            self._buffers = {k: state[k].detach().clone() for k in self._buffer_names if k in state}
+        if self._live:
+            named = list(self.model.named_buffers())
+            live = [b for _, b in named]
+            if list(map(id, live)) != list(map(id, self._live)):  # a module replaced a buffer
+                self._buffer_names, self._live, self._copies = [n for n, _ in named], live, []
+            if self._copies:
+                torch._foreach_copy_(self._copies, [b.detach() for b in live])
+            else:
+                self._copies = [b.detach().clone() for b in live]
+        if self._extra:
+            self._extra_state = {p: copy.deepcopy(m.get_extra_state()) for p, m in self._extra}
 
     def take_params(self, params: list[Tensor], optimizer: torch.optim.Optimizer) -> None:
         """Before ``optimizer.step()`` (``check="params"`` only): weights and optimizer state."""
@@ -78,8 +94,10 @@ class PreStepSnapshot:
 
     def model_state(self, params: list[Tensor], after_update: bool) -> dict[str, Tensor]:
         """The model's state dict as it was at the start of the step."""
-        state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        state.update(self._buffers)
+        state = {k: _clone(v) for k, v in self.model.state_dict().items()}
+        state.update(zip(self._buffer_names, (c.clone() for c in self._copies), strict=False))
+        for prefix, extra in self._extra_state.items():
+            state[f"{prefix}.{EXTRA_STATE}" if prefix else EXTRA_STATE] = extra
         if after_update and self._params:
             index = {id(p): i for i, p in enumerate(params)}
             for name, p in self.model.named_parameters():

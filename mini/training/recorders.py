@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -251,9 +252,10 @@ class SnapshotRecorder:
         if event.step not in self.steps:
             return
         snap = {
-            k: v.detach().to("cpu", copy=True) for k, v in event.trainer.model.state_dict().items()
+            k: v.detach().to("cpu", copy=True) if isinstance(v, Tensor) else copy.deepcopy(v)
+            for k, v in event.trainer.model.state_dict().items()
         }
-        size = sum(t.numel() * t.element_size() for t in snap.values())
+        size = _nbytes(snap)
         if size > self.max_bytes:
             raise ValueError(
                 f"one snapshot needs {size:,} bytes, over max_bytes={self.max_bytes:,}"
@@ -266,7 +268,7 @@ class SnapshotRecorder:
     def _thin(self) -> None:
         for k in sorted(self.snapshots)[1::2]:
             snap = self.snapshots.pop(k)
-            self._bytes -= sum(t.numel() * t.element_size() for t in snap.values())
+            self._bytes -= _nbytes(snap)
 
     @property
     def nbytes(self) -> int:
@@ -277,6 +279,9 @@ class SnapshotRecorder:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
-        self._bytes = sum(
-            t.numel() * t.element_size() for snap in self.snapshots.values() for t in snap.values()
-        )
+        self._bytes = sum(_nbytes(snap) for snap in self.snapshots.values())
+
+
+def _nbytes(state: dict[str, Any]) -> int:
+    """Bytes of the tensors in a state dict (extra states such as counters are negligible)."""
+    return sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, Tensor))

@@ -286,3 +286,41 @@ def test_a_really_full_disk_gives_the_plain_message_and_no_partial_file(tiny_dis
     with pytest.raises(OutputError, match="no space left on device writing"):
         save_checkpoint(tiny_disk / "big.pt", {"w": torch.zeros(200_000)})
     assert list(tiny_disk.iterdir()) == []
+
+
+def test_fault_state_includes_python_side_module_state(tmp_path):
+    """Counters a module keeps in Python (torch's get/set_extra_state, as the VQ quantizers do)
+    are part of the state from before the failing step."""
+
+    class Counting(Net):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            if self.training:
+                self.calls += 1
+            return super().forward(x)
+
+        def get_extra_state(self):
+            return {"calls": self.calls}
+
+        def set_extra_state(self, state):
+            self.calls = state["calls"]
+
+    torch.manual_seed(0)
+    model = Counting()
+    _, loader = data()
+    holder = [None]
+    sheet = "STEP,lr,mse,poison\n0,0.05,1,1\n9,,,\n"
+    trainer = Trainer(
+        model, torch.optim.Adam(model.parameters()), Dopesheet.from_text(sheet), PhaseData(loader),
+        {"mse": lambda b, r: F.mse_loss(r.outputs, b), "poison": poison_at(holder, 4)},
+        out_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    holder[0] = trainer
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.fit()
+    ckpt = load_checkpoint(info.value.checkpoint)
+    assert model.calls == 5 and ckpt["model"]["_extra_state"] == {"calls": 4}
+    assert ckpt["model"]["seen"] == 4

@@ -103,8 +103,9 @@ def test_resume_is_bit_identical_to_an_uninterrupted_learnable_run(tmp_path: Pat
 
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key in a:  # tensors bit for bit; extra states (the quantizers' counters) equal
+        same = torch.equal(a[key], b[key]) if isinstance(a[key], torch.Tensor) else a[key] == b[key]
+        assert same, key
     assert resumed.evaluator.history == full.evaluator.history
     assert resumed.frames.steps == full.frames.steps
 

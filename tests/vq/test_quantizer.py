@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -117,11 +118,11 @@ def test_ema_update_hand_computed() -> None:
 
 def test_eval_mode_changes_nothing() -> None:
     vq = VectorQuantizer(2, 4, kmeans_init=False, temperature=1.0)
-    before = {k: v.clone() for k, v in vq.state_dict().items()}
+    before = copy.deepcopy(vq.state_dict())
     vq.eval()
     vq(torch.randn(50, 2))
     for k, v in vq.state_dict().items():
-        assert torch.equal(v, before[k]), k
+        assert torch.equal(v, before[k]) if isinstance(v, torch.Tensor) else v == before[k], k
     assert vq.tracked_steps == 0
 
 

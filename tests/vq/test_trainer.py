@@ -79,5 +79,6 @@ def test_resumed_run_matches_the_uninterrupted_one(tmp_path: Path) -> None:
     resumed.fit(resume=tmp_path / "part" / "checkpoints" / "step-0000017.pt")
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key in a:  # tensors bit for bit; extra states (the quantizers' counters) equal
+        same = torch.equal(a[key], b[key]) if isinstance(a[key], torch.Tensor) else a[key] == b[key]
+        assert same, key
