@@ -22,14 +22,25 @@ import torch
 from mini.temporal import Dopesheet, Timeline
 from mini.training import PhaseData, Trainer
 from mini.training.events import Event
+from mini.training.progress import TrainingProgress
 from vq.categorical import CategoricalConfig, CategoricalVQ
 from vq.categorical_metrics import ASSIGN_CRITERIA, CRITERIA, validation_report
-from vq.categorical_progress import CategoricalProgress
 from vq.data import Batches
 from vq.discovery import Discovery, discover_categories
 from vq.tabular import FeatureTable, SplitTable, check_table, split_table
 
 log = logging.getLogger(__name__)
+
+# What the progress bar shows besides lr and losses: (recorded extra, format).
+PROGRESS_EXTRAS = (
+    ("mode", "{}"),
+    ("assign_temperature", "T {:.3g}"),
+    ("assign_near_hard", "near-hard {:.2f}"),
+    ("assign_overlap", "overlap {:.3f}"),
+    ("assign_imbalance", "imbalance {:.3f}"),
+    ("utilization", "util {:.2f}"),
+    ("recon_quality", "quality {:.3f}"),
+)
 
 Mode = Literal["static", "learnable"]
 ASSIGN_PROPS = (
@@ -186,9 +197,12 @@ class CategoricalRun:
             if self.mode == "learnable" or k not in ASSIGN_CRITERIA
         }
         val = self.x_val
+        if kw.get("progress", True) is True:  # the bar also shows the tokenizer's figures
+            kw["progress"] = TrainingProgress(max_terms=2, extras=PROGRESS_EXTRAS)
         trainer = Trainer(
-            self.model, make_optimizer(self.model, self.weight_decay), timeline, PhaseData(self.batches, val),
-            criteria, **{"keep_best": "val_score", "best_mode": "max", **kw, "progress": False},
+            self.model, make_optimizer(self.model, self.weight_decay), timeline,
+            PhaseData(self.batches, val), criteria,
+            **{"keep_best": "val_score", "best_mode": "max", **kw},
         )  # fmt: skip
         model = self.model
         if self.mode == "learnable":
@@ -203,9 +217,6 @@ class CategoricalRun:
         trainer.track("tokenizer", self.spec)
         trainer.add(self.evaluator, key="evaluator")
         trainer.add(self.frames, key="assignment-frames")
-        if kw.get("progress", True):
-            trainer.progress = CategoricalProgress()
-            trainer.add(trainer.progress)
         return trainer
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -52,12 +53,19 @@ class TrainingProgress:
         refresh_s: float = 0.1,
         max_terms: int = 4,
         line_every_s: float = 10.0,
+        extras: Sequence[tuple[str, str]] = (),
     ):
+        """``extras``: ``(name, format)`` pairs of recorded extras to show too, e.g.
+        ``("assign_temperature", "T {:.3g}")``; each shows its latest recorded value (metrics
+        recorded every N steps stay visible in between)."""
         self.console = console or Console(stderr=True)
         self.enabled = interactive(self.console)
         self.refresh_s = refresh_s
         self.max_terms = max_terms
         self.line_every_s = line_every_s
+        self.extras = tuple(extras)
+        self.latest: dict[str, Any] = {}
+        self._previous: dict[str, Any] = {}
         self._progress: Progress | None = None
         self._task: Any = None
         self._next = 0.0
@@ -99,7 +107,8 @@ class TrainingProgress:
         out = [f"lr {_fmt(props['lr'])}"] if "lr" in props else []
         if "total" in losses:
             out.append(f"loss {_fmt(losses['total'])}")
-        return out + [f"{k} {_fmt(losses[k])}" for k in terms]
+        out += [f"{k} {_fmt(losses[k])}" for k in terms]
+        return out + [fmt.format(self.latest[k]) for k, fmt in self.extras if k in self.latest]
 
     def line(self, event: Event) -> str:
         """The plain progress line for ``event``'s step."""
@@ -111,6 +120,12 @@ class TrainingProgress:
         )  # fmt: skip
 
     def update(self, event: Event) -> None:
+        if self.extras:
+            # Handlers attached after this one record into a step's extras after it ran; the
+            # previous step's dict is complete now, so take both (the dicts are the records).
+            for extras in (self._previous, event.extras):
+                self.latest.update({k: extras[k] for k, _ in self.extras if k in extras})
+            self._previous = event.extras
         now = time.perf_counter()
         last = event.step + 1 >= len(event.trainer.timeline)
         if now < self._next and not last:

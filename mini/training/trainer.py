@@ -96,7 +96,7 @@ class Trainer:
         keep_best: str | None = None,
         best_mode: Literal["min", "max"] = "min",
         metrics_every: int | None = 1,
-        progress: bool = True,
+        progress: bool | TrainingProgress = True,
         seed: int | None = None,
         finite_check: FiniteCheck = "grads",
         accumulate: int = 1,
@@ -165,7 +165,13 @@ class Trainer:
             path = self.out_dir / "metrics.jsonl" if self.out_dir is not None else None
             self.metrics = MetricsRecorder(path, every=metrics_every)
             self.add(self.metrics, key="metrics")
-        self.progress: TrainingProgress | None = TrainingProgress() if progress else None
+        self.progress: TrainingProgress | None = (
+            progress
+            if isinstance(progress, TrainingProgress)
+            else TrainingProgress()
+            if progress
+            else None
+        )
         if self.progress is not None:
             self.add(self.progress)
 
