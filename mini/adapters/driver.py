@@ -214,7 +214,11 @@ class ScheduleDriver:
 
     def _enter(self, step: int) -> State:
         """Optimizer step ``step`` is about to run: move there, fire its events, apply it."""
-        tl = self.timeline
+        tl = self._sd_timeline
+        if tl is None:
+            tl = self.timeline  # raises: not built yet
+        if step == self._sd_current:
+            return tl.state
         n = len(tl)
         if step >= n:
             if not self._sd_past_end_warned:
@@ -224,21 +228,20 @@ class ScheduleDriver:
                     tl.dopesheet.source, n - 1,
                 )  # fmt: skip
             step = n - 1
-        if step == self._sd_current:
-            return tl.state
-        cursor = tl.state.step
-        if step == cursor:
-            state = tl.state
-        elif step == cursor + 1:
+            if step == self._sd_current:
+                return tl.state
+        state = tl.state
+        if step == state.step + 1:
             state = tl.step()
-        else:
+        elif step != state.step:
             state = tl.seek(step)
         self._sd_current = step
         if state.is_phase_start:
             self.on_phase_start(state.phase, self._event(PHASE_START, state))
-        for action in state.actions:
-            self.on_action(action, self._event(ACTION, state, action=action))
-        if PRE_STEP in self._sd_handlers or self._sd_replay is not None:
+        if state.actions:
+            for action in state.actions:
+                self.on_action(action, self._event(ACTION, state, action=action))
+        if self._sd_replay is not None or PRE_STEP in self._sd_handlers:
             self._emit(PRE_STEP, state)
         self._apply(state)
         return state
@@ -254,7 +257,7 @@ class ScheduleDriver:
         if step <= self._sd_finished or step != self._sd_current:
             return
         self._sd_finished = step
-        state = self.timeline.state
+        state = self._sd_timeline.state  # type: ignore[union-attr]  # entered, so built
         if STEP_METRICS in self._sd_handlers:
             self._emit(
                 STEP_METRICS, state, losses=losses() if losses else None, extras=extras or {}

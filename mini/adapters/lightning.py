@@ -95,7 +95,9 @@ class LightningSchedule(ScheduleDriver):
         self._sd_last_bound = {}  # every fit starts by applying every binding
         self._emit_train(TRAIN_START)
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int):
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         if step != self._sd_current:
             self._enter(step)

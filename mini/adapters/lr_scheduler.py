@@ -68,17 +68,18 @@ class DopesheetLR(ScheduleDriver, LRScheduler):
         """Enter step ``last_epoch`` (events, bindings, learning rates) and return the groups'
         learning rates; call ``get_last_lr()`` to read them."""
         step = self.last_epoch
-        if step == len(self.timeline):  # the step() after the last optimizer step: hold quietly
-            step -= 1
+        if step == self._sd_current + 1 == len(self.timeline):
+            step -= 1  # the step() after the last optimizer step: hold quietly
         self._enter(step)
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, epoch: int | None = None) -> None:
         """The current step's optimizer step has run: finish it and enter the next one."""
-        if self._sd_current >= 0:
+        current = self._sd_current
+        if current >= 0:
             self._sd_replay = None
-            self._finish(self._sd_current)
-            if self._sd_current == len(self.timeline) - 1 and not self._train_ended:
+            self._finish(current)
+            if not self._train_ended and current == len(self.timeline) - 1:
                 self._train_ended = True
                 self._emit_train(TRAIN_END)
         super().step(epoch)
