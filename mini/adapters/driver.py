@@ -98,7 +98,7 @@ class ScheduleDriver:
     def _init_schedule(self, schedule: ScheduleSource) -> None:
         self._sd_source = schedule
         self._sd_timeline: Timeline | None = None
-        if not isinstance(schedule, str | bytes) and not hasattr(schedule, "__fspath__"):
+        if not isinstance(schedule, str) and not hasattr(schedule, "__fspath__"):
             self._sd_timeline = to_timeline(schedule)  # Timeline/Dopesheet: known length
         self._sd_pending: dict[str, Any] | None = None  # saved state waiting for the timeline
         self._sd_handlers: dict[str, list[tuple[Handler, int | None]]] = {}
@@ -150,10 +150,11 @@ class ScheduleDriver:
             )
         if every is not None and every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        reads = set(reads)
+        if self._sd_timeline is not None:
+            self._check_props(reads)
         self._sd_handlers.setdefault(event, []).append((handler, every))
         self._sd_reads.update(reads)
-        if self._sd_timeline is not None:
-            self._check_props()
         for past in self._sd_replay or ():
             if past.name == event and (every is None or past.step % every == 0):
                 handler(past)
@@ -162,13 +163,13 @@ class ScheduleDriver:
     def bind(self, prop: str, setter: Setter) -> None:
         """Call ``setter(value)`` before each step whose ``prop`` value changed (and at the
         first step of every run)."""
-        self._sd_bindings.setdefault(prop, []).append(setter)
         if self._sd_timeline is not None:
-            self._check_props()
-            if self._sd_current >= 0:  # already running: apply at once
-                value = self._sd_timeline.state.props[prop]
-                setter(value)
-                self._sd_last_bound[prop] = value
+            self._check_props({prop})
+        self._sd_bindings.setdefault(prop, []).append(setter)
+        if self._sd_timeline is not None and self._sd_current >= 0:  # running: apply at once
+            value = self._sd_timeline.state.props[prop]
+            setter(value)
+            self._sd_last_bound[prop] = value
 
     # -- hooks (override to react; call super() to keep the registered handlers) ---------------
     def on_phase_start(self, phase: str | None, event: ScheduleEvent) -> None:
@@ -330,9 +331,11 @@ class ScheduleDriver:
                         setter(value)
                     last[prop] = value
 
-    def _check_props(self) -> None:
+    def _check_props(self, names: Iterable[str] | None = None) -> None:
+        """Every bound or read property (or just ``names``) must be a column of the dopesheet."""
         ds = self.timeline.dopesheet
-        missing = sorted((set(self._sd_bindings) | self._sd_reads) - set(ds.props))
+        wanted = set(self._sd_bindings) | self._sd_reads if names is None else set(names)
+        missing = sorted(wanted - set(ds.props))
         if missing:
             raise ConfigError(
                 f"{ds.source} has no column for "

@@ -205,6 +205,9 @@ def test_mistakes_are_clear_errors():
     sched = DopesheetLR(opt, SHEET)
     with pytest.raises(ConfigError, match=r"sheet\.csv has no column for 'temprature'"):
         sched.bind("temprature", print)
+    opt.step()
+    sched.step()  # the rejected binding was not kept
+    assert sched.state.step == 1
     with pytest.raises(ValueError, match="unknown event 'phase-begin'"):
         sched.on("phase-begin", print)
     with pytest.raises(TypeError, match="Timeline, a Dopesheet or a path"):
