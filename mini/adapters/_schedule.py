@@ -1,0 +1,63 @@
+"""Turning what a user passes (a Timeline, a Dopesheet or a CSV path) into a Timeline.
+
+A path is read only once the loop knows its length, so that steps written in epochs or as
+fractions of the run (``2ep``, ``50%``) can be resolved. Whether the installed parser takes
+``steps_per_epoch``/``total_steps`` is checked here, in one place, so the adapters work with
+parsers that predate time units (they then read plain step numbers only).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+
+from mini.temporal import Dopesheet, Timeline
+
+ScheduleSource = Timeline | Dopesheet | str | os.PathLike[str]
+TIME_UNIT_ARGUMENTS = ("steps_per_epoch", "total_steps")
+
+
+def parser_time_units() -> tuple[str, ...]:
+    """The time-unit keyword arguments ``Dopesheet.from_csv`` accepts (empty if none)."""
+    params = inspect.signature(Dopesheet.from_csv).parameters
+    return tuple(name for name in TIME_UNIT_ARGUMENTS if name in params)
+
+
+def read_dopesheet(
+    path: str | os.PathLike[str],
+    *,
+    steps_per_epoch: int | float | None = None,
+    total_steps: int | float | None = None,
+) -> Dopesheet:
+    """``Dopesheet.from_csv(path)``, passing the run's length where the parser takes it.
+
+    Unknown or infinite lengths (an iterable dataset, ``max_epochs=-1``) are left out.
+    """
+    known = parser_time_units()
+    kwargs: dict[str, int] = {}
+    for name, value in (("steps_per_epoch", steps_per_epoch), ("total_steps", total_steps)):
+        if name in known and value is not None and math.isfinite(value) and value > 0:
+            kwargs[name] = int(value)
+    return Dopesheet.from_csv(path, **kwargs)
+
+
+def to_timeline(
+    source: ScheduleSource,
+    *,
+    steps_per_epoch: int | float | None = None,
+    total_steps: int | float | None = None,
+) -> Timeline:
+    """A Timeline for ``source`` (a Timeline is used as it is, cursor included)."""
+    if isinstance(source, Timeline):
+        return source
+    if isinstance(source, Dopesheet):
+        return Timeline(source)
+    if isinstance(source, str | os.PathLike):
+        return Timeline(
+            read_dopesheet(source, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        )
+    raise TypeError(
+        f"schedule must be a Timeline, a Dopesheet or a path to a dopesheet CSV, "
+        f"got {type(source).__name__}"
+    )

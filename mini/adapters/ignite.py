@@ -1,0 +1,89 @@
+"""An Ignite handler that walks a dopesheet per optimizer step of an ``Engine``.
+
+``DopesheetHandler(schedule, optimizer).attach(trainer)``: at ``ITERATION_STARTED`` of the
+iteration that begins optimizer step k (``(iteration - 1) // accumulation_steps``), it fires
+``phase-start[:<p>]``/``action[:<a>]``/``pre-step``, sets the learning rate of every param
+group that ``lr``/``lr-<group>`` drives and calls the bound setters; at ``ITERATION_COMPLETED``
+of the iteration that steps the optimizer it fires ``step-metrics`` (losses from
+``engine.state.output``) and, at a phase's last step, ``phase-end[:<p>]``. ``STARTED`` and
+``COMPLETED`` fire ``train-start``/``train-end``. Its ``state_dict`` goes into Ignite's
+``Checkpoint`` beside the engine's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+
+from mini.adapters._schedule import ScheduleSource
+from mini.adapters.driver import ScheduleDriver, scalar_losses
+from mini.training.events import TRAIN_END, TRAIN_START
+
+
+class DopesheetHandler(ScheduleDriver):
+    """Drive ``optimizer`` (one or several, or ``None`` for no learning rates) from
+    ``schedule``: a Timeline, a Dopesheet or a CSV path (read at ``STARTED``, when
+    ``epoch_length`` and ``max_epochs`` give the run's length). ``accumulation_steps``: as in
+    ``create_supervised_trainer(gradient_accumulation_steps=...)``.
+    """
+
+    def __init__(
+        self,
+        schedule: ScheduleSource,
+        optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
+        *,
+        accumulation_steps: int = 1,
+    ):
+        if accumulation_steps < 1:
+            raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
+        self._init_schedule(schedule)
+        if optimizer is None:
+            optimizer = []
+        self.optimizers = (
+            [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer)
+        )
+        self.accumulation_steps = accumulation_steps
+
+    def attach(self, engine: Engine) -> DopesheetHandler:
+        engine.add_event_handler(Events.STARTED, self._started)
+        engine.add_event_handler(Events.ITERATION_STARTED, self._iteration_started)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
+        engine.add_event_handler(Events.COMPLETED, self._completed)
+        return self
+
+    def _started(self, engine: Engine) -> None:
+        k = self.accumulation_steps
+        epoch_length = engine.state.epoch_length
+        per_epoch = math.ceil(epoch_length / k) if epoch_length else None
+        total = None
+        if per_epoch is not None and engine.state.max_epochs:
+            total = per_epoch * engine.state.max_epochs
+        if engine.state.max_iters:
+            total = math.ceil(engine.state.max_iters / k)
+        self._build_timeline(steps_per_epoch=per_epoch, total_steps=total)
+        self._drive_optimizers(self.optimizers)
+        self._set_context(engine)
+        self._sd_last_bound = {}  # every run starts by applying every binding
+        self._emit_train(TRAIN_START)
+
+    def _iteration_started(self, engine: Engine) -> None:
+        step = (engine.state.iteration - 1) // self.accumulation_steps
+        if step != self._sd_current:
+            self._enter(step)
+
+    def _iteration_completed(self, engine: Engine) -> None:
+        if engine.state.iteration % self.accumulation_steps == 0:
+            self._finish(self._sd_current, losses=lambda: scalar_losses(engine.state.output))
+
+    def _completed(self, engine: Engine) -> None:
+        self._emit_train(TRAIN_END)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._schedule_state()
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self._load_schedule_state(dict(state_dict))

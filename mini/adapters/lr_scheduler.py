@@ -1,0 +1,108 @@
+"""A ``torch.optim.lr_scheduler`` whose learning rates come from a dopesheet.
+
+It drops into any loop that already calls ``scheduler.step()`` after ``optimizer.step()``:
+after construction the optimizer holds step 0's learning rates, after the k-th ``step()``
+step k's. A param group named ``g`` follows ``lr-<g>`` when the dopesheet has that column, else
+``lr`` (:mod:`mini.training.bindings`, the rule our trainer uses); a group with neither keeps
+its learning rate. The other properties are at hand as ``scheduler.props`` or through
+``scheduler.bind(prop, setter)``, and phases/actions fire the same events as in our trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+from mini.adapters._schedule import ScheduleSource, to_timeline
+from mini.adapters.driver import Handler, ScheduleDriver, Setter
+from mini.training.events import TRAIN_END, TRAIN_START
+
+log = logging.getLogger(__name__)
+
+
+class DopesheetLR(ScheduleDriver, LRScheduler):
+    """``DopesheetLR(optimizer, "curriculum.csv")``: the dopesheet's ``lr`` / ``lr-<group>``
+    columns as a PyTorch LR scheduler.
+
+    ``steps_per_epoch``/``total_steps`` resolve steps written in epochs or percent when the
+    schedule is a path. ``bindings`` and ``handlers`` ({event: handler}) are in force from step
+    0; handlers and bindings added later with :meth:`on`/:meth:`bind` before the first
+    ``step()`` still see step 0 (its events are replayed to them). Stepping past the last step
+    holds its values (``train-end`` fires once, when the last step is done).
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        schedule: ScheduleSource,
+        *,
+        steps_per_epoch: int | None = None,
+        total_steps: int | None = None,
+        bindings: Mapping[str, Setter] | None = None,
+        handlers: Mapping[str, Handler | Iterable[Handler]] | None = None,
+        last_epoch: int = -1,
+    ):
+        self._init_schedule(
+            to_timeline(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        )
+        self._sd_replay = []  # step 0 is entered inside LRScheduler.__init__
+        for prop, setter in (bindings or {}).items():
+            self.bind(prop, setter)
+        for event, hs in (handlers or {}).items():
+            for h in [hs] if callable(hs) else hs:
+                self.on(event, h)
+        if not self._drive_optimizers([optimizer]):
+            raise ValueError(
+                f"{self.timeline.dopesheet.source} drives no param group of this optimizer: add "
+                "an 'lr' column (or 'lr-<name>' for a param group with \"name\": <name>)"
+            )
+        self._train_ended = False
+        self._emit_train(TRAIN_START)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[Any]:
+        """Enter step ``last_epoch`` (events, bindings, learning rates) and return the groups'
+        learning rates; call ``get_last_lr()`` to read them."""
+        step = self.last_epoch
+        if step == self._sd_current + 1 == len(self.timeline):
+            step -= 1  # the step() after the last optimizer step: hold quietly
+        self._enter(step)
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def step(self, epoch: int | None = None) -> None:
+        """The current step's optimizer step has run: finish it and enter the next one."""
+        current = self._sd_current
+        if current >= 0:
+            self._sd_replay = None
+            self._finish(current)
+            if not self._train_ended and current == len(self.timeline) - 1:
+                self._train_ended = True
+                self._emit_train(TRAIN_END)
+        super().step(epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's counters and the timeline (cursor, dopesheet, runtime overrides);
+        loadable with ``torch.load(..., weights_only=True)``."""
+        return {
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "base_lrs": list(self.base_lrs),
+            "_last_lr": list(self._last_lr),
+            "train_ended": self._train_ended,
+            "schedule": self._schedule_state(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue where the saved scheduler was: its step's learning rates and bound values
+        are applied again (its events are not fired twice)."""
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict["_step_count"])
+        self.base_lrs = list(state_dict["base_lrs"])
+        self._last_lr = list(state_dict["_last_lr"])
+        self._train_ended = bool(state_dict.get("train_ended", False))
+        self._sd_replay = None
+        self._load_schedule_state(state_dict["schedule"])

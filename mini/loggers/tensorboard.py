@@ -1,0 +1,86 @@
+"""TensorBoard logging with ``torch.utils.tensorboard.SummaryWriter`` (needs ``tensorboard``).
+
+Scalars go under ``props/``, ``losses/`` and ``extras/``; the schedule plot is the image
+``schedule``; each phase start is a ``phase`` text entry. A resumed run reopens the writer with
+``purge_step`` just after the checkpoint, so TensorBoard drops what the interrupted run logged
+past it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mini.loggers.base import ScheduleLogger
+
+
+def _summary_writer() -> type:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:  # torch raises this when the tensorboard package is missing
+        raise ImportError(
+            "TensorBoardLogger needs the tensorboard package: pip install 'dopesheet[tensorboard]'"
+        ) from e
+    return SummaryWriter
+
+
+class TensorBoardLogger(ScheduleLogger):
+    """``TensorBoardLogger("out/run/tb", every=10).attach(trainer)``; ``tensorboard --logdir``
+    shows it. ``max_queue``/``flush_secs`` are passed to the ``SummaryWriter``."""
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str],
+        *,
+        every: int = 1,
+        plot: bool = True,
+        max_queue: int = 100,
+        flush_secs: int = 30,
+    ):
+        super().__init__(every=every, plot=plot)
+        self._writer_class = _summary_writer()
+        self.log_dir = Path(log_dir)
+        self.max_queue = max_queue
+        self.flush_secs = flush_secs
+        self._writer: Any = None
+        self._purge_step: int | None = None
+
+    @property
+    def writer(self) -> Any:
+        """The ``SummaryWriter`` (opened on first use)."""
+        if self._writer is None:
+            self._writer = self._writer_class(
+                str(self.log_dir), purge_step=self._purge_step, max_queue=self.max_queue,
+                flush_secs=self.flush_secs,
+            )  # fmt: skip
+            self._purge_step = None
+        return self._writer
+
+    def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        add = self.writer.add_scalar
+        for tag, value in scalars.items():
+            add(tag, value, step)
+
+    def write_text(self, tag: str, text: str, step: int) -> None:
+        self.writer.add_text(tag, text, step)
+
+    def write_figure(self, tag: str, figure: Any, step: int) -> None:
+        self.writer.add_figure(tag, figure, step, close=True)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def on_train_end(self, event: Any) -> None:
+        self.close()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.close()
+        self._purge_step = self.last_step + 1
