@@ -91,7 +91,7 @@ class LightningSchedule(ScheduleDriver):
         self._drive_optimizers(trainer.optimizers)
         self._set_context(trainer, pl_module)
         self._every = trainer.log_every_n_steps if self.log_every is None else self.log_every
-        self._log_names = {name: self.prefix + name for name in timeline.props}
+        self._log_names = {name: self.prefix + name for name in timeline.names}
         self._sd_last_bound = {}  # every fit starts by applying every binding
         self._emit_train(TRAIN_START)
 

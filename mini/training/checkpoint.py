@@ -116,10 +116,12 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 
 
 def read_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+    path: str | os.PathLike[str],
+    map_location: str | torch.device | None = None,
+    trainer: bool = False,
 ) -> dict[str, Any]:
     """Load one checkpoint file (``weights_only=True``); :class:`CheckpointError` if it is
-    missing, unreadable or not a checkpoint."""
+    missing or unreadable (and, with ``trainer``, if it is not a trainer checkpoint)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -131,7 +133,9 @@ def read_checkpoint(
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({_short(e)})") from e
     except Exception as e:  # unpickling of foreign objects is refused by weights_only
         raise CheckpointError(f"checkpoint {path} cannot be read safely ({_short(e)})") from e
-    if not isinstance(payload, dict) or "model" not in payload or "step" not in payload:
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} does not hold a checkpoint dictionary")
+    if trainer and ("model" not in payload or "step" not in payload):
         raise CheckpointError(f"{path} is not a dopesheet trainer checkpoint")
     return payload
 
@@ -147,11 +151,13 @@ def load_checkpoint(
     """Load a checkpoint file, or the newest intact checkpoint in a folder (a run folder or its
     ``checkpoints/``). A corrupt file is skipped with a warning naming it and the older file used
     instead; :class:`CheckpointError` when nothing intact is left."""
-    return load_newest_intact(path, map_location)[1]
+    return load_newest_intact(path, map_location, trainer=False)[1]
 
 
 def load_newest_intact(
-    path: str | os.PathLike[str], map_location: str | torch.device | None = None
+    path: str | os.PathLike[str],
+    map_location: str | torch.device | None = None,
+    trainer: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """``(file, payload)`` of ``path`` (a file) or of the newest intact checkpoint in the folder
     ``path``; a corrupt file falls back to the newest older intact one in its folder."""
@@ -181,7 +187,7 @@ def load_newest_intact(
     broken: list[str] = []
     for candidate in reversed(candidates):
         try:
-            payload = read_checkpoint(candidate, map_location)
+            payload = read_checkpoint(candidate, map_location, trainer)
         except CheckpointError as e:
             broken.append(str(e))
             continue
