@@ -107,7 +107,7 @@ def quantized_from(dopesheet: Dopesheet) -> int:
     """The first step at which the ``vq-blend`` property reaches 1 (0 without the column):
     a property holds its first key's value before it and moves monotonically between keys, so
     that is the step of its first key at or above 1."""
-    if "vq-blend" not in dopesheet.props:
+    if "vq-blend" not in dopesheet.specs:
         return 0
     keys = dopesheet.keyframes("vq-blend")
     reached = [i for i, (_, value) in enumerate(keys) if value >= 1.0]

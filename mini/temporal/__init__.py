@@ -4,9 +4,11 @@
 """
 
 from mini.temporal.curves import Override
-from mini.temporal.dopesheet import Dopesheet, Phase, PropSpec, Row
+from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.edits import past_edits
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
 from mini.temporal.realize import realize
+from mini.temporal.spec import Phase, PropSpec, Row, Space
 from mini.temporal.timeline import State, Timeline
 from mini.temporal.timing import (
     LINEAR,
@@ -33,10 +35,12 @@ __all__ = [
     "PropSpec",
     "Quintic",
     "Row",
+    "Space",
     "State",
     "Timeline",
     "get_interpolator",
     "interpolator_names",
+    "past_edits",
     "realize",
     "register_interpolator",
 ]

@@ -60,8 +60,8 @@ def test_design_example_parses():
     ds = ds_of(DESIGN_EXAMPLE)
     assert len(ds) == 10001
     assert [r.step for r in ds.rows] == [0, 1200, 3000, 10000]
-    assert ds.props["lr"].space == "log" and ds.props["lr"].interpolator == "minjerk"
-    assert ds.props["z"].space == "linear" and ds.props["z"].interpolator == "step-end"
+    assert ds.specs["lr"].space == "log" and ds.specs["lr"].interpolator == "minjerk"
+    assert ds.specs["z"].space == "linear" and ds.specs["z"].interpolator == "step-end"
     assert ds.actions == [(1200, "snapshot"), (3000, "anchor")]
     assert [(p.name, p.start, p.end) for p in ds.phases] == [
         ("Warm-up", 0, 2999),
@@ -133,7 +133,7 @@ def test_multiple_actions_per_cell_with_comma_or_semicolon():
 
 def test_header_spaces_interpolators_and_alias():
     ds = ds_of("STEP,a,b:log,c::linear,d:linear:step,e:log:step-end\n0,1,1,1,1,1\n")
-    got = {n: (s.space, s.interpolator) for n, s in ds.props.items()}
+    got = {n: (s.space, s.interpolator) for n, s in ds.specs.items()}
     assert got == {
         "a": ("linear", "minjerk"),
         "b": ("log", "minjerk"),
@@ -179,7 +179,7 @@ def test_empty_cell_is_no_key():
 def test_never_keyed_property_warns_and_is_ignored():
     with pytest.warns(DopesheetWarning, match=r"test.csv:1:3: property 'ghost' is never keyed"):
         ds = ds_of("STEP,x,ghost\n0,1,\n")
-    assert list(ds.props) == ["x"]
+    assert list(ds.specs) == ["x"]
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -272,11 +272,11 @@ def test_dataframe_round_trip_and_dict_round_trip():
     ds = ds_of(DESIGN_EXAMPLE)
     df = ds.as_df()
     assert list(df.columns[:3]) == ["STEP", "PHASE", "ACTION"]
-    assert Dopesheet(df) == ds
+    assert Dopesheet.from_df(df) == ds
     assert Dopesheet.from_dict(json.loads(json.dumps(ds.to_dict()))) == ds
-    assert Dopesheet(pd.DataFrame({"STEP": [0, 10], "w": [1.0, np.nan]})).keyframes("w") == [
-        (0, 1.0)
-    ]
+    assert Dopesheet.from_df(pd.DataFrame({"STEP": [0, 10], "w": [1.0, np.nan]})).keyframes(
+        "w"
+    ) == [(0, 1.0)]
 
 
 def test_content_hash_ignores_layout_but_not_values():
@@ -299,7 +299,7 @@ def test_to_dict_is_json_for_loggers():
     d = ds_of(DESIGN_EXAMPLE).to_dict()
     json.dumps(d)
     assert d["steps"] == 10001
-    assert d["props"]["lr"] == {"space": "log", "interpolator": "minjerk"}
+    assert d["specs"]["lr"] == {"space": "log", "interpolator": "minjerk"}
     assert d["phases"][1] == {"name": "Main", "start": 3000, "end": 10000}
 
 

@@ -49,7 +49,7 @@ def test_parser_raises_only_dopesheet_error_on_arbitrary_bytes(data):
 @settings(max_examples=120, deadline=None)
 def test_stepping_equals_iteration_equals_random_access_equals_realize(text, data):
     ds = Dopesheet.from_text(text)
-    names = list(ds.props)
+    names = list(ds.specs)
     table = realize(ds)[names].to_numpy()
 
     stepped = Timeline(ds)
@@ -71,7 +71,7 @@ def test_stepping_equals_iteration_equals_random_access_equals_realize(text, dat
 def test_runtime_sets_keep_all_access_paths_equal(text, data):
     ds = Dopesheet.from_text(text)
     tl = Timeline(ds)
-    names = list(ds.props)
+    names = list(ds.specs)
     n_sets = data.draw(st.integers(1, 4))
     set_steps = sorted(
         data.draw(st.lists(st.integers(0, len(ds) - 1), min_size=n_sets, max_size=n_sets))
@@ -82,7 +82,7 @@ def test_runtime_sets_keep_all_access_paths_equal(text, data):
         while set_steps and set_steps[0] == state.step:
             set_steps.pop(0)
             name = data.draw(st.sampled_from(names))
-            log = ds.props[name].space == "log"
+            log = ds.specs[name].space == "log"
             value = data.draw(st.floats(1e-3, 1e3) if log else st.floats(-1e3, 1e3))
             tl.set(name, value, data.draw(st.integers(0, 40)))
     table = realize(tl)[names].to_numpy()
@@ -95,7 +95,7 @@ def test_runtime_sets_keep_all_access_paths_equal(text, data):
 def test_values_hit_keys_exactly_and_minjerk_stays_between_keys(text):
     ds = Dopesheet.from_text(text)
     df = realize(ds)
-    for name, spec in ds.props.items():
+    for name, spec in ds.specs.items():
         keys = ds.keyframes(name)
         col = df[name].to_numpy()
         for step, value in keys:
@@ -118,10 +118,10 @@ def test_state_dict_round_trip_then_seek_gives_identical_future(text, data):
     ds = Dopesheet.from_text(text)
     tl = Timeline(ds)
     stop = data.draw(st.integers(0, len(ds) - 1))
-    name = next(iter(ds.props))
+    name = next(iter(ds.specs))
     for state in tl:
         if state.step == stop // 2:
-            value = 2.5 if ds.props[name].space == "log" else -7.0
+            value = 2.5 if ds.specs[name].space == "log" else -7.0
             tl.set(name, value, 10)
         if state.step == stop:
             break
