@@ -199,11 +199,13 @@ def cmd_plot(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def write_realized(timeline: Timeline, f: IO[str], chunk: int = REALIZE_CHUNK) -> int:
-    """Write every step of ``timeline`` as CSV to ``f``, ``chunk`` steps at a time (memory stays
-    bounded whatever the length). Returns the number of columns."""
+def write_realized(timeline: Timeline, f: IO[str], chunk: int | None = None) -> int:
+    """Write every step of ``timeline`` as CSV to ``f``, ``chunk`` steps at a time (default
+    :data:`REALIZE_CHUNK`; memory stays bounded whatever the length). Returns the number of
+    columns."""
     from mini.temporal.realize import realize
 
+    chunk = chunk or REALIZE_CHUNK
     n = len(timeline)
     columns = 0
     for start in range(0, n, chunk):

@@ -64,7 +64,7 @@ class Dopesheet:
     def __init__(
         self,
         specs: Mapping[str, PropSpec] | Iterable[PropSpec],
-        rows: Iterable[Row],
+        rows: Iterable[Row] = (),
         *,
         source: str = "<rows>",
     ):

@@ -134,18 +134,18 @@ def read_step(text: str, units: Units) -> StepCell:
         _check_size(t, steps)
         return StepCell("offset" if sign else "absolute", sign, steps, t)
     if unit == "%":
+        if sign:
+            raise CellError(
+                f"a share of the run cannot be relative ({t!r})",
+                f"write a position in the run such as {number}% or a fraction of the "
+                f"interval between anchors such as {m['sign']}0.25",
+            )
         if units.total_steps is None:
             raise CellError(
                 f"step {t!r} is a share of the run, but the run's total number of steps is "
                 "not given",
                 "pass total_steps=N (Dopesheet.from_csv) or --total-steps N "
                 "(python -m mini.temporal), or write the step as a number",
-            )
-        if sign:
-            raise CellError(
-                f"a share of the run cannot be relative ({t!r})",
-                f"write a position in the run such as {number}% or a fraction of the "
-                f"interval between anchors such as {m['sign']}0.25",
             )
         if value > 100:
             raise CellError(f"step {t!r} is past the end of the run", "use a share from 0% to 100%")
