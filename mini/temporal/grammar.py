@@ -118,7 +118,7 @@ def read_step(text: str, units: Units) -> StepCell:
     number = m["number"]
     decimal = Decimal(number)
     if decimal.adjusted() > 12:  # more than MAX_STEP, in any unit
-        raise CellError(f"step {t!r} is too large (at most {MAX_STEP:.0e})", STEP_FORMS)
+        raise CellError(f"step {t!r} is too large (at most {MAX_STEP:,})", STEP_FORMS)
     if decimal.as_tuple().exponent < -30:  # type: ignore[operator]
         raise CellError(f"step {t!r} has too many decimals", STEP_FORMS)
     value = Fraction(decimal)
@@ -175,7 +175,7 @@ def _fraction(text: str, numerator: int, denominator: int, sign: int) -> StepCel
 
 def _check_size(text: str, steps: int) -> None:
     if steps > MAX_STEP:
-        raise CellError(f"step {text!r} is too large (at most {MAX_STEP:.0e})", STEP_FORMS)
+        raise CellError(f"step {text!r} is too large (at most {MAX_STEP:,})", STEP_FORMS)
 
 
 def read_number(text: str) -> float:

@@ -21,7 +21,7 @@ from mini.temporal.errors import MAX_PROBLEMS
 from mini.temporal.plot import group_props
 from mini.temporal.realize import realize
 
-from .test_format import DESIGN_EXAMPLE, ds_of
+from .test_format import README_EXAMPLE, ds_of
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(
@@ -33,7 +33,7 @@ realize_module = importlib.import_module("mini.temporal.realize")  # the module,
 @pytest.fixture
 def good(tmp_path):
     path = tmp_path / "good.csv"
-    path.write_text(DESIGN_EXAMPLE)
+    path.write_text(README_EXAMPLE)
     return path
 
 
@@ -73,7 +73,7 @@ def test_module_entry_point(bad):
 def test_show_prints_one_line_per_resolved_row(good, capsys):
     assert main(["show", str(good)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    ds = ds_of(DESIGN_EXAMPLE)
+    ds = ds_of(README_EXAMPLE)
     for r in ds.rows:  # each resolved row is one table line with its step, phase and actions
         [line] = [x for x in lines if f" {r.step:,} " in x]
         assert (r.phase or "") in line and all(a in line for a in r.actions)
@@ -137,7 +137,7 @@ def test_realize_in_chunks_equals_realizing_at_once(good, tmp_path, monkeypatch)
     out = tmp_path / "real.csv"
     assert main(["realize", str(good), "-o", str(out), "--steps", "101"]) == 0
     chunked = pd.read_csv(out, keep_default_na=False)
-    whole = realize(ds_of(DESIGN_EXAMPLE).scaled(101))
+    whole = realize(ds_of(README_EXAMPLE).scaled(101))
     assert chunked["STEP"].tolist() == whole["STEP"].tolist()
     for name in ("lr", "temperature", "z"):  # written with 10 significant digits
         assert np.allclose(chunked[name], whole[name], rtol=1e-9, atol=0)
