@@ -11,7 +11,6 @@ import argparse
 import os
 import shutil
 import sys
-import warnings
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from rich.table import Table
 from mini.atomic import atomic_write
 from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, DopesheetWarning, Problem
+from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, Problem
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
 
 if TYPE_CHECKING:
@@ -75,29 +74,21 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     total = 0
     files: set[str] = set()
     for path in args.files:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DopesheetWarning)
-            try:
-                summary = check_csv(
-                    path, steps_per_epoch=args.steps_per_epoch, total_steps=args.total_steps
-                )
-            except DopesheetError as e:
-                problems += e.problems
-                total += e.total
-                files.add(str(path))
-                continue
-            except OSError as e:
-                problem = Problem(
-                    str(path),
-                    None,
-                    None,
-                    f"cannot read the file: {e.strerror or e}",
-                    "check the path",
-                )
-                problems.append(problem)
-                total += 1
-                files.add(str(path))
-                continue
+        try:  # check_csv returns its warnings in the summary instead of issuing them
+            summary = check_csv(
+                path, steps_per_epoch=args.steps_per_epoch, total_steps=args.total_steps
+            )
+        except DopesheetError as e:
+            problems += e.problems
+            total += e.total
+            files.add(str(path))
+            continue
+        except OSError as e:
+            reason = f"cannot read the file: {e.strerror or e}"
+            problems.append(Problem(str(path), None, None, reason, "check the path"))
+            total += 1
+            files.add(str(path))
+            continue
         for message in summary.warnings:
             _say(out, f"warning: {message}")
         if not fits_in_memory(summary.realized_nbytes):

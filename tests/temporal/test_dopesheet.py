@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,3 +126,24 @@ def test_a_phase_name_that_returns_after_another_phase_is_a_new_phase():
 def test_fill_down_in_resolved_rows_is_normalised_too():
     ds = Dopesheet([PropSpec("x")], [Row(0, "A", (), {"x": 0.0}), Row(5, "A", (), {"x": 1.0})])
     assert ds.phases == [Phase("A", 0, 5)] and ds.rows[1].phase is None
+
+
+# -- to_csv ---------------------------------------------------------------------------------------
+
+
+def test_to_csv_round_trips_and_writes_atomically(tmp_path, monkeypatch):
+    ds = parse("STEP,PHASE,ACTION,lr:log,w\n0,A,go,1e-3,0\n+0.5,,,,0.5 linear\n100,B,,1e-4,1\n")
+    path = tmp_path / "out.csv"
+    ds.to_csv(path)
+    assert Dopesheet.from_csv(path) == ds
+    before = path.read_text()
+
+    def interrupted(self, f, **kwargs):
+        f.write("STEP,PHA")  # half a file, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        parse("STEP,x\n0,1\n").to_csv(path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
