@@ -41,8 +41,8 @@ class PandasReference:
 
     def __init__(self, ds: Dopesheet):
         df = ds.as_df().set_index("STEP")
-        self.specs = ds.props
-        self.keys = {name: df[spec.header].dropna() for name, spec in ds.props.items()}
+        self.specs = ds.specs
+        self.keys = {name: df[spec.header].dropna() for name, spec in ds.specs.items()}
 
     def value(self, name: str, step: int) -> float:
         spec, keys = self.specs[name], self.keys[name]
@@ -100,9 +100,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     full = Dopesheet.from_csv(SCHEDULE)
     # The 6-property schedule of the issue: the colour curriculum without data-fraction.
-    ds = Dopesheet(full.as_df()[["STEP", "PHASE", "ACTION", *SIX_PROPS]], source=str(SCHEDULE))
+    ds = Dopesheet.from_df(
+        full.as_df()[["STEP", "PHASE", "ACTION", *SIX_PROPS]], source=str(SCHEDULE)
+    )
     n = len(ds)
-    print(f"schedule: {SCHEDULE.name} with {len(ds.props)} properties, {n:,} steps")
+    print(f"schedule: {SCHEDULE.name} with {len(ds.specs)} properties, {n:,} steps")
 
     # 1. realize vs stepping
     t_realize = best_of(lambda: realize(ds), args.repeat)
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return pd.DataFrame(rows)
 
     t_stepping = best_of(stepping, max(3, args.repeat // 5))
-    assert stepping()[list(ds.props)].equals(realize(ds)[list(ds.props)])
+    assert stepping()[list(ds.specs)].equals(realize(ds)[list(ds.specs)])
     per_step = t_stepping / n
     print(f"realize:               {t_realize * 1e3:8.2f} ms")
     print(f"stepping in Python:    {t_stepping * 1e3:8.2f} ms   ({per_step * 1e6:.2f} µs/step)")

@@ -31,7 +31,7 @@ CRITERIA = {"loss-recon": reconstruction, "reg-norm": unitarity, "reg-planar": p
 def schedule(steps: int) -> Dopesheet:
     ds = Dopesheet.from_csv(SCHEDULE)
     df = ds.as_df()[["STEP", "ACTION", "lr", "loss-recon", "reg-norm", "reg-planar"]]
-    return Dopesheet(df, source=SCHEDULE.name).scaled(steps)  # one phase, all batches alike
+    return Dopesheet.from_df(df, source=SCHEDULE.name).scaled(steps)  # one phase, all batches alike
 
 
 def batches(n: int = 64, size: int = 256) -> list[torch.Tensor]:

@@ -241,7 +241,7 @@ def without_props(dopesheet: Dopesheet, names: tuple[str, ...]) -> Dopesheet:
     """The dopesheet without the property columns ``names`` (phases and actions stay)."""
     d = dopesheet.to_dict()
     drop = set(names)
-    d["props"] = {k: v for k, v in d["props"].items() if k not in drop}
+    d["specs"] = {k: v for k, v in d["specs"].items() if k not in drop}
     for row in d["rows"]:
         row["values"] = {k: v for k, v in row["values"].items() if k not in drop}
     return Dopesheet.from_dict(d)

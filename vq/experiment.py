@@ -62,9 +62,9 @@ class VQExperiment:
         val = (self.data.val, self.data.val_labels)
         timeline = schedule if isinstance(schedule, Timeline) else Timeline(schedule)
         criteria = dict(self.criteria)
-        if ORTHOGONALITY_COLUMN in timeline.dopesheet.props:
+        if ORTHOGONALITY_COLUMN in timeline.dopesheet.specs:
             criteria[ORTHOGONALITY_COLUMN] = orthogonality_penalty(self.model.quantizer)
-        if TOPOGRAPHIC_COLUMN in timeline.dopesheet.props:
+        if TOPOGRAPHIC_COLUMN in timeline.dopesheet.specs:
             criteria[TOPOGRAPHIC_COLUMN] = topographic_penalty()
         trainer = Trainer(self.model, opt, timeline, PhaseData(self.batches, val), criteria, **kw)
         bind_quantizer(trainer, self.model)
@@ -130,7 +130,7 @@ def quantized_from(dopesheet: Dopesheet) -> int:
     """The first step at which the ``vq-blend`` property reaches 1 (0 without the column):
     a property holds its first key's value before it and moves monotonically between keys, so
     that is the step of its first key at or above 1."""
-    if "vq-blend" not in dopesheet.props:
+    if "vq-blend" not in dopesheet.specs:
         return 0
     keys = dopesheet.keyframes("vq-blend")
     reached = [i for i, (_, value) in enumerate(keys) if value >= 1.0]

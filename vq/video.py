@@ -70,13 +70,13 @@ def view_limits(points: np.ndarray, margin: float = 0.12) -> tuple[tuple[float, 
 
 def _schedule_groups(dopesheet: Dopesheet) -> tuple[dict[str, list[str]], list[str]]:
     """Curve panels for the schedule: learning rates, temperatures, and the other knobs."""
-    props = [p for p in dopesheet.props if p != "recon"]
+    props = [p for p in dopesheet.specs if p != "recon"]
     groups = {
         "lr": [p for p in props if p == "lr" or p.startswith("lr-")],
         "temperature": [p for p in props if p.startswith("temperature")],
     }
     groups["knobs"] = [p for p in props if p not in groups["lr"] and p not in groups["temperature"]]
-    log = [p for p, spec in dopesheet.props.items() if spec.space == "log"]
+    log = [p for p, spec in dopesheet.specs.items() if spec.space == "log"]
     return {k: v for k, v in groups.items() if v}, log
 
 

@@ -49,10 +49,10 @@ def bind_quantizer(
 ) -> list[str]:
     """Bind each of :func:`quantizer_bindings` that the trainer's dopesheet has; returns the
     property names bound."""
-    props = trainer.timeline.dopesheet.props
+    specs = trainer.timeline.dopesheet.specs
     bound = []
     for prop, setter in quantizer_bindings(model, commitment_attribute).items():
-        if prop in props:
+        if prop in specs:
             trainer.bind(prop, setter)
             bound.append(prop)
     return bound

@@ -201,7 +201,7 @@ class ScheduleDriver:
 
     def _drive_optimizers(self, optimizers: Sequence[torch.optim.Optimizer]) -> int:
         """Precompute which param groups follow ``lr``/``lr-<group>``; returns how many."""
-        props = set(self.timeline.dopesheet.props)
+        props = set(self.timeline.dopesheet.specs)
         self._sd_lr = []
         for opt in optimizers:
             index = {id(group): i for i, group in enumerate(opt.param_groups)}
@@ -335,7 +335,7 @@ class ScheduleDriver:
         """Every bound or read property (or just ``names``) must be a column of the dopesheet."""
         ds = self.timeline.dopesheet
         wanted = set(self._sd_bindings) | self._sd_reads if names is None else set(names)
-        missing = sorted(wanted - set(ds.props))
+        missing = sorted(wanted - set(ds.specs))
         if missing:
             raise ConfigError(
                 f"{ds.source} has no column for "

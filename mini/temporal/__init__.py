@@ -4,7 +4,8 @@
 """
 
 from mini.temporal.bake import bake
-from mini.temporal.dopesheet import Dopesheet, Phase, PropSpec, Row
+from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.edits import past_edits
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
 from mini.temporal.interpolators import (
     COSINE,
@@ -18,6 +19,7 @@ from mini.temporal.interpolators import (
 )
 from mini.temporal.overrides import Override, Quintic
 from mini.temporal.realize import realize
+from mini.temporal.spec import Phase, PropSpec, Row, Space
 from mini.temporal.timeline import ScheduleTooLargeError, State, Timeline, UnknownPropertyError
 
 __all__ = [
@@ -36,12 +38,14 @@ __all__ = [
     "Quintic",
     "Row",
     "ScheduleTooLargeError",
+    "Space",
     "State",
     "Timeline",
     "UnknownPropertyError",
     "bake",
     "get_interpolator",
     "interpolator_names",
+    "past_edits",
     "realize",
     "register_interpolator",
 ]

@@ -60,7 +60,7 @@ def bake(
     for step, action in extra:
         if not 0 <= step < n:
             raise ValueError(f"bake: action {action!r} at step {step} is outside 0..{n - 1}")
-    specs = timeline.dopesheet.props
+    specs = timeline.dopesheet.specs
     keys = {name: _PropBaker(timeline, name, tolerance).run() for name in timeline.names}
     rows: dict[int, dict[str, Any]] = {}
 

@@ -1,117 +1,277 @@
-"""``python -m mini.temporal``: check, show, plot and realize dopesheets from the shell."""
+"""``python -m mini.temporal``: check, show, plot and realize dopesheets from the shell.
+
+``-o -`` writes to stdout (the CSV for ``realize``, PNG bytes for ``plot``); files are written
+atomically. A user mistake is one clear line (``file:line:column: ... (fix: ...)`` or
+``error: ...``) and exit status 1, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
-import warnings
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from mini.atomic import atomic_write
+from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
+from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, Problem
+from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
+
+if TYPE_CHECKING:
+    from mini.temporal.timeline import Timeline
+
+REALIZE_CHUNK = 1_000_000
+"""Steps realized and written at a time by ``realize``, so any length that fits on disk works."""
+
+PLOT_RESCALE = 100_000
+"""The ``--steps`` suggested when a schedule is too long to plot whole."""
 
 
-def _load(path: str, steps: int | None) -> Dopesheet:
-    ds = Dopesheet.from_csv(path)
-    return ds.scaled(steps) if steps else ds
+class UsageError(Exception):
+    """A mistake on the command line or in what it asks for: printed as ``error: ...``."""
 
 
-def cmd_check(args: argparse.Namespace, out: Console) -> int:
-    problems = []
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _load(args: argparse.Namespace) -> Dopesheet:
+    try:
+        ds = Dopesheet.from_csv(
+            args.file, steps_per_epoch=args.steps_per_epoch, total_steps=args.total_steps
+        )
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    return ds.scaled(args.steps) if args.steps else ds
+
+
+def _too_big(n_steps: int, nbytes: int) -> str:
+    total = memory_nbytes() or 0
+    return (
+        f"realizing all {n_steps:,} steps at once takes {human_bytes(nbytes)}, more than "
+        f"{MEMORY_SHARE:.0%} of this machine's {human_bytes(total)} of memory"
+    )
+
+
+def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    problems: list[Problem] = []
+    total = 0
+    files: set[str] = set()
     for path in args.files:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DopesheetWarning)
-            try:
-                ds = Dopesheet.from_csv(path)
-            except DopesheetError as e:
-                problems += e.problems
-                continue
-            except OSError as e:
-                problems.append(
-                    Problem(str(path), None, None, f"cannot read the file: {e.strerror or e}",
-                            "check the path")
-                )  # fmt: skip
-                continue
-        for w in caught:
-            out.print(f"warning: {w.message}", markup=False, highlight=False)
-        phases = ", ".join(p.name for p in ds.phases if p.name) or "no phases"
-        out.print(
-            f"ok: {path}: {ds.n_steps:,} steps, {len(ds.props)} properties, {phases}",
-            markup=False, highlight=False,
-        )  # fmt: skip
+        try:  # check_csv returns its warnings in the summary instead of issuing them
+            summary = check_csv(
+                path, steps_per_epoch=args.steps_per_epoch, total_steps=args.total_steps
+            )
+        except DopesheetError as e:
+            problems += e.problems
+            total += e.total
+            files.add(str(path))
+            continue
+        except OSError as e:
+            reason = f"cannot read the file: {e.strerror or e}"
+            problems.append(Problem(str(path), None, None, reason, "check the path"))
+            total += 1
+            files.add(str(path))
+            continue
+        for message in summary.warnings:
+            _say(out, f"warning: {message}")
+        if not fits_in_memory(summary.realized_nbytes):
+            lines = ",".join(map(str, summary.last_lines))
+            _say(
+                out,
+                f"warning: {path}:{lines}: {_too_big(summary.n_steps, summary.realized_nbytes)}; "
+                "training steps through it and `realize -o` writes it in chunks, but `plot` and "
+                "realize(ds) in Python need it whole (is the last step a typo? to plot, rescale "
+                f"with --steps {PLOT_RESCALE})",
+            )
+        phases = ", ".join(summary.phase_names) or "no phases"
+        if summary.n_phases > len(summary.phase_names):
+            phases += f", … ({summary.n_phases:,} phases)"
+        _say(
+            out,
+            f"ok: {path}: {summary.n_steps:,} steps, {len(summary.specs)} properties, {phases}",
+        )
     for p in problems:
-        out.print(str(p), markup=False, highlight=False)
-    if problems:
-        files = len({p.file for p in problems})
-        out.print(
-            f"{len(problems)} problem{'s' * (len(problems) > 1)} in {files} file{'s' * (files > 1)}",
-            markup=False, highlight=False,
-        )  # fmt: skip
+        _say(out, str(p))
+    if total:
+        if total > len(problems):
+            _say(
+                out,
+                f"… and {total - len(problems):,} more problems (the first {MAX_PROBLEMS} of "
+                "each file are shown)",
+            )
+        n = len(files)
+        _say(out, f"{total:,} problem{'s' * (total > 1)} in {n} file{'s' * (n > 1)}")
         return 1
     return 0
 
 
-def cmd_show(args: argparse.Namespace, out: Console) -> int:
-    ds = _load(args.file, args.steps)
+def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
+    ds = _load(args)
     table = Table(title=f"{ds.source}: {ds.n_steps:,} steps", title_justify="left")
     table.add_column("line", style="dim", justify="right")
     table.add_column("STEP", justify="right", style="bold")
     table.add_column("PHASE", style="magenta")
     table.add_column("ACTION", style="yellow")
-    for spec in ds.props.values():
+    for spec in ds.specs.values():
         table.add_column(spec.header, justify="right")
     for r in ds.rows:
+        cells = [
+            (f"{r.values[n]:g}" + (f" {r.curves[n]}" if n in r.curves else ""))
+            if n in r.values
+            else ""
+            for n in ds.specs
+        ]
         table.add_row(
-            ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions),
-            *(f"{r.values[n]:g}" if n in r.values else "" for n in ds.props),
-        )  # fmt: skip
+            ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions), *cells
+        )
     out.print(table)
     for ph in ds.phases:
         out.print(f"  phase {ph.name or '(unnamed)'}: steps {ph.start:,}–{ph.end:,} ({len(ph):,})")
     return 0
 
 
-def cmd_plot(args: argparse.Namespace, out: Console) -> int:
+def plot_format(output: str) -> str:
+    """The image format for ``output`` (its suffix; PNG for ``-`` or no suffix), checked
+    against the formats matplotlib can write."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = "" if output == "-" else Path(output).suffix.lstrip(".").lower()
+    fmt = suffix or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in supported:
+        raise UsageError(
+            f"-o {output}: matplotlib cannot write {fmt!r} images "
+            f"(fix: use one of the formats matplotlib supports: {', '.join(sorted(supported))})"
+        )
+    return fmt
+
+
+def cmd_plot(args: argparse.Namespace, out: Console, err: Console) -> int:
+    fmt = plot_format(args.output)
+    ds = _load(args)
+    if not fits_in_memory(ds.realized_nbytes):
+        raise UsageError(
+            f"{ds.source}: cannot plot: {_too_big(ds.n_steps, ds.realized_nbytes)} "
+            f"(fix: rescale it for the plot with --steps {PLOT_RESCALE})"
+        )
     from mini.temporal.plot import plot_timeline
 
-    fig = plot_timeline(_load(args.file, args.steps))
-    fig.savefig(args.output, dpi=args.dpi)
-    out.print(f"wrote {args.output}")
+    try:
+        fig = plot_timeline(ds)
+        if args.output == "-":
+            fig.savefig(sys.stdout.buffer, format=fmt, dpi=args.dpi)
+            sys.stdout.buffer.flush()
+        else:
+            with atomic_write(args.output, "wb") as f:
+                fig.savefig(f, format=fmt, dpi=args.dpi)
+    except MemoryError:
+        raise UsageError(
+            f"{ds.source}: out of memory plotting {ds.n_steps:,} steps "
+            f"(fix: rescale it for the plot with --steps {PLOT_RESCALE})"
+        ) from None
+    _say(err if args.output == "-" else out, f"wrote {args.output}")
     return 0
 
 
-def cmd_realize(args: argparse.Namespace, out: Console) -> int:
+def write_realized(timeline: Timeline, f: IO[str], chunk: int | None = None) -> int:
+    """Write every step of ``timeline`` as CSV to ``f``, ``chunk`` steps at a time (default
+    :data:`REALIZE_CHUNK`; memory stays bounded whatever the length). Returns the number of
+    columns."""
     from mini.temporal.realize import realize
 
-    df = realize(_load(args.file, args.steps))
-    df.to_csv(args.output, index=False, float_format="%.10g")
-    out.print(f"wrote {args.output}: {len(df):,} rows × {df.shape[1]} columns")
+    chunk = chunk or REALIZE_CHUNK
+    n = len(timeline)
+    columns = 0
+    for start in range(0, n, chunk):
+        df = realize(timeline, start, min(n, start + chunk))
+        df.to_csv(f, header=start == 0, index=False, float_format="%.10g", lineterminator="\n")
+        columns = df.shape[1]
+    return columns
+
+
+def cmd_realize(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from mini.temporal.timeline import Timeline
+
+    ds = _load(args)
+    timeline = Timeline(ds)
+    if args.output == "-":
+        columns = write_realized(timeline, sys.stdout)
+        sys.stdout.flush()
+    else:
+        _check_disk(Path(args.output), ds)
+        with atomic_write(args.output, "w") as f:
+            columns = write_realized(timeline, f)
+    _say(
+        err if args.output == "-" else out,
+        f"wrote {args.output}: {ds.n_steps:,} rows × {columns} columns",
+    )
     return 0
+
+
+def _check_disk(path: Path, ds: Dopesheet) -> None:
+    """Refuse at once when even the shortest possible CSV of the run cannot fit on the disk."""
+    folder = path.parent if str(path.parent) else Path(".")
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    at_least = ds.n_steps * (2 + 2 * len(ds.specs) + 3)  # a digit and a comma per cell
+    if at_least > free:
+        raise UsageError(
+            f"-o {path}: {ds.n_steps:,} steps take at least {human_bytes(at_least)} as CSV, but "
+            f"only {human_bytes(free)} is free there (fix: rescale with --steps N, or write "
+            "elsewhere)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m mini.temporal", description="Check, show, plot and realize dopesheets."
+        prog="python -m mini.temporal",
+        description="Check, show, plot and realize dopesheets (format: docs/format.md).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="validate files; exit 1 listing every problem")
+    units = argparse.ArgumentParser(add_help=False)
+    units.add_argument(
+        "--steps-per-epoch", type=_positive_int, metavar="N", help="what 1ep means in STEP cells"
+    )
+    units.add_argument(
+        "--total-steps", type=_positive_int, metavar="N", help="the run length that % is a share of"
+    )
+    p = sub.add_parser(
+        "check", parents=[units], help="validate files; exit 1 listing every problem"
+    )
     p.add_argument("files", nargs="+")
     p.set_defaults(run=cmd_check)
     for name, fn, helptext in (
         ("show", cmd_show, "print the resolved keyframe table"),
-        ("plot", cmd_plot, "plot the schedule to a PNG"),
-        ("realize", cmd_realize, "write every step's values to a CSV"),
+        ("plot", cmd_plot, "plot the schedule (PNG, SVG, PDF, ... by the suffix of -o)"),
+        ("realize", cmd_realize, "write every step's values as CSV"),
     ):
-        p = sub.add_parser(name, help=helptext)
+        p = sub.add_parser(name, parents=[units], help=helptext)
         p.add_argument("file")
-        p.add_argument("--steps", type=int, default=None, help="rescale to this many steps first")
+        p.add_argument("--steps", type=_positive_int, metavar="N", help="rescale to N steps first")
         if name in ("plot", "realize"):
-            p.add_argument("-o", "--output", type=Path, required=True)
+            p.add_argument(
+                "-o", "--output", required=True, metavar="FILE", help="output file, - for stdout"
+            )
         if name == "plot":
-            p.add_argument("--dpi", type=int, default=120)
+            p.add_argument("--dpi", type=_positive_int, default=120)
         p.set_defaults(run=fn)
     return parser
 
@@ -119,14 +279,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
     try:
-        return args.run(args, out)
+        return args.run(args, out, err)
     except DopesheetError as e:
         for p in e.problems:
-            out.print(str(p), markup=False, highlight=False)
+            _say(err, str(p))
+        if e.total > len(e.problems):
+            _say(err, f"… and {e.total - len(e.problems):,} more problems")
         return 1
-    except OSError as e:
-        out.print(f"error: {e}", markup=False, highlight=False)
+    except BrokenPipeError:  # e.g. `realize -o - | head`: the reader has all it wants
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except UsageError as e:
+        _say(err, f"error: {e}")
+        return 1
+    except OSError as e:  # includes mini.atomic.OutputError ("no space left on device writing X")
+        where = f" ({e.filename})" if e.filename and str(e.filename) not in str(e.strerror) else ""
+        _say(err, f"error: {e.strerror or e}{where}")
         return 1
 
 

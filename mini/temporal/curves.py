@@ -153,7 +153,7 @@ class PropCurve:
         cached = getattr(dopesheet, "_compiled_curves", None)
         if cached is None:
             cached = {}
-            for name, spec in dopesheet.props.items():
+            for name, spec in dopesheet.specs.items():
                 interps, arrivals = key_curves(dopesheet, name)
                 cached[name] = cls(spec, dopesheet.keyframes(name), interps, arrivals)
             dopesheet._compiled_curves = cached
@@ -252,7 +252,7 @@ def key_curves(dopesheet: Dopesheet, name: str) -> tuple[list[str], list[float |
     value that segment arrives at (``None``: the key's own value). Cells that name neither use
     the column's interpolator. (Rows carry per-key ``curves``/``arrivals`` once the parser writes
     them; this is the one place that reads them.)"""
-    default = dopesheet.props[name].interpolator
+    default = dopesheet.specs[name].interpolator
     interps: list[str] = []
     arrivals: list[float | None] = []
     for row in dopesheet.rows:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
+
+MAX_PROBLEMS = 50
+"""How many problems a :class:`DopesheetError` keeps in detail (the first by line and column);
+the rest are only counted, so a garbage file cannot flood memory or the terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +47,20 @@ class Problem:
 
 
 class DopesheetError(ValueError):
-    """A dopesheet cannot be used. Carries every problem found, not just the first."""
+    """A dopesheet cannot be used. Carries every problem found (up to :data:`MAX_PROBLEMS` of
+    them in detail, the first by position; ``total`` counts them all)."""
 
-    def __init__(self, problems: list[Problem] | Problem):
+    def __init__(self, problems: list[Problem] | Problem, total: int | None = None):
         if isinstance(problems, Problem):
             problems = [problems]
         if not problems:
             raise ValueError("DopesheetError needs at least one problem")
         self.problems: list[Problem] = list(problems)
-        n = len(self.problems)
-        head = f"{n} problem{'s' if n > 1 else ''} in dopesheet"
+        self.total: int = max(total or 0, len(self.problems))
+        n = self.total
+        head = f"{n:,} problem{'s' if n > 1 else ''} in dopesheet"
+        if n > len(self.problems):
+            head += f" (the first {len(self.problems)} by position shown)"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
     @property
@@ -62,3 +71,49 @@ class DopesheetError(ValueError):
 
 class DopesheetWarning(UserWarning):
     """Something in a dopesheet is probably a mistake but does not stop a run."""
+
+
+class ProblemCollector:
+    """Collects the problems of one source, keeping the first ``limit`` by (line, column) and
+    counting the rest, in bounded memory whatever order they are found in."""
+
+    def __init__(self, source: str, limit: int = MAX_PROBLEMS):
+        self.source = source
+        self.limit = limit
+        self.total = 0
+        self._heap: list[tuple[int, int, int, Problem]] = []  # max-heap via negated keys
+
+    def __len__(self) -> int:
+        return self.total
+
+    def add(
+        self,
+        line: int | None,
+        column: int | None,
+        message: str,
+        fix: str = "",
+        column_name: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        self.total += 1
+        key = (-(line or 0), -(column or 0), -self.total)
+        if len(self._heap) >= self.limit:
+            if key <= self._heap[0][:3]:  # at or after the last problem kept
+                return
+            problem = Problem(self.source, line, column, message, fix, column_name, value)
+            heapq.heapreplace(self._heap, (*key, problem))
+            return
+        problem = Problem(self.source, line, column, message, fix, column_name, value)
+        heapq.heappush(self._heap, (*key, problem))
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The problems kept, in file order."""
+        return [p for *_, p in sorted(self._heap, reverse=True)]
+
+    def error(self) -> DopesheetError:
+        return DopesheetError(self.problems, self.total)
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            raise self.error()

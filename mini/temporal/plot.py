@@ -27,7 +27,7 @@ def group_props(source: Dopesheet | Timeline) -> list[list[str]]:
     ds = source.dopesheet if isinstance(source, Timeline) else source
     linear: list[tuple[float, str]] = []
     logs: list[tuple[float, str]] = []
-    for name, spec in ds.props.items():
+    for name, spec in ds.specs.items():
         values = [abs(v) for _, v in ds.keyframes(name)]
         if spec.space == "log":
             logs.append((float(np.mean(np.log10(values))), name))
@@ -55,7 +55,7 @@ def sample_steps(source: Dopesheet | Timeline, max_points: int = 4000) -> np.nda
     and its jumps sharp, without computing the steps in between (a run may have 10**12)."""
     ds = source.dopesheet if isinstance(source, Timeline) else source
     n = ds.n_steps
-    marks = [k for name in ds.props for k, _ in ds.keyframes(name)]
+    marks = [k for name in ds.specs for k, _ in ds.keyframes(name)]
     marks += [p.start for p in ds.phases] + [p.end for p in ds.phases]
     marks += [s for s, _ in ds.actions]
     marked = np.array(marks, dtype=np.int64)
@@ -83,12 +83,12 @@ def plot_timeline(
     height = figsize[1] if figsize else 1.0 + 1.9 * len(groups)
     fig = Figure(figsize=(figsize[0] if figsize else 11.0, height), layout="constrained")
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False)[:, 0]
-    colors = [f"C{i % 10}" for i in range(len(ds.props))]
-    color_of = dict(zip(ds.props, colors, strict=True))
+    colors = [f"C{i % 10}" for i in range(len(ds.specs))]
+    color_of = dict(zip(ds.specs, colors, strict=True))
     for ax, names in zip(axes, groups, strict=True):
         _shade_phases(ax, ds)
         for name in names:
-            spec = ds.props[name]
+            spec = ds.specs[name]
             label = name if spec.space == "linear" else f"{name} (log)"
             ax.plot(steps, values[name], color=color_of[name], lw=1.6, label=label)
             keys = ds.keyframes(name)
@@ -96,7 +96,7 @@ def plot_timeline(
                 [k for k, _ in keys], [v for _, v in keys], "o", ms=4, color=color_of[name],
                 markeredgecolor="white", markeredgewidth=0.6, zorder=3,
             )  # fmt: skip
-        if names and all(ds.props[n].space == "log" for n in names):
+        if names and all(ds.specs[n].space == "log" for n in names):
             ax.set_yscale("log")
         if names:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from mini.atomic import OutputError, atomic_write
-from mini.temporal import Dopesheet
+from mini.temporal import Dopesheet, past_edits
 from mini.training.run_dir import adopt_run_id, claim_run_dir
 
 if TYPE_CHECKING:
@@ -434,20 +434,3 @@ def _warn_edits(saved: dict[str, Any], current: Dopesheet, step: int, changed: l
         f" (changed: {', '.join(changed)})" if changed else ""
     )
     warnings.warn(msg + ".", ResumeWarning, stacklevel=4)
-
-
-def past_edits(old: Dopesheet, new: Dopesheet, step: int) -> list[str]:
-    """Rows at or before ``step`` that differ between ``old`` and ``new``, as ``line N (step S)``."""
-    old_rows = {r.step: r for r in old.rows if r.step <= step}
-    new_rows = {r.step: r for r in new.rows if r.step <= step}
-    out: list[str] = []
-    for s in sorted(set(old_rows) | set(new_rows)):
-        a, b = old_rows.get(s), new_rows.get(s)
-        if (
-            a is None
-            or b is None
-            or (a.phase, a.actions, a.values) != (b.phase, b.actions, b.values)
-        ):
-            lines = ",".join(map(str, (b or a).lines))  # type: ignore[union-attr]
-            out.append(f"line {lines} (step {s}{', removed' if b is None else ''})")
-    return out

@@ -46,7 +46,7 @@ class RunNames:
 
 def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
     """Everything the run needs that the dopesheet or the data lack."""
-    props = set(ds.props)
+    props = set(ds.specs)
     problems: list[str] = []
     for name in names.criteria:
         if name not in props:
@@ -91,4 +91,4 @@ def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
 
 def unused_props(ds: Dopesheet, used: Collection[str]) -> list[str]:
     """Dopesheet properties nothing in the run reads (probably typos): a warning, not an error."""
-    return sorted(p for p in ds.props if p not in used)
+    return sorted(p for p in ds.specs if p not in used)

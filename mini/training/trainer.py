@@ -356,7 +356,7 @@ class Trainer:
 
     def _prepare(self) -> None:
         """Precompute per-step lookups (param groups → lr/clip property, criteria list)."""
-        props = set(self.timeline.dopesheet.props)
+        props = set(self.timeline.dopesheet.specs)
         self._lr_targets = lr_targets(self.optimizer, props)
         self._binding_list = list(self._bindings.items())
         self._last_bound: dict[str, float] = {}

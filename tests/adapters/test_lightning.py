@@ -180,7 +180,9 @@ def test_epoch_steps_are_resolved_with_lightnings_steps_per_epoch(tmp_path):
     fit(cb, module, data(20), accumulate_grad_batches=2, max_epochs=5, max_steps=-1)
     # 20 batches, accumulating 2: 10 optimizer steps an epoch, so B starts at step 20
     assert [p.start for p in cb.timeline.dopesheet.phases if p.name == "B"] == [20]
-    assert module.lrs == expected(cb.timeline.dopesheet)[: len(module.lrs)]
+    want = expected(cb.timeline.dopesheet)  # 41 steps (4ep = step 40); 50 steps run
+    assert module.lrs[: len(want)] == want
+    assert all(lr == want[-1] for lr in module.lrs[len(want) :])  # held past the end
 
 
 def test_pytorch_lightning_package_works_too():

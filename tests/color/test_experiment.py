@@ -53,7 +53,7 @@ def test_build_covers_the_schedule(dopesheet):
     exp = build()
     assert [p.name for p in dopesheet.phases] == list(PHASES) == list(exp.data)
     used = set(exp.criteria) | set(exp.bindings) | {"lr"}
-    assert used == set(dopesheet.props)
+    assert used == set(dopesheet.specs)
 
 
 def test_phase_data():

@@ -1,4 +1,5 @@
-"""Hypothesis strategies: random valid dopesheets, and CSV-ish junk for the parser."""
+"""Hypothesis strategies: random valid dopesheets, sheets of relative steps and units, and
+CSV-ish junk for the parser."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ INTERPS = ("minjerk", "linear", "step-end", "cosine")
 
 
 @st.composite
-def dopesheet_text(draw, max_step: int = 300) -> str:
-    """A valid dopesheet CSV with 1–4 properties, phases and actions, absolute steps only."""
+def dopesheet_text(draw, max_step: int = 300, curves: bool = False) -> str:
+    """A valid dopesheet CSV with 1–4 properties, phases and actions, absolute steps only;
+    with ``curves``, some cells also name the interpolator into their key (``0.5 linear``)."""
     n_props = draw(st.integers(1, 4))
     specs = []
     for i in range(n_props):
@@ -30,6 +32,8 @@ def dopesheet_text(draw, max_step: int = 300) -> str:
             else:
                 v = draw(st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
             cells[s][j] = repr(v)
+            if curves and draw(st.booleans()):
+                cells[s][j] += " " + draw(st.sampled_from(INTERPS))
     phases = {s: draw(st.sampled_from(("", "", "A", "B", "C"))) for s in steps}
     actions = {s: draw(st.sampled_from(("", "", "go", "go;stop"))) for s in steps}
     header = ["STEP", "PHASE", "ACTION"] + [
@@ -49,7 +53,7 @@ def dopesheets(draw, max_step: int = 300) -> Dopesheet:
     ds = Dopesheet.from_text(draw(dopesheet_text(max_step)))
     curves: dict[tuple[int, str], str] = {}
     arrivals: dict[tuple[int, str], float] = {}
-    for name, spec in ds.props.items():
+    for name, spec in ds.specs.items():
         for step, _ in ds.keyframes(name)[1:]:
             if draw(st.booleans()):
                 curves[step, name] = draw(st.sampled_from(INTERPS))
@@ -57,6 +61,59 @@ def dopesheets(draw, max_step: int = 300) -> Dopesheet:
                 log = spec.space == "log"
                 arrivals[step, name] = draw(st.floats(1e-4, 1e4) if log else st.floats(-1e3, 1e3))
     return with_key_curves(ds, curves, arrivals)
+
+
+@st.composite
+def relative_steps(draw) -> tuple[list[str], int, int]:
+    """STEP cells of a valid sheet mixing every step form, with ``steps_per_epoch`` and
+    ``total_steps``: anchors written as steps, epochs (``3ep``, ``1.5ep``) or shares of the
+    run (``40%``), and between them ``+N``, ``-N``, ``+F``, ``-F`` and ``+Kep`` rows that stay
+    within their interval; ``-N`` rows before the first anchor, ``+N`` rows after the last."""
+    spe = draw(st.integers(1, 40))
+    per_percent = draw(st.integers(1, 20))  # total_steps - 1 = 100 * per_percent: p% is exact
+    total = 100 * per_percent + 1
+    anchor_steps = sorted(draw(st.lists(st.integers(0, total - 1), min_size=1, max_size=5)))
+    anchors = [draw(_spellings(step, spe, per_percent)) for step in anchor_steps]
+    cells: list[str] = []
+    first = anchor_steps[0]
+    for _ in range(draw(st.integers(0, 2))):
+        cells.append(f"-{draw(st.integers(0, first))}")
+    for k, (step, text) in enumerate(zip(anchor_steps, anchors, strict=True)):
+        cells.append(text)
+        if k + 1 == len(anchors):
+            break
+        gap = anchor_steps[k + 1] - step
+        for _ in range(draw(st.integers(0, 4))):
+            cells.append(draw(_between(gap, spe)))
+    for _ in range(draw(st.integers(0, 2))):
+        cells.append(f"+{draw(st.integers(0, 50))}")
+    return cells, spe, total
+
+
+def _spellings(step: int, spe: int, per_percent: int) -> st.SearchStrategy[str]:
+    """Ways to write absolute ``step`` that mean it exactly."""
+    forms = [str(step)]
+    if step % spe == 0:
+        forms.append(f"{step // spe}ep")
+    if spe % 2 == 0 and step % (spe // 2) == 0 and step % spe:
+        forms.append(f"{step / spe:.1f}ep")
+    if step % per_percent == 0:
+        forms.append(f"{step // per_percent}%")
+    return st.sampled_from(forms)
+
+
+def _between(gap: int, spe: int) -> st.SearchStrategy[str]:
+    """A relative STEP cell that stays within an interval of ``gap`` steps."""
+    sign = st.sampled_from("+-")
+    digits = st.integers(1, 999).map(lambda k: f"{k / 1000:.3f}".rstrip("0"))
+    forms = [
+        st.builds(lambda s, n: f"{s}{n}", sign, st.integers(0, gap)),
+        st.builds(lambda s, f: f"{s}{f.lstrip('0') if f.startswith('0.') else f}", sign, digits),
+        st.builds(lambda s, f: f"{s}{f}", sign, digits),
+    ]
+    if spe <= gap:
+        forms.append(st.builds(lambda n: f"+{n}ep", st.integers(0, gap // spe)))
+    return st.one_of(forms)
 
 
 # Text that looks like a dopesheet often enough to reach the deep parts of the parser.

@@ -26,7 +26,7 @@ def assert_same_values(baked: Dopesheet, tl: Timeline, *, rtol: float = 0.0) -> 
         if rtol == 0:
             assert np.array_equal(a[known], b[known]), name
         else:
-            scale = np.abs(a[known]) if baked.props[name].space == "log" else np.abs(a[known]).max()
+            scale = np.abs(a[known]) if baked.specs[name].space == "log" else np.abs(a[known]).max()
             assert np.all(np.abs(a[known] - b[known]) <= rtol * scale * (1 + 1e-9)), name
 
 

@@ -1,4 +1,4 @@
-"""The dopesheet format, row by row as DESIGN.md states it."""
+"""The dopesheet format, row by row as docs/format.md states it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, Timeline, realize
 
-DESIGN_EXAMPLE = """STEP,PHASE,ACTION,lr:log,loss-recon,reg-anchor,temperature:log,z::step-end
+README_EXAMPLE = """STEP,PHASE,ACTION,lr:log,loss-recon,reg-anchor,temperature:log,z::step-end
 0,Warm-up,,1e-3,1.0,0,1.0,1
 +0.4,,snapshot,,0.8,,,2
 3000,Main,anchor,,,0.25,,3
@@ -56,12 +56,12 @@ def test_worked_example_resolves_relative_steps():
     assert [v for _, v in ds.keyframes("x")] == list(range(11))
 
 
-def test_design_example_parses():
-    ds = ds_of(DESIGN_EXAMPLE)
+def test_readme_example_parses():
+    ds = ds_of(README_EXAMPLE)
     assert len(ds) == 10001
     assert [r.step for r in ds.rows] == [0, 1200, 3000, 10000]
-    assert ds.props["lr"].space == "log" and ds.props["lr"].interpolator == "minjerk"
-    assert ds.props["z"].space == "linear" and ds.props["z"].interpolator == "step-end"
+    assert ds.specs["lr"].space == "log" and ds.specs["lr"].interpolator == "minjerk"
+    assert ds.specs["z"].space == "linear" and ds.specs["z"].interpolator == "step-end"
     assert ds.actions == [(1200, "snapshot"), (3000, "anchor")]
     assert [(p.name, p.start, p.end) for p in ds.phases] == [
         ("Warm-up", 0, 2999),
@@ -133,7 +133,7 @@ def test_multiple_actions_per_cell_with_comma_or_semicolon():
 
 def test_header_spaces_interpolators_and_alias():
     ds = ds_of("STEP,a,b:log,c::linear,d:linear:step,e:log:step-end\n0,1,1,1,1,1\n")
-    got = {n: (s.space, s.interpolator) for n, s in ds.props.items()}
+    got = {n: (s.space, s.interpolator) for n, s in ds.specs.items()}
     assert got == {
         "a": ("linear", "minjerk"),
         "b": ("log", "minjerk"),
@@ -179,7 +179,7 @@ def test_empty_cell_is_no_key():
 def test_never_keyed_property_warns_and_is_ignored():
     with pytest.warns(DopesheetWarning, match=r"test.csv:1:3: property 'ghost' is never keyed"):
         ds = ds_of("STEP,x,ghost\n0,1,\n")
-    assert list(ds.props) == ["x"]
+    assert list(ds.specs) == ["x"]
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -247,11 +247,11 @@ def test_non_utf8_bytes_are_located():
 
 def test_from_csv_reads_paths_text_and_binary_files(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text(DESIGN_EXAMPLE)
+    path.write_text(README_EXAMPLE)
     a = Dopesheet.from_csv(path)
     b = Dopesheet.from_csv(str(path))
-    c = Dopesheet.from_csv(io.StringIO(DESIGN_EXAMPLE))
-    d = Dopesheet.from_csv(io.BytesIO(("\ufeff" + DESIGN_EXAMPLE).encode()))
+    c = Dopesheet.from_csv(io.StringIO(README_EXAMPLE))
+    d = Dopesheet.from_csv(io.BytesIO(("\ufeff" + README_EXAMPLE).encode()))
     assert a == b == c == d
     assert a.source == str(path)
     with pytest.raises(DopesheetError, match=r"s2\.csv:2:4"):
@@ -269,14 +269,14 @@ def test_blank_lines_keep_line_numbers():
 
 
 def test_dataframe_round_trip_and_dict_round_trip():
-    ds = ds_of(DESIGN_EXAMPLE)
+    ds = ds_of(README_EXAMPLE)
     df = ds.as_df()
     assert list(df.columns[:3]) == ["STEP", "PHASE", "ACTION"]
-    assert Dopesheet(df) == ds
+    assert Dopesheet.from_df(df) == ds
     assert Dopesheet.from_dict(json.loads(json.dumps(ds.to_dict()))) == ds
-    assert Dopesheet(pd.DataFrame({"STEP": [0, 10], "w": [1.0, np.nan]})).keyframes("w") == [
-        (0, 1.0)
-    ]
+    assert Dopesheet.from_df(pd.DataFrame({"STEP": [0, 10], "w": [1.0, np.nan]})).keyframes(
+        "w"
+    ) == [(0, 1.0)]
 
 
 def test_content_hash_ignores_layout_but_not_values():
@@ -286,25 +286,36 @@ def test_content_hash_ignores_layout_but_not_values():
     assert a.content_hash == b.content_hash != c.content_hash
 
 
-def test_markdown_and_html_views():
-    ds = ds_of(DESIGN_EXAMPLE)
-    md = ds.to_markdown()
-    assert md.splitlines()[0].startswith("| STEP | PHASE | ACTION | lr:log |")
-    assert "| 3000 | Main | anchor |" in md
-    assert "Warm-up" in ds._repr_html_() and "<table" in ds._repr_html_()
-    assert ds._repr_markdown_().startswith("**Dopesheet**")
+def test_markdown_and_html_views_hold_the_resolved_rows():
+    ds = ds_of(README_EXAMPLE)
+    head, rule, *body = ds.to_markdown().splitlines()
+    names = [c.strip() for c in head.strip("|").split("|")]
+    assert set(rule) <= set("|-")
+    table = [
+        dict(zip(names, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        for line in body
+    ]
+    assert [int(r["STEP"]) for r in table] == [r.step for r in ds.rows]
+    assert [r["PHASE"] or None for r in table] == [r.phase for r in ds.rows]
+    assert [r["ACTION"] for r in table] == [";".join(r.actions) for r in ds.rows]
+    for name, spec in ds.specs.items():
+        keyed = [(int(r["STEP"]), float(r[spec.header])) for r in table if r[spec.header]]
+        assert keyed == ds.keyframes(name)
+    html = ds._repr_html_()
+    assert html.count("<tr") == len(ds.rows) + 1 and "Warm-up" in html
+    assert ds._repr_markdown_().startswith(f"**Dopesheet** `test.csv`: {ds.n_steps} steps")
 
 
 def test_to_dict_is_json_for_loggers():
-    d = ds_of(DESIGN_EXAMPLE).to_dict()
+    d = ds_of(README_EXAMPLE).to_dict()
     json.dumps(d)
     assert d["steps"] == 10001
-    assert d["props"]["lr"] == {"space": "log", "interpolator": "minjerk"}
+    assert d["specs"]["lr"] == {"space": "log", "interpolator": "minjerk"}
     assert d["phases"][1] == {"name": "Main", "start": 3000, "end": 10000}
 
 
 def test_scaled_stretches_and_compresses():
-    ds = ds_of(DESIGN_EXAMPLE)
+    ds = ds_of(README_EXAMPLE)
     small = ds.scaled(1001)
     assert len(small) == 1001
     assert [r.step for r in small.rows] == [0, 120, 300, 1000]
@@ -323,7 +334,7 @@ def test_scaled_too_small_names_the_colliding_rows():
 
 
 def test_realize_columns_and_values():
-    ds = ds_of(DESIGN_EXAMPLE)
+    ds = ds_of(README_EXAMPLE)
     df = realize(ds)
     assert list(df.columns) == [
         "STEP", "PHASE", "ACTION", "lr", "loss-recon", "reg-anchor", "temperature", "z",

@@ -21,7 +21,6 @@ from mini.temporal.curves import with_key_curves
 
 PRESETS = Path(__file__).resolve().parents[2] / "schedules" / "presets"
 NEEDS_PARSER = {
-    "linear-warmup-cosine.csv": "per-key cells",
     "cosine-warm-restarts.csv": "jump keys",
 }
 

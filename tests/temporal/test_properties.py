@@ -54,7 +54,7 @@ def test_parser_raises_only_dopesheet_error_on_arbitrary_bytes(data):
 @given(dopesheets(), st.data())
 @settings(max_examples=120, deadline=None)
 def test_stepping_equals_iteration_equals_random_access_equals_realize(ds, data):
-    names = list(ds.props)
+    names = list(ds.specs)
     table = realize(ds)[names].to_numpy()
 
     stepped = Timeline(ds)
@@ -74,12 +74,12 @@ def test_stepping_equals_iteration_equals_random_access_equals_realize(ds, data)
 def _random_control(tl: Timeline, ds: Dopesheet, data: st.DataObject) -> None:
     """One random runtime call at the cursor: set (hold until the next key, or hold and
     rejoin) or follow."""
-    name = data.draw(st.sampled_from(list(ds.props)))
+    name = data.draw(st.sampled_from(list(ds.specs)))
     kind = data.draw(st.sampled_from(("set", "set-hold", "follow")))
     if kind == "follow":
         tl.follow(name, data.draw(st.integers(0, 40)))
         return
-    log = ds.props[name].space == "log"
+    log = ds.specs[name].space == "log"
     value = data.draw(st.floats(1e-3, 1e3) if log else st.floats(-1e3, 1e3))
     duration = data.draw(st.integers(0, 40))
     if kind == "set":
@@ -96,7 +96,7 @@ def test_runtime_control_keeps_all_access_paths_equal(ds, data):
     set(), set(hold=, rejoin=) and follow() calls along the way, on dopesheets with per-key
     interpolators and jump keys; overrides end exactly on the schedule."""
     tl = Timeline(ds)
-    names = list(ds.props)
+    names = list(ds.specs)
     n_calls = data.draw(st.integers(1, 5))
     call_steps = sorted(
         data.draw(st.lists(st.integers(0, len(ds) - 1), min_size=n_calls, max_size=n_calls))
@@ -124,7 +124,7 @@ def test_runtime_control_keeps_all_access_paths_equal(ds, data):
 @settings(max_examples=120, deadline=None)
 def test_values_hit_keys_exactly_and_minjerk_stays_between_keys(ds):
     df = realize(ds)
-    for name in ds.props:
+    for name in ds.specs:
         curve = Timeline(ds)._now.curves[name]
         col = df[name].to_numpy()
         for step, value in ds.keyframes(name):
@@ -151,10 +151,10 @@ def test_state_dict_round_trip_then_seek_gives_identical_future(text, data):
     ds = Dopesheet.from_text(text)
     tl = Timeline(ds)
     stop = data.draw(st.integers(0, len(ds) - 1))
-    name = next(iter(ds.props))
+    name = next(iter(ds.specs))
     for state in tl:
         if state.step == stop // 2:
-            value = 2.5 if ds.props[name].space == "log" else -7.0
+            value = 2.5 if ds.specs[name].space == "log" else -7.0
             tl.set(name, value, 10)
         if state.step == stop:
             break
@@ -177,24 +177,24 @@ def test_reload_continues_value_velocity_and_acceleration(ds, data):
     tl.seek(c)
     if data.draw(st.booleans()):
         _random_control(tl, ds, data)
-    before = realize(tl)[list(ds.props)]
+    before = realize(tl)[list(ds.specs)]
     s = min(c + 1, len(ds) - 1)
-    state = {name: tl.kinematics(name, s) for name in ds.props}
+    state = {name: tl.kinematics(name, s) for name in ds.specs}
     edit = ds.to_dict()
     for row in edit["rows"]:
         for name in row["values"]:
             if data.draw(st.integers(0, 2)) == 0:
-                log = ds.props[name].space == "log"
+                log = ds.specs[name].space == "log"
                 row["values"][name] = data.draw(
                     st.floats(1e-4, 1e4) if log else st.floats(-1e3, 1e3)
                 )
     edited = Dopesheet.from_dict(edit)
     changed = tl.reload(edited)
-    after = realize(tl)[list(ds.props)]
+    after = realize(tl)[list(ds.specs)]
     assert after.iloc[: c + 1].equals(before.iloc[: c + 1])
     if c + 1 >= len(ds):
         return
-    for name in ds.props:
+    for name in ds.specs:
         assert after[name].iloc[s] == pytest.approx(before[name].iloc[s], rel=1e-12, abs=1e-300)
         if name in changed:
             scale = max(1.0, *(abs(v) for v in state[name]))

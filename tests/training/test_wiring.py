@@ -186,7 +186,7 @@ def test_event_order_invariants_on_random_dopesheets(text):
     log: list[tuple[str, int]] = []
     for name in ("train-start", "phase-start", "action", "pre-step", "step-metrics", "phase-end", "train-end"):  # fmt: skip
         trainer.on(name, lambda e, n=name: log.append((n, e.step)))
-    for name in ds.props:
+    for name in ds.specs:
         trainer.on("pre-step", lambda e: None, reads=[name])
     trainer.fit()
     n = ds.n_steps

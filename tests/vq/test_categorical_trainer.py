@@ -80,7 +80,7 @@ def test_harden_action_makes_the_assignment_hard_and_the_best_checkpoint_follows
 def test_static_mode_drops_the_assignment_columns() -> None:
     run = make_run("static")
     trainer = run.trainer(timeline(), progress=False, metrics_every=None)
-    props = trainer.timeline.dopesheet.props
+    props = trainer.timeline.dopesheet.specs
     assert not any(p.startswith("assign-") or p.endswith("-assign") for p in props)
     assert [g["name"] for g in trainer.optimizer.param_groups] == ["model"]
     trainer.fit()

@@ -31,8 +31,8 @@ def test_without_actions_drops_only_the_named_actions() -> None:
     assert [(p.name, p.start, p.end) for p in out.phases] == [
         (p.name, p.start, p.end) for p in ds.phases
     ]
-    assert out.props == ds.props and out.n_steps == ds.n_steps
-    for prop in ds.props:
+    assert out.specs == ds.specs and out.n_steps == ds.n_steps
+    for prop in ds.specs:
         assert out.keyframes(prop) == ds.keyframes(prop)
     assert "without refresh" in out.source
     assert [s.actions for s in Timeline(out)] == [
@@ -139,7 +139,7 @@ def test_shipped_hard_codes_schedule_keeps_codes_hard_throughout() -> None:
     temperature at the quantizer's hard threshold from step 0 (no soft-code phase)."""
     hard = Dopesheet.from_csv(SCHEDULES / "vq-hard-codes.csv")
     soft = Dopesheet.from_csv(SCHEDULES / "vq-curriculum.csv")
-    assert set(hard.props) == set(soft.props) and hard.n_steps == soft.n_steps
+    assert set(hard.specs) == set(soft.specs) and hard.n_steps == soft.n_steps
     assert [s for s, a in hard.actions if a == "refresh"] == [
         s for s, a in soft.actions if a == "refresh"
     ]

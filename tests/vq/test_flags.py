@@ -73,7 +73,7 @@ def test_targets_preset_sets_defaults_that_flags_override() -> None:
 
 def test_targets_schedule_weights_both_regularisers(tmp_path: Path) -> None:
     ds = Dopesheet.from_csv(SCHEDULES / "vq-targets.csv")
-    assert {ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN} <= set(ds.props)
+    assert {ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN} <= set(ds.specs)
     weights = [v for _, v in ds.keyframes(ORTHOGONALITY_COLUMN)]
     assert weights[0] == 0 and max(weights) > 0  # off while the autoencoder warms up
     exp = build(4, 4, 2, hidden=(8,))

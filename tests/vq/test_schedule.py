@@ -20,8 +20,8 @@ def _load() -> Dopesheet:
 def test_curriculum_phases_props_and_actions() -> None:
     ds = _load()
     assert [p.name for p in ds.phases] == ["Warm-up", "Soft-codes", "Hard-codes"]
-    assert set(ds.props) == {"lr", "recon", "vq-blend", "temperature", "commitment", "ema-decay"}
-    assert ds.props["temperature"].space == "log" and ds.props["lr"].space == "log"
+    assert set(ds.specs) == {"lr", "recon", "vq-blend", "temperature", "commitment", "ema-decay"}
+    assert ds.specs["temperature"].space == "log" and ds.specs["lr"].space == "log"
     refresh_steps = [s for s, a in ds.actions if a == "refresh"]
     assert len(refresh_steps) >= 2
     assert all(ds.phase_at(s).name in ("Soft-codes", "Hard-codes") for s in refresh_steps)

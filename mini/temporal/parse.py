@@ -1,0 +1,175 @@
+"""Parsing a dopesheet: header → cells → steps resolved → rows merged, streamed.
+
+:class:`SheetParser` reads CSV records one at a time, reads each cell with the grammar of
+:mod:`mini.temporal.grammar`, and hands rows to :class:`~mini.temporal.resolve.Resolver`, which
+resolves relative steps one interval between anchors at a time. Every problem is collected (see
+:class:`~mini.temporal.errors.ProblemCollector`) and raised together at the end; an interval
+whose steps could not all be read is not resolved, so one typo does not cascade into false
+alarms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from math import isfinite
+
+from mini.temporal.errors import ProblemCollector
+from mini.temporal.grammar import (
+    CellError,
+    StepCell,
+    Units,
+    is_number,
+    read_step,
+    read_value,
+    split_actions,
+)
+from mini.temporal.header import Columns, parse_header
+from mini.temporal.read import Records
+from mini.temporal.resolve import Cells, Resolver
+from mini.temporal.spec import STEP, PropSpec, Row
+
+
+class SheetParser:
+    """Streams one dopesheet: ``for row in parser.rows(records)`` yields merged rows in step order
+    while the file is sound, and raises :class:`~mini.temporal.errors.DopesheetError` with every
+    problem at the end. After that, ``specs`` holds the keyed properties and ``warnings`` the
+    messages worth a :class:`~mini.temporal.errors.DopesheetWarning`."""
+
+    def __init__(self, source: str, units: Units | None = None):
+        self.source = source
+        self.units = units or Units()
+        self.problems = ProblemCollector(source)
+        self.columns: Columns | None = None
+        self.specs: dict[str, PropSpec] = {}
+        self.warnings: list[str] = []
+        self.last_step = -1
+        self._uses_percent = False
+        self._props: list[tuple[int, str, str, bool]] = []  # index, name, header, log space
+
+    def rows(self, records: Records) -> Iterator[Row]:
+        """Merged rows in step order; raises with every problem once ``records`` are read."""
+        stream = iter(records)
+        first = next(stream, None)
+        if first is None:
+            if not records.failed:
+                message = "the file has no header" if records.saw_text else "the file is empty"
+                fix = "start with a header such as 'STEP,PHASE,ACTION,lr'"
+                self.problems.add(1, None, message, fix)
+            self.problems.raise_if_any()
+            raise AssertionError("unreachable: no header is a problem")
+        columns = parse_header(first[1], self.problems)
+        if columns is None:
+            self.problems.raise_if_any()
+            raise AssertionError("unreachable: a header without STEP is a problem")
+        self.columns = columns
+        self._props = [(i, p.name, p.header, p.space == "log") for i, p in columns.props]
+        resolver = Resolver(self.problems, columns)
+        keyed: set[str] = set()
+        n_rows = 0
+        for line, fields in stream:
+            n_rows += 1
+            cells = self._read_cells(line, fields, columns)
+            ready = resolver.add(cells) if cells is not None else resolver.skip_interval()
+            if ready and not self.problems.total:
+                yield from self._emit(ready, keyed)
+        if not n_rows and not records.failed:
+            self.problems.add(
+                2,
+                None,
+                "the dopesheet has a header but no keyframe rows",
+                "add a row such as '0,...'",
+            )
+        ready = resolver.finish(complete=not records.failed)
+        if ready and not self.problems.total:
+            yield from self._emit(ready, keyed)
+        self.problems.raise_if_any()
+        self._finish(columns, keyed)
+
+    def _emit(self, rows: list[Row], keyed: set[str]) -> Iterator[Row]:
+        for r in rows:
+            for name in r.curves:
+                if name not in keyed:
+                    self.warnings.append(
+                        f"{self.source}:{r.lines[0]}: property {name!r} names the interpolator "
+                        f"{r.curves[name]!r} on its first key, where no curve arrives (values "
+                        "hold before the first key); name it on the key the curve leads to"
+                    )
+            keyed.update(r.values)
+            self.last_step = r.step
+            yield r
+
+    def _finish(self, columns: Columns, keyed: set[str]) -> None:
+        for col, spec in columns.props:
+            if spec.name in keyed:
+                self.specs[spec.name] = spec
+            else:
+                self.warnings.append(
+                    f"{self.source}:1:{col + 1}: property {spec.name!r} is never keyed and is "
+                    "ignored; add a value in at least one row or remove the column"
+                )
+        total = self.units.total_steps
+        if self._uses_percent and total is not None and self.last_step != total - 1:
+            self.warnings.append(
+                f"{self.source}: steps written in % are shares of total_steps={total:,} (last "
+                f"step {total - 1:,}), but the dopesheet's last step is {self.last_step:,}"
+            )
+
+    def _read_cells(self, line: int, fields: list[str], columns: Columns) -> Cells | None:
+        """The row's cells, each problem added at its cell; ``None`` if the step is unreadable."""
+        width, problems = columns.width, self.problems
+        if len(fields) != width:
+            if len(fields) > width:
+                extra = fields[width:]
+                if any(f.strip() for f in extra):
+                    problems.add(
+                        line,
+                        width + 1,
+                        f"the row has {len(fields)} cells but the header has {width} columns",
+                        "remove the extra cells or name the column in the header",
+                        value=",".join(extra),
+                    )
+                fields = fields[:width]
+            else:
+                fields = fields + [""] * (width - len(fields))
+        text = fields[columns.step]
+        step: StepCell | None
+        try:
+            step = read_step(text, self.units)
+        except CellError as e:
+            problems.add(line, columns.step + 1, e.message, e.fix, STEP, text.strip())
+            step = None
+        else:
+            self._uses_percent |= "%" in text
+        phase = fields[columns.phase].strip() or None if columns.phase is not None else None
+        action = fields[columns.action] if columns.action is not None else ""
+        actions = split_actions(action) if action else ()
+        values: dict[str, float] = {}
+        curves: dict[str, str] = {}
+        for i, name, header, log in self._props:
+            cell = fields[i]
+            if not cell or not (cell := cell.strip()):
+                continue
+            try:
+                if is_number(cell) and isfinite(value := float(cell)):  # fast path
+                    curve = None
+                else:
+                    value, curve = read_value(cell)
+            except CellError as e:
+                problems.add(line, i + 1, e.message, e.fix, header, cell)
+                continue
+            if log and value <= 0:
+                problems.add(
+                    line,
+                    i + 1,
+                    f"{cell!r} is not > 0, but the column is in log space",
+                    "use a positive value, or drop ':log' from the header to interpolate linearly",
+                    header,
+                    cell,
+                )
+                continue
+            values[name] = value
+            if curve is not None:
+                curves[name] = curve
+        if step is None:
+            return None
+        return Cells(line, step, phase, actions, values, curves)

@@ -1,0 +1,102 @@
+"""The dopesheet's value types: a property column's spec, a resolved keyframe row, a phase.
+
+These are what every other part of ``mini.temporal`` (and the trainer) reads; the parser in
+:mod:`mini.temporal.parse` produces them and :class:`~mini.temporal.dopesheet.Dopesheet` holds them.
+See ``docs/format.md`` for the format they come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+STEP, PHASE, ACTION = "STEP", "PHASE", "ACTION"
+RESERVED = (STEP, PHASE, ACTION)
+
+Space = Literal["linear", "log"]
+SPACES: tuple[Space, ...] = get_args(Space)
+
+MAX_STEP = 10**12
+"""The largest step a dopesheet may name (a typo guard; realizing even 1e9 steps takes GiBs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PropSpec:
+    """A property column: its base name, value space and (default) interpolator.
+
+    The column header spells it as ``name[:space[:interpolator]]``; a cell may still name the
+    interpolator of the one segment arriving at its key (see :attr:`Row.curves`).
+    """
+
+    name: str
+    space: Space = "linear"
+    interpolator: str = "minjerk"
+
+    @property
+    def header(self) -> str:
+        """The shortest header that spells this spec (``lr:log``, ``z::step-end``, ``w``)."""
+        if self.interpolator != "minjerk":
+            space = "" if self.space == "linear" else self.space
+            return f"{self.name}:{space}:{self.interpolator}"
+        return self.name if self.space == "linear" else f"{self.name}:{self.space}"
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A phase and its inclusive step range. ``name`` is ``None`` for steps before the first
+    named phase (or for a dopesheet without phases)."""
+
+    name: str | None
+    start: int
+    end: int
+
+    def __len__(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One resolved keyframe row (rows of the file that landed on the same step are merged).
+
+    ``phase`` is the phase that *starts* here (a name repeated from the phase already running is
+    dropped: fill-down continues a phase). ``curves`` maps a property to the interpolator its
+    cell named for the segment that *ends* at this key (``3e-3 linear``); properties whose cell
+    named none use their column's interpolator. ``lines`` are the CSV lines the row came from.
+    """
+
+    step: int
+    phase: str | None = None
+    actions: tuple[str, ...] = ()
+    values: dict[str, float] = field(default_factory=dict)
+    lines: tuple[int, ...] = ()
+    curves: dict[str, str] = field(default_factory=dict)
+
+    def same_content(self, other: Row) -> bool:
+        """Equal apart from the CSV lines it came from."""
+        return (
+            self.step == other.step
+            and self.phase == other.phase
+            and self.actions == other.actions
+            and self.values == other.values
+            and self.curves == other.curves
+        )
+
+
+def phases_of(rows: Iterable[Row], last_step: int) -> list[Phase]:
+    """The phases the rows' PHASE cells start (rows in step order, one row per step).
+
+    A name equal to the running phase's continues it (spreadsheet fill-down); the same name after
+    another phase starts a new phase of that name. Steps before the first named phase form an
+    unnamed phase.
+    """
+    starts: list[tuple[int, str | None]] = []
+    current: str | None = None
+    for r in rows:
+        if r.phase is not None and r.phase != current:
+            starts.append((r.step, r.phase))
+            current = r.phase
+    if not starts or starts[0][0] > 0:
+        starts.insert(0, (0, None))
+    ends = [step - 1 for step, _ in starts[1:]] + [last_step]
+    return [Phase(name, start, end) for (start, name), end in zip(starts, ends, strict=True)]
