@@ -154,7 +154,7 @@ def is_main() -> bool:
 
 def read_dopesheet(path: Path, steps: int | None) -> Dopesheet:
     """The dopesheet at ``path``, rescaled to ``steps`` if given (``--steps``)."""
-    ds = Dopesheet.from_csv(path)
+    ds = Dopesheet.from_csv(path, total_steps=steps)  # with --steps, "50%" is half of them
     return ds.scaled(steps) if steps else ds
 
 

@@ -102,6 +102,8 @@ class Trainer:
         accumulate: int = 1,
         precision: Precision = "32",
         distributed: Distributed | Literal["auto"] | None = "auto",
+        steps_per_epoch: int | None = None,
+        total_steps: int | None = None,
     ):
         if seed is not None:
             seed_everything(seed)
@@ -113,7 +115,7 @@ class Trainer:
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         self.model = model
         self.optimizer = optimizer
-        self.timeline = schedule if isinstance(schedule, Timeline) else Timeline(schedule)
+        self.timeline = _timeline(schedule, data, steps_per_epoch, total_steps)
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
         self.dist = dist_setup() if distributed == "auto" else (distributed or Distributed())
@@ -477,6 +479,28 @@ class Trainer:
     def load(self, path: str | os.PathLike[str]) -> int:
         """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step."""
         return checkpointing.restore(self, path)
+
+
+def _timeline(
+    schedule: Timeline | Dopesheet | str | os.PathLike[str], data: Any,
+    steps_per_epoch: int | None, total_steps: int | None,
+) -> Timeline:  # fmt: skip
+    """The run's timeline. A CSV path is read with the units the run knows: ``2ep`` steps use
+    ``steps_per_epoch`` (default: the number of batches of the first phase's loader, when it
+    has a length), ``50%`` steps use ``total_steps``."""
+    if isinstance(schedule, Timeline):
+        return schedule
+    if isinstance(schedule, Dopesheet):
+        return Timeline(schedule)
+    if steps_per_epoch is None:
+        first = data if isinstance(data, PhaseData) else next(iter(data.values()), None)
+        try:
+            steps_per_epoch = len(first.train) if first is not None else None  # type: ignore[arg-type]
+        except TypeError:  # an endless or sized-by-nothing iterable
+            steps_per_epoch = None
+    return Timeline(
+        Dopesheet.from_csv(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    )
 
 
 def _stateful(obj: Any) -> bool:

@@ -131,3 +131,16 @@ def test_lr_follows_the_schedule_exactly_with_accumulation():
     trainer.on("step-metrics", lambda e: lrs.append(trainer.optimizer.param_groups[0]["lr"]))
     trainer.fit()
     assert lrs == realize(trainer.timeline)["lr"].tolist()
+
+
+def test_a_csv_schedule_in_epochs_uses_the_loaders_length(tmp_path):
+    path = tmp_path / "ep.csv"
+    path.write_text("STEP,PHASE,lr,mse\n0,a,0.1,1\n2ep,b,,\n3ep,,0.01,\n")
+    loader = [X[:8], X[8:16], X[16:24], X[24:32]]  # 4 batches an epoch
+    trainer = Trainer(Net(), torch.optim.SGD(Net().parameters(), lr=0.1), path,
+                      PhaseData(loader), {"mse": mse}, progress=False)  # fmt: skip
+    assert [(p.name, p.start) for p in trainer.timeline.dopesheet.phases] == [("a", 0), ("b", 8)]
+    assert len(trainer.timeline) == 13
+    explicit = Trainer(Net(), torch.optim.SGD(Net().parameters(), lr=0.1), path,
+                       PhaseData(loader), {"mse": mse}, progress=False, steps_per_epoch=10)  # fmt: skip
+    assert len(explicit.timeline) == 31
