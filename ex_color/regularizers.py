@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mini.training.criteria import SpecialCriterion, reconstruction_mse
+from mini.training.criteria import SpecialCriterion, batch_inputs, reconstruction_mse
 from mini.training.result import Result, as_result
-from mini.training.trainer import batch_inputs
 
 if TYPE_CHECKING:
     from mini.training.events import Event

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import torch
 from torch import Tensor, nn
 
-from mini.training.criteria import batch_inputs
+from mini.training.criteria import batch_inputs, default_forward
 from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
-from mini.training.trainer import default_forward
 from vq.criteria import recon_mse
 from vq.heldout import HeldOutMetrics, heldout_metrics
 from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation

@@ -21,6 +21,7 @@ from torch import Tensor
 from mini.adapters._schedule import ScheduleSource, to_timeline
 from mini.temporal import State, Timeline
 from mini.training.bindings import lr_targets
+from mini.training.checks import ConfigError
 from mini.training.events import (
     ACTION,
     EVENTS,
@@ -32,7 +33,6 @@ from mini.training.events import (
     TRAIN_START,
     base_name,
 )
-from mini.training.trainer import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,23 @@ from mini.training.checkpoint import (
     save_checkpoint,
 )
 from mini.training.checks import ConfigError
-from mini.training.criteria import Criterion, SpecialCriterion, batch_inputs, reconstruction_mse
+from mini.training.criteria import (
+    Criterion,
+    SpecialCriterion,
+    batch_inputs,
+    default_forward,
+    reconstruction_mse,
+)
 from mini.training.data import PhaseData
 from mini.training.events import EVENTS, Event, EventBus, Subscription
+from mini.training.fit_result import FitResult, seed_everything
 from mini.training.guard import NonFiniteLossError
 from mini.training.modes import eval_mode
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import LatentRecorder, MetricsRecorder, SnapshotRecorder
 from mini.training.result import Result
 from mini.training.run_dir import RunDir, RunDirError, claim_run_dir
-from mini.training.trainer import FitResult, Trainer, default_forward, seed_everything
+from mini.training.trainer import Trainer
 
 __all__ = [
     "EVENTS",
