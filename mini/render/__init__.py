@@ -19,16 +19,15 @@ A run records latents at ``frame_steps(...)``; afterwards::
     stats = anim.render("out/latent-evolution.mp4")     # atomic; stats.frames_per_second
 """
 
-from mini.render.animation import (
+from mini.render.animation import LatentAnimation, RenderStats
+from mini.render.frames import frame_steps
+from mini.render.panels import (
     Curve,
     CurvePanel,
-    LatentAnimation,
-    RenderStats,
     ScatterLayer,
     schedule_panels,
     schedule_phases,
 )
-from mini.render.frames import frame_steps
 from mini.render.video import VideoInfo, VideoWriter, count_frames, iter_frames, probe
 
 __all__ = [

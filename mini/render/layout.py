@@ -1,0 +1,193 @@
+"""The figure of an animation: the latent panel on the left, stacked curve panels on the right,
+phase names and lines, title, phase label and step counter.
+
+:func:`build_scene` draws nothing itself; it creates the artists and says which of them change
+per frame, so the renderer can draw the static ones once and blit the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
+
+from mini.render.layers import LayerDrawer, data_limits
+from mini.render.panels import CurvePanel
+from mini.render.playhead import Playhead
+
+if TYPE_CHECKING:
+    from mini.render.animation import LatentAnimation
+
+_MARGINS = {"left": 0.06, "right": 0.985, "top": 0.9, "bottom": 0.08}
+
+
+@dataclass
+class Scene:
+    """A built figure: what changes every frame, and the phase label (which changes rarely, so
+    the renderer bakes it into a per-phase background instead of drawing it every frame)."""
+
+    fig: Figure
+    layers: list[Artist]  # the scatter collections, drawn first
+    others: list[Artist]  # cursor, dots, step label, drawn after the overlays
+    updates: list[Callable[[int], None]]
+    phase_text: Text
+    overlays: list[Artist]  # static artists that must stay above the points (the legend)
+
+    def update(self, i: int) -> None:
+        for upd in self.updates:
+            upd(i)
+
+
+def build_scene(anim: LatentAnimation, animated: bool) -> Scene:
+    """Create ``anim``'s figure; with ``animated`` the changing artists are left out of
+    ``canvas.draw()`` (for blitting)."""
+    width, height = anim.size
+    fig = Figure(figsize=(width / anim.dpi, height / anim.dpi), dpi=anim.dpi)
+    FigureCanvasAgg(fig)
+    n_panels = len(anim.panels)
+    box = _MARGINS
+    if anim.layers and n_panels:
+        outer = fig.add_gridspec(1, 2, width_ratios=(1.1, 1.0), wspace=0.16, **box)
+        left_spec, right = outer[0, 0], outer[0, 1].subgridspec(n_panels, 1, hspace=0.12)
+    elif anim.layers:
+        left_spec, right = fig.add_gridspec(1, 1, **box)[0, 0], None
+    else:
+        left_spec, right = None, fig.add_gridspec(n_panels, 1, hspace=0.12, **box)
+
+    layers: list[Artist] = []
+    others: list[Artist] = []
+    overlays: list[Artist] = []
+    updates: list[Callable[[int], None]] = []
+    if left_spec is not None:
+        ax = fig.add_subplot(left_spec)
+        drawers = [LayerDrawer(layer, len(anim)) for layer in anim.layers]
+        legend = _setup_latent(anim, ax, drawers)
+        if legend is not None:
+            overlays.append(legend)
+        for drawer in drawers:
+            artist, update = drawer.build(ax, animated)
+            layers.append(artist)
+            updates.append(update)
+    if right is not None:
+        panel_axes: list[Axes] = []
+        at_cursor: list[np.ndarray] = []
+        for k, panel in enumerate(anim.panels):
+            ax = fig.add_subplot(right[k, 0], sharex=panel_axes[0] if panel_axes else None)
+            panel_axes.append(ax)
+            at_cursor.append(_build_panel(anim, ax, panel, last=k == n_panels - 1))
+        _phase_names(anim, panel_axes[0])
+        playhead = Playhead(fig, panel_axes, anim.steps, at_cursor, animated)
+        others.extend(playhead.artists)
+        updates.append(playhead.update)
+
+    if anim.title:
+        fig.text(0.5, 0.965, anim.title, ha="center", va="center", fontsize=13)
+    phase_text = fig.text(
+        box["left"], 0.925, "", ha="left", va="center", fontsize=11, fontweight="bold",
+        animated=animated,
+    )  # fmt: skip
+    step_text = fig.text(
+        box["right"], 0.925, "", ha="right", va="center", fontsize=11, animated=animated
+    )
+    steps = anim.steps
+
+    def update_step(i: int) -> None:
+        step_text.set_text(f"step {int(steps[i]):,}")
+
+    others.append(step_text)
+    updates.append(update_step)
+    return Scene(fig, layers, others, updates, phase_text, overlays)
+
+
+def _phase_names(anim: LatentAnimation, top: Axes) -> None:
+    """Each phase's name above the top curve panel, at its start; short phases get a shortened
+    label rather than one that runs into the next."""
+    if not anim.phase_starts:
+        return
+    x0, x1 = top.get_xlim()
+    width_px = top.get_position().width * anim.size[0]
+    bounds = [s for s, _ in anim.phase_starts[1:]] + [x1]
+    for (start, name), end in zip(anim.phase_starts, bounds, strict=True):
+        if not name:
+            continue
+        room = int((end - start) / max(x1 - x0, 1e-9) * width_px / 5.6) - 2
+        label = name if len(name) <= room else name[: max(room - 1, 1)].rstrip() + "…"
+        top.text(
+            start, 1.02, f" {label}", transform=top.get_xaxis_transform(), ha="left",
+            va="bottom", fontsize=7, color="0.35", clip_on=False,
+        )  # fmt: skip
+
+
+def _setup_latent(anim: LatentAnimation, ax: Axes, drawers: list[LayerDrawer]) -> Legend | None:
+    xlim, ylim = anim.xlim, anim.ylim
+    if xlim is None or ylim is None:
+        auto_x, auto_y = data_limits([np.asarray(layer.positions) for layer in anim.layers])
+        xlim = xlim or auto_x
+        ylim = ylim or auto_y
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    if anim.equal_aspect:
+        ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel(anim.xlabel)
+    ax.set_ylabel(anim.ylabel)
+    ax.grid(True, linewidth=0.4, alpha=0.4)
+    if anim.decorate is not None:
+        anim.decorate(ax)
+    labelled = [drawer for drawer in drawers if drawer.layer.label]
+    if not labelled:
+        return None
+    # Proxy handles: the real collections are animated and change every frame.
+    return ax.legend(
+        [drawer.legend_handle(ax) for drawer in labelled],
+        [drawer.layer.label for drawer in labelled],
+        loc="upper right",
+        fontsize=8,
+        framealpha=1.0,
+    )
+
+
+def _build_panel(anim: LatentAnimation, ax: Axes, panel: CurvePanel, *, last: bool) -> np.ndarray:
+    """Draw one panel's static parts; returns ``(frames, curves)``: each curve's value at each
+    frame's step (NaN outside the curve), for the dots that ride on the cursor."""
+    steps = anim.steps.astype(float)
+    if panel.log:
+        ax.set_yscale("log")
+    at_cursor: list[np.ndarray] = []
+    lo, hi = float(steps.min()), float(steps.max())
+    for curve in panel.curves:
+        x = np.asarray(curve.x, dtype=float)
+        y = np.asarray(curve.y, dtype=float)
+        if panel.log:
+            y = np.where(y > 0, y, np.nan)
+        ax.plot(x, y, lw=1.2, color=curve.color, label=curve.label)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            at_cursor.append(np.interp(steps, x[ok], y[ok], left=np.nan, right=np.nan))
+            lo, hi = min(lo, float(x[ok].min())), max(hi, float(x[ok].max()))
+        else:
+            at_cursor.append(np.full(len(steps), np.nan))
+    ax.set_xlim(lo, hi if hi > lo else lo + 1)
+    for start, _name in anim.phase_starts:
+        ax.axvline(start, color="0.6", lw=0.8, ls="--", zorder=0.5)
+    if panel.title:
+        ax.text(
+            0.01, 0.93, panel.title, transform=ax.transAxes, ha="left", va="top", fontsize=8,
+            fontweight="bold",
+        )  # fmt: skip
+    if len(panel.curves) > 1:
+        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=min(3, len(panel.curves)))
+    ax.tick_params(labelsize=7)
+    ax.grid(True, linewidth=0.4, alpha=0.4)
+    if last:
+        ax.set_xlabel("step", fontsize=8)
+    else:
+        ax.tick_params(labelbottom=False)
+    return np.column_stack(at_cursor) if at_cursor else np.zeros((len(steps), 0))
