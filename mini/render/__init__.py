@@ -17,9 +17,14 @@ A run records latents at ``frame_steps(...)``; afterwards::
         phase_starts=starts,
     )
     stats = anim.render("out/latent-evolution.mp4")     # atomic; stats.frames_per_second
+
+A broken or missing ffmpeg, a full disk or an unwritable folder raise :class:`VideoError` (an
+``OSError``) whose message says what ffmpeg printed and what to try; the previous video, if any,
+stays in place.
 """
 
 from mini.render.animation import LatentAnimation, RenderStats
+from mini.render.ffmpeg import VideoError
 from mini.render.frames import frame_steps
 from mini.render.panels import (
     Curve,
@@ -36,6 +41,7 @@ __all__ = [
     "LatentAnimation",
     "RenderStats",
     "ScatterLayer",
+    "VideoError",
     "VideoInfo",
     "VideoWriter",
     "count_frames",

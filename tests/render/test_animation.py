@@ -14,6 +14,7 @@ from mini.render import (
     CurvePanel,
     LatentAnimation,
     ScatterLayer,
+    VideoError,
     iter_frames,
     probe,
     schedule_panels,
@@ -280,3 +281,16 @@ def test_colour_forms_and_default_ring_edge() -> None:
     ring = red_mask(first_frame(ScatterLayer(at, colors="#e60000", size=400.0, filled=False)))
     assert disc > 100 and named == pytest.approx(disc, rel=0.05)
     assert 0 < ring.sum() < disc / 2  # hollow markers get a visible edge by default
+
+
+def test_render_with_a_broken_ffmpeg_raises_video_error_and_keeps_the_old_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "latent-evolution.mp4"
+    animation().render(path, progress=False)
+    before = path.read_bytes()
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", "/bin/false")
+    with pytest.raises(VideoError, match="'/bin/false' exited with code 1"):
+        animation().render(path, progress=False)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["latent-evolution.mp4"]
