@@ -34,10 +34,12 @@ from mini.render.panels import (
     schedule_phases,
 )
 from mini.render.video import VideoInfo, VideoWriter, count_frames, iter_frames, probe
+from mini.render.view import FollowView, follow_limits
 
 __all__ = [
     "Curve",
     "CurvePanel",
+    "FollowView",
     "LatentAnimation",
     "RenderStats",
     "ScatterLayer",
@@ -45,6 +47,7 @@ __all__ = [
     "VideoInfo",
     "VideoWriter",
     "count_frames",
+    "follow_limits",
     "frame_steps",
     "iter_frames",
     "probe",

@@ -12,6 +12,7 @@ here knows about models or torch.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -25,10 +26,13 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
+from mini.atomic import write_bytes
 from mini.render.layout import build_scene
 from mini.render.panels import CurvePanel, ScatterLayer
 from mini.render.video import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter
+from mini.render.view import FollowView
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,10 @@ class LatentAnimation:
     ``phases[frame]`` (optional) its phase name. ``phase_starts`` are ``(step, name)`` pairs
     drawn as dashed lines across the curve panels. ``decorate(ax)`` adds static extras to the
     latent panel (a unit circle, reference points). ``size`` is the video size in pixels.
+
+    The latent panel's limits are ``xlim``/``ylim``, or else fixed to hold every point of every
+    frame; with ``view=FollowView()`` they follow the layers' ``follow`` points frame by frame
+    instead (smoothly; ``xlim``/``ylim`` are then ignored).
     """
 
     steps: np.ndarray
@@ -75,6 +83,7 @@ class LatentAnimation:
     decorate: Callable[[Axes], Any] | None = None
     size: tuple[int, int] = (1280, 720)
     dpi: int = 100
+    view: FollowView | None = None
 
     def __post_init__(self) -> None:
         self.steps = np.asarray(self.steps, dtype=np.int64).reshape(-1)
@@ -142,10 +151,12 @@ class LatentAnimation:
         bbox = scene.fig.bbox
         static = canvas.copy_from_bbox(bbox)
         backgrounds: dict[str, Any] = {}  # static parts + phase label, per phase
-        # Static artists that sit above the points are re-blitted from the static draw.
+        moving = scene.moving_axes
+        # Static artists that sit above the points are re-blitted from the static draw (or,
+        # when the latent panel moves, drawn again over the points).
         overlays = [
             canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(1.0))
-            for artist in scene.overlays
+            for artist in (scene.overlays if moving is None else ())
         ]
         buffer = canvas.buffer_rgba()
         draw_seconds = 0.0
@@ -162,10 +173,15 @@ class LatentAnimation:
                 background = backgrounds[label] = canvas.copy_from_bbox(bbox)
             canvas.restore_region(background)
             scene.update(i)
+            if moving is not None:
+                moving.draw(renderer)  # its new limits, ticks and grid; not the animated points
             for artist in scene.layers:
                 artist.draw(renderer)
             for region in overlays:
                 canvas.restore_region(region)
+            if moving is not None:
+                for artist in scene.overlays:
+                    artist.draw(renderer)
             for artist in scene.others:
                 artist.draw(renderer)
             draw_seconds += time.perf_counter() - t0
@@ -181,8 +197,15 @@ class LatentAnimation:
         crf: int = DEFAULT_CRF,
         preset: str = DEFAULT_PRESET,
         progress: bool | None = None,
+        last_frame: str | os.PathLike[str] | None = None,
     ) -> RenderStats:
-        """Write the animation to an MP4 at ``path`` (atomically) and say where the time went."""
+        """Write the animation to an MP4 at ``path`` (atomically) and say where the time went.
+
+        ``last_frame``: also save the final frame as a PNG there (atomically; e.g. ``latest.png``
+        beside the video, a still for a README or a dashboard). It is written once every frame
+        has been drawn, before ffmpeg finishes, so it exists even if ffmpeg then fails.
+        Raises :class:`~mini.render.VideoError` when ffmpeg fails.
+        """
         t0 = time.perf_counter()
         stats: dict[str, float] = {"draw_seconds": 0.0}
         with VideoWriter(
@@ -196,8 +219,11 @@ class LatentAnimation:
             progress=progress,
             description=Path(path).name,
         ) as video:
+            frame = None
             for frame in self.iter_rgba(stats=stats):
                 video.write(frame)
+            if last_frame is not None and frame is not None:
+                save_png(last_frame, frame, self.size)
         result = RenderStats(
             frames=video.frames_written,
             seconds=time.perf_counter() - t0,
@@ -215,3 +241,12 @@ class LatentAnimation:
             result.write_seconds + result.close_seconds,
         )
         return result
+
+
+def save_png(path: str | os.PathLike[str], rgba: Any, size: tuple[int, int]) -> Path:
+    """Write an RGBA frame buffer (``height × width × 4`` bytes) as an RGB PNG, atomically."""
+    width, height = size
+    pixels = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[..., :3]
+    data = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(data, format="png")
+    return write_bytes(path, data.getvalue())

@@ -108,6 +108,8 @@ class FFmpegProcess:
                 self.proc.stdin.close()
         code = self.proc.wait()
         self._reader.join(timeout=5)
+        if self.proc.stderr is not None and not self._reader.is_alive():
+            self.proc.stderr.close()
         return code
 
     def kill(self) -> None:

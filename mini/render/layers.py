@@ -44,6 +44,29 @@ class LayerDrawer:
         else:
             raise ValueError(f"size must be a number or ({n_points},), got shape {size.shape}")
         self.check_finite = not np.isfinite(pos).all()
+        self.follow = mask(layer.follow, n_frames, n_points, "follow")
+
+    @property
+    def positions(self) -> np.ndarray:
+        """``(frames, points, 2)``, or ``(points, 2)`` for a layer that does not move."""
+        return self.pos if self.pos is not None else self.static_pos
+
+    def follow_mask(self) -> np.ndarray:
+        """The points a following view keeps in sight: followed and visible."""
+        return self.follow & self.visible
+
+    def offscreen_counts(self, limits: np.ndarray, n_frames: int) -> np.ndarray:
+        """Per frame, how many visible, finite points lie outside ``limits`` (``(frames, 2, 2)``
+        or ``(2, 2)``)."""
+        pos = self.positions
+        if pos.ndim == 2:
+            pos = np.broadcast_to(pos, (n_frames, *pos.shape))
+        lim = np.broadcast_to(limits, (n_frames, 2, 2))
+        low, high = lim[:, None, :, 0], lim[:, None, :, 1]  # (frames, 1, 2)
+        with np.errstate(invalid="ignore"):
+            inside = ((pos >= low) & (pos <= high)).all(axis=-1)
+        shown = np.isfinite(pos).all(axis=-1) & np.broadcast_to(self.visible, inside.shape)
+        return (shown & ~inside).sum(axis=1)
 
     def build(self, ax: Axes, animated: bool) -> tuple[Artist, Callable[[int], None]]:
         layer = self.layer

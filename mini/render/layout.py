@@ -22,6 +22,7 @@ from matplotlib.text import Text
 from mini.render.layers import LayerDrawer, data_limits
 from mini.render.panels import CurvePanel
 from mini.render.playhead import Playhead
+from mini.render.view import follow_limits
 
 if TYPE_CHECKING:
     from mini.render.animation import LatentAnimation
@@ -36,10 +37,11 @@ class Scene:
 
     fig: Figure
     layers: list[Artist]  # the scatter collections, drawn first
-    others: list[Artist]  # cursor, dots, step label, drawn after the overlays
+    others: list[Artist]  # cursor, dots, step label, off-screen note, drawn after the overlays
     updates: list[Callable[[int], None]]
     phase_text: Text
-    overlays: list[Artist]  # static artists that must stay above the points (the legend)
+    overlays: list[Artist]  # static artists that must stay above the points (legends)
+    moving_axes: Axes | None = None  # the latent panel when its limits change every frame
 
     def update(self, i: int) -> None:
         for upd in self.updates:
@@ -66,16 +68,27 @@ def build_scene(anim: LatentAnimation, animated: bool) -> Scene:
     others: list[Artist] = []
     overlays: list[Artist] = []
     updates: list[Callable[[int], None]] = []
+    moving_axes = None
     if left_spec is not None:
         ax = fig.add_subplot(left_spec)
         drawers = [LayerDrawer(layer, len(anim)) for layer in anim.layers]
-        legend = _setup_latent(anim, ax, drawers)
-        if legend is not None:
-            overlays.append(legend)
+        limits = _setup_latent(anim, ax, drawers)
+        # Every legend (ours and any a `decorate` added) stays above the points.
+        overlays.extend(a for a in ax.get_children() if isinstance(a, Legend))
         for drawer in drawers:
             artist, update = drawer.build(ax, animated)
             layers.append(artist)
             updates.append(update)
+        if limits.ndim == 3:
+            moving_axes = ax
+            ax.set_animated(animated)
+            for legend in overlays:
+                legend.set_animated(animated)
+            updates.append(_follow(ax, limits))
+        note = _offscreen_note(ax, drawers, limits, len(anim), animated)
+        if note is not None:
+            others.append(note[0])
+            updates.append(note[1])
     if right is not None:
         panel_axes: list[Axes] = []
         at_cursor: list[np.ndarray] = []
@@ -104,7 +117,7 @@ def build_scene(anim: LatentAnimation, animated: bool) -> Scene:
 
     others.append(step_text)
     updates.append(update_step)
-    return Scene(fig, layers, others, updates, phase_text, overlays)
+    return Scene(fig, layers, others, updates, phase_text, overlays, moving_axes)
 
 
 def _phase_names(anim: LatentAnimation, top: Axes) -> None:
@@ -126,32 +139,76 @@ def _phase_names(anim: LatentAnimation, top: Axes) -> None:
         )  # fmt: skip
 
 
-def _setup_latent(anim: LatentAnimation, ax: Axes, drawers: list[LayerDrawer]) -> Legend | None:
-    xlim, ylim = anim.xlim, anim.ylim
-    if xlim is None or ylim is None:
-        auto_x, auto_y = data_limits([np.asarray(layer.positions) for layer in anim.layers])
-        xlim = xlim or auto_x
-        ylim = ylim or auto_y
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    if anim.equal_aspect:
-        ax.set_aspect("equal", adjustable="box")
+def _setup_latent(anim: LatentAnimation, ax: Axes, drawers: list[LayerDrawer]) -> np.ndarray:
+    """Limits, labels, grid, decorations and legend of the latent panel; returns the limits:
+    ``(2, 2)`` when fixed, ``(frames, 2, 2)`` when they follow the data."""
+    if anim.view is not None:
+        aspect = ax.bbox.height / ax.bbox.width if anim.equal_aspect else None
+        positions = [drawer.positions for drawer in drawers]
+        follow = [drawer.follow_mask() for drawer in drawers]
+        limits = follow_limits(positions, follow, anim.view, aspect=aspect)
+        ax.set_xlim(*limits[0, 0])
+        ax.set_ylim(*limits[0, 1])
+    else:
+        xlim, ylim = anim.xlim, anim.ylim
+        if xlim is None or ylim is None:
+            auto_x, auto_y = data_limits([np.asarray(layer.positions) for layer in anim.layers])
+            xlim = xlim or auto_x
+            ylim = ylim or auto_y
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        if anim.equal_aspect:
+            ax.set_aspect("equal", adjustable="box")
+        limits = np.array([ax.get_xlim(), ax.get_ylim()])
     ax.set_xlabel(anim.xlabel)
     ax.set_ylabel(anim.ylabel)
     ax.grid(True, linewidth=0.4, alpha=0.4)
     if anim.decorate is not None:
         anim.decorate(ax)
     labelled = [drawer for drawer in drawers if drawer.layer.label]
-    if not labelled:
+    if labelled:
+        # Proxy handles: the real collections are animated and change every frame.
+        ax.legend(
+            [drawer.legend_handle(ax) for drawer in labelled],
+            [drawer.layer.label for drawer in labelled],
+            loc="upper right",
+            fontsize=8,
+            framealpha=1.0,
+        )
+    return limits
+
+
+def _follow(ax: Axes, limits: np.ndarray) -> Callable[[int], None]:
+    def update(i: int) -> None:
+        ax.set_xlim(*limits[i, 0])
+        ax.set_ylim(*limits[i, 1])
+
+    return update
+
+
+def _offscreen_note(
+    ax: Axes, drawers: list[LayerDrawer], limits: np.ndarray, n_frames: int, animated: bool
+) -> tuple[Text, Callable[[int], None]] | None:
+    """A note in the panel's corner counting each layer's points outside the limits."""
+    counted = [
+        (drawer.layer.offscreen, drawer.offscreen_counts(limits, n_frames))
+        for drawer in drawers
+        if drawer.layer.offscreen
+    ]
+    if not counted:
         return None
-    # Proxy handles: the real collections are animated and change every frame.
-    return ax.legend(
-        [drawer.legend_handle(ax) for drawer in labelled],
-        [drawer.layer.label for drawer in labelled],
-        loc="upper right",
-        fontsize=8,
-        framealpha=1.0,
-    )
+    text = ax.text(
+        0.985, 0.015, "", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+        color="0.15", zorder=6, animated=animated,
+        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.7", "alpha": 0.85},
+    )  # fmt: skip
+
+    def update(i: int) -> None:
+        lines = [template.format(n=int(n[i])) for template, n in counted if n[i] > 0]
+        text.set_text("\n".join(lines))
+        text.set_visible(bool(lines))
+
+    return text, update
 
 
 def _build_panel(anim: LatentAnimation, ax: Axes, panel: CurvePanel, *, last: bool) -> np.ndarray:

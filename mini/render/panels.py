@@ -26,6 +26,11 @@ class ScatterLayer:
     each point's own colour for its edge; ``linewidth=None`` means no edge when every point is
     filled and 1 pt otherwise. ``size`` is the marker area in points², scalar or ``(points,)``.
     Non-finite positions are not drawn.
+
+    With a following view (``LatentAnimation(view=FollowView())``) the limits follow the points
+    whose ``follow`` is true (a bool, ``(points,)`` or ``(frames, points)``). ``offscreen``,
+    e.g. ``"{n} dead codes off-screen"``, is shown in the panel in frames where ``n > 0`` of
+    this layer's visible points lie outside the limits.
     """
 
     positions: np.ndarray
@@ -39,6 +44,8 @@ class ScatterLayer:
     alpha: float | None = None
     label: str | None = None
     zorder: float = 2.0
+    follow: bool | np.ndarray = True
+    offscreen: str | None = None
 
 
 @dataclass
