@@ -34,7 +34,7 @@ from mini.render.panels import (
     schedule_phases,
 )
 from mini.render.video import VideoInfo, VideoWriter, count_frames, iter_frames, probe
-from mini.render.view import FollowView, follow_limits
+from mini.render.view import FollowView, follow_limits, within_reach
 
 __all__ = [
     "Curve",
@@ -53,4 +53,5 @@ __all__ = [
     "probe",
     "schedule_panels",
     "schedule_phases",
+    "within_reach",
 ]

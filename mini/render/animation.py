@@ -66,7 +66,8 @@ class LatentAnimation:
 
     The latent panel's limits are ``xlim``/``ylim``, or else fixed to hold every point of every
     frame; with ``view=FollowView()`` they follow the layers' ``follow`` points frame by frame
-    instead (smoothly; ``xlim``/``ylim`` are then ignored).
+    instead (smoothly; ``xlim``/``ylim`` are then ignored). ``notes[frame]`` (optional) is shown
+    in the panel's lower right corner, above the layers' off-screen counts.
     """
 
     steps: np.ndarray
@@ -84,6 +85,7 @@ class LatentAnimation:
     size: tuple[int, int] = (1280, 720)
     dpi: int = 100
     view: FollowView | None = None
+    notes: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         self.steps = np.asarray(self.steps, dtype=np.int64).reshape(-1)
@@ -94,6 +96,8 @@ class LatentAnimation:
             raise ValueError("nothing to draw: give at least one scatter layer or curve panel")
         if self.phases is not None and len(self.phases) != n:
             raise ValueError(f"phases has {len(self.phases)} entries for {n} frames")
+        if self.notes is not None and len(self.notes) != n:
+            raise ValueError(f"notes has {len(self.notes)} entries for {n} frames")
         width, height = self.size
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"video size must be positive and even (yuv420p), got {self.size}")
@@ -152,11 +156,13 @@ class LatentAnimation:
         static = canvas.copy_from_bbox(bbox)
         backgrounds: dict[str, Any] = {}  # static parts + phase label, per phase
         moving = scene.moving_axes
-        # Static artists that sit above the points are re-blitted from the static draw (or,
-        # when the latent panel moves, drawn again over the points).
+        if moving is not None:  # not in the static draw: draw the legends once to copy them
+            for artist in scene.overlays:
+                artist.draw(renderer)
+        # Static artists that sit above the points are re-blitted after the points are drawn.
         overlays = [
             canvas.copy_from_bbox(artist.get_window_extent(renderer).padded(1.0))
-            for artist in (scene.overlays if moving is None else ())
+            for artist in scene.overlays
         ]
         buffer = canvas.buffer_rgba()
         draw_seconds = 0.0
@@ -179,9 +185,6 @@ class LatentAnimation:
                 artist.draw(renderer)
             for region in overlays:
                 canvas.restore_region(region)
-            if moving is not None:
-                for artist in scene.overlays:
-                    artist.draw(renderer)
             for artist in scene.others:
                 artist.draw(renderer)
             draw_seconds += time.perf_counter() - t0

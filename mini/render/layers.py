@@ -115,16 +115,20 @@ class LayerDrawer:
         return collection, update
 
     def legend_handle(self, ax: Axes) -> Artist:
-        """An empty scatter that looks like this layer's points (grey where colours vary)."""
+        """An empty scatter that looks like this layer's points (grey where colours vary; a ring
+        when none of its points is ever filled)."""
         colors = self.colors.reshape(-1, 4)
         color = colors[0] if np.all(colors == colors[0]) else np.array([0.45, 0.45, 0.45, 1.0])
         edge = color if self.edge is None else self.edge.reshape(-1, 4)[0]
+        face = color.copy()
+        if not self.filled.any():
+            face[3] = 0.0
         return ax.scatter(
             [],
             [],
             marker=self.layer.marker,
             s=float(np.clip(np.max(self.sizes), 20.0, 80.0)),
-            facecolors=[color],
+            facecolors=[face],
             edgecolors=[edge],
             linewidths=self.linewidth,
         )

@@ -18,10 +18,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.text import Text
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from mini.render.layers import LayerDrawer, data_limits
 from mini.render.panels import CurvePanel
 from mini.render.playhead import Playhead
+from mini.render.ruler import Ruler
+from mini.render.stamps import StampedText
 from mini.render.view import follow_limits
 
 if TYPE_CHECKING:
@@ -83,9 +86,11 @@ def build_scene(anim: LatentAnimation, animated: bool) -> Scene:
             moving_axes = ax
             ax.set_animated(animated)
             for legend in overlays:
+                # Opaque, so the renderer can draw each once and re-blit its pixels.
+                legend.get_frame().set_alpha(1.0)
                 legend.set_animated(animated)
             updates.append(_follow(ax, limits))
-        note = _offscreen_note(ax, drawers, limits, len(anim), animated)
+        note = _note(anim, ax, drawers, limits, animated)
         if note is not None:
             others.append(note[0])
             updates.append(note[1])
@@ -162,7 +167,10 @@ def _setup_latent(anim: LatentAnimation, ax: Axes, drawers: list[LayerDrawer]) -
         limits = np.array([ax.get_xlim(), ax.get_ylim()])
     ax.set_xlabel(anim.xlabel)
     ax.set_ylabel(anim.ylabel)
-    ax.grid(True, linewidth=0.4, alpha=0.4)
+    if limits.ndim == 3:
+        Ruler(ax)  # ticks and grid that are cheap to redraw every frame
+    else:
+        ax.grid(True, linewidth=0.4, alpha=0.4)
     if anim.decorate is not None:
         anim.decorate(ax)
     labelled = [drawer for drawer in drawers if drawer.layer.label]
@@ -186,25 +194,32 @@ def _follow(ax: Axes, limits: np.ndarray) -> Callable[[int], None]:
     return update
 
 
-def _offscreen_note(
-    ax: Axes, drawers: list[LayerDrawer], limits: np.ndarray, n_frames: int, animated: bool
-) -> tuple[Text, Callable[[int], None]] | None:
-    """A note in the panel's corner counting each layer's points outside the limits."""
+def _note(
+    anim: LatentAnimation, ax: Axes, drawers: list[LayerDrawer], limits: np.ndarray, animated: bool
+) -> tuple[StampedText, Callable[[int], None]] | None:
+    """The corner note of the latent panel: ``anim.notes[frame]`` and, per layer with an
+    ``offscreen`` template, how many of its points lie outside the limits."""
     counted = [
-        (drawer.layer.offscreen, drawer.offscreen_counts(limits, n_frames))
+        (drawer.layer.offscreen, drawer.offscreen_counts(limits, len(anim)))
         for drawer in drawers
         if drawer.layer.offscreen
     ]
-    if not counted:
+    notes = anim.notes
+    if not counted and notes is None:
         return None
-    text = ax.text(
-        0.985, 0.015, "", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
-        color="0.15", zorder=6, animated=animated,
-        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.7", "alpha": 0.85},
+    # Few distinct texts over a video: drawn from cached bitmaps.
+    text = StampedText(
+        ax.figure, (0.985, 0.015), ax.transAxes, ha="right", va="bottom", fontsize=8,
+        color="0.15", linespacing=1.4,
+        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.85},
     )  # fmt: skip
+    text.set_zorder(6)
+    text.set_animated(animated)
+    ax.add_artist(text)
 
     def update(i: int) -> None:
-        lines = [template.format(n=int(n[i])) for template, n in counted if n[i] > 0]
+        lines = [notes[i]] if notes is not None and notes[i] else []
+        lines += [template.format(n=int(n[i])) for template, n in counted if n[i] > 0]
         text.set_text("\n".join(lines))
         text.set_visible(bool(lines))
 
@@ -232,6 +247,17 @@ def _build_panel(anim: LatentAnimation, ax: Axes, panel: CurvePanel, *, last: bo
         else:
             at_cursor.append(np.full(len(steps), np.nan))
     ax.set_xlim(lo, hi if hi > lo else lo + 1)
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    if panel.log:
+        # Over a decade or two, labels at 1, 2 and 5 × 10^k rather than matplotlib's minor-tick
+        # labels, which pile up in a short panel; over more, a few whole decades.
+        ys = np.concatenate([np.asarray(c.y, dtype=float) for c in panel.curves] or [np.ones(1)])
+        ys = ys[np.isfinite(ys) & (ys > 0)]
+        decades = float(np.log10(ys.max() / ys.min())) if ys.size else 0.0
+        subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+        ax.yaxis.set_major_locator(LogLocator(subs=subs, numticks=4))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     for start, _name in anim.phase_starts:
         ax.axvline(start, color="0.6", lw=0.8, ls="--", zorder=0.5)
     if panel.title:

@@ -60,11 +60,13 @@ class Curve:
 
 @dataclass
 class CurvePanel:
-    """One of the stacked panels on the right; ``log`` for a log-scale y axis."""
+    """One of the stacked panels on the right; ``log`` for a log-scale y axis; ``ylim`` fixes
+    its y range (either end ``None`` to leave it automatic), e.g. ``(0, 1)`` for a fraction."""
 
     curves: list[Curve]
     title: str | None = None
     log: bool = False
+    ylim: tuple[float | None, float | None] | None = None
 
     @classmethod
     def from_frame(
@@ -75,6 +77,7 @@ class CurvePanel:
         x: str = "STEP",
         title: str | None = None,
         log: bool = False,
+        ylim: tuple[float | None, float | None] | None = None,
     ) -> CurvePanel:
         """Curves for ``columns`` of a DataFrame (a ``realize(...)`` schedule, a metrics history)
         against its ``x`` column; rows where a column is missing are dropped for that curve."""
@@ -84,7 +87,7 @@ class CurvePanel:
             ys = frame[name].to_numpy(dtype=float)
             keep = np.isfinite(ys)
             curves.append(Curve(xs[keep], ys[keep], str(name)))
-        return cls(curves, title=title, log=log)
+        return cls(curves, title=title, log=log, ylim=ylim)
 
 
 def schedule_panels(

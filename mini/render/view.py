@@ -10,6 +10,7 @@ the recorded positions, so rendering stays a lookup per frame.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -132,3 +133,20 @@ def _soft_envelope(values: np.ndarray, rate: float) -> np.ndarray:
     lifted = envelope + rate * float(np.abs(np.arange(width) - width // 2).mean())
     padded = np.pad(lifted, width // 2, mode="edge")
     return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def within_reach(
+    points: np.ndarray, reference: np.ndarray, reach: float = 1.0, quantile: float = 0.01
+) -> np.ndarray:
+    """Which of ``points`` ``(frames, n, 2)`` lie, per frame, within ``reach`` box-sizes of the
+    ``quantile`` box of ``reference`` ``(frames, m, 2)``: a ``(frames, n)`` mask for a layer's
+    ``follow``, so that secondary points near the main ones widen the view a little but far
+    stragglers do not (they are counted off-screen instead)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame with no reference points
+        lo = np.nanquantile(reference, quantile, axis=1)  # (frames, 2); NaN if none recorded
+        hi = np.nanquantile(reference, 1 - quantile, axis=1)
+    room = reach * (hi - lo)
+    lo, hi = (lo - room)[:, None, :], (hi + room)[:, None, :]
+    with np.errstate(invalid="ignore"):
+        return ((points >= lo) & (points <= hi)).all(axis=-1)

@@ -21,6 +21,7 @@ from mini.render import (
     schedule_panels,
     schedule_phases,
 )
+from mini.render.stamps import StampedText
 from mini.temporal import Dopesheet, realize
 
 SIZE = (640, 360)
@@ -321,7 +322,9 @@ def test_following_view_moves_the_axes_and_counts_points_off_screen() -> None:
     for i in range(len(anim)):
         update(i)
         limits.append((ax.get_xlim(), ax.get_ylim()))
-        notes.append([t.get_text() for t in ax.texts if t.get_visible() and t.get_text()])
+        notes.append(
+            [a.get_text() for a in ax.artists if isinstance(a, StampedText) and a.get_visible()]
+        )
     x0 = [lim[0] for lim in limits]
     assert x0[0][1] - x0[0][0] < 1.5  # zoomed in on the small early cloud
     assert x0[-1][0] > 0.5 * (x0[0][0] + x0[0][1]) + 1  # ...and followed it to the right

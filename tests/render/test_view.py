@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mini.render import FollowView, follow_limits
+from mini.render import FollowView, follow_limits, within_reach
 
 
 def cloud(centres: np.ndarray, scales: np.ndarray, n: int = 200, seed: int = 0) -> np.ndarray:
@@ -128,3 +128,13 @@ def test_views_never_jump_and_always_cover_the_points(
 def test_rejects_bad_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         FollowView(**kwargs)
+
+
+def test_within_reach_marks_points_near_the_reference_box() -> None:
+    reference = cloud(np.zeros((2, 2)), np.array([1.0, 10.0]))  # box ≈ ±2.3, then ±23
+    points = np.broadcast_to(np.array([[0.0, 0.0], [5.0, 0.0], [40.0, 0.0]]), (2, 3, 2))
+    near = within_reach(points, reference, reach=1.0)
+    assert near.tolist() == [[True, True, False], [True, True, True]]
+    assert within_reach(points, reference, reach=0.0)[0].tolist() == [True, False, False]
+    nothing = np.full((2, 5, 2), np.nan)  # no reference points recorded: nothing is near
+    assert not within_reach(points, nothing).any()
