@@ -58,9 +58,19 @@ class VideoError(OutputError):
         self.stderr = tuple(stderr)
 
 
-def ffmpeg_executable() -> str:
-    """The ffmpeg imageio-ffmpeg would use (``IMAGEIO_FFMPEG_EXE`` first)."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
+def ffmpeg_executable(path: Path) -> str:
+    """The ffmpeg imageio-ffmpeg would use (``IMAGEIO_FFMPEG_EXE`` first); a
+    :class:`VideoError` (for writing ``path``) if there is none."""
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as e:
+        raise VideoError(
+            f"no ffmpeg found to write {path} ({e}).\nWhat to try: reinstall imageio-ffmpeg "
+            "(pip install --force-reinstall imageio-ffmpeg), which bundles one, or set "
+            "IMAGEIO_FFMPEG_EXE to an ffmpeg executable; or skip the video.",
+            path=path,
+            executable="",
+        ) from e
 
 
 class FFmpegProcess:

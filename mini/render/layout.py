@@ -266,7 +266,7 @@ def _build_panel(anim: LatentAnimation, ax: Axes, panel: CurvePanel, *, last: bo
             fontweight="bold",
         )  # fmt: skip
     if len(panel.curves) > 1:
-        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=min(3, len(panel.curves)))
+        ax.legend(loc="best", fontsize=7, frameon=False, ncol=min(3, len(panel.curves)))
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.4, alpha=0.4)
     if last:

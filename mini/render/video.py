@@ -127,7 +127,7 @@ class VideoWriter:
         """
         if self._ffmpeg is not None:
             raise RuntimeError(f"{self.path} is already open")
-        executable = ffmpeg_executable()
+        executable = ffmpeg_executable(self.path)
         # A fresh random name, created with the usual permissions (umask) rather than mkstemp's
         # private 0600; creating it here finds an unwritable folder before any frame is drawn.
         suffix = self.path.suffix or ".mp4"

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -331,3 +332,13 @@ def test_real_disk_full_is_reported_and_leaves_nothing(small_disk: Path) -> None
     assert str(caught.value).startswith(f"no space left on device writing {path}")
     assert caught.value.errno == errno.ENOSPC
     assert os.listdir(small_disk) == []
+
+
+def test_no_ffmpeg_at_all_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def nothing() -> str:
+        raise RuntimeError("No ffmpeg exe could be found.")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", nothing)
+    with pytest.raises(VideoError, match=r"no ffmpeg found (.|\n)*reinstall imageio-ffmpeg"):
+        write_frames(tmp_path / "clip.mp4", 2)
+    assert os.listdir(tmp_path) == []
