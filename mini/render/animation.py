@@ -36,8 +36,6 @@ from mini.render.view import FollowView
 
 log = logging.getLogger(__name__)
 
-_MAX_BACKGROUNDS = 8  # cached full-figure backgrounds (one per phase label), ~3.7 MB each
-
 
 @dataclass(frozen=True, slots=True)
 class RenderStats:
@@ -154,7 +152,8 @@ class LatentAnimation:
         renderer = canvas.get_renderer()
         bbox = scene.fig.bbox
         static = canvas.copy_from_bbox(bbox)
-        backgrounds: dict[str, Any] = {}  # static parts + phase label, per phase
+        # The phase label changes rarely: each one is drawn once and its pixels kept.
+        phase_labels: dict[str, Any] = {}
         moving = scene.moving_axes
         if moving is not None:  # not in the static draw: draw the legends once to copy them
             for artist in scene.overlays:
@@ -169,15 +168,15 @@ class LatentAnimation:
         for i in range(len(self)):
             t0 = time.perf_counter()
             label = self._phase_label(i)
-            background = backgrounds.get(label)
-            if background is None:
-                if len(backgrounds) >= _MAX_BACKGROUNDS:
-                    backgrounds.pop(next(iter(backgrounds)))
+            if label and label not in phase_labels:
                 canvas.restore_region(static)
                 scene.phase_text.set_text(label)
                 scene.phase_text.draw(renderer)
-                background = backgrounds[label] = canvas.copy_from_bbox(bbox)
-            canvas.restore_region(background)
+                box = scene.phase_text.get_window_extent(renderer).padded(2.0)
+                phase_labels[label] = canvas.copy_from_bbox(box)
+            canvas.restore_region(static)
+            if label:
+                canvas.restore_region(phase_labels[label])
             scene.update(i)
             if moving is not None:
                 moving.draw(renderer)  # its new limits, ticks and grid; not the animated points

@@ -23,7 +23,9 @@ class LayerDrawer:
             if layer.linewidth is not None
             else (0.0 if np.all(np.asarray(layer.filled, dtype=bool)) else 1.0)
         )
-        pos = np.asarray(layer.positions, dtype=float)
+        pos = np.asarray(layer.positions)
+        if pos.dtype.kind != "f":  # float32 recordings stay float32: no copy of every frame
+            pos = pos.astype(float)
         self.pos = pos if pos.ndim == 3 else None
         self.static_pos = pos if pos.ndim == 2 else None
         n_points = pos.shape[-2]
