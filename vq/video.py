@@ -125,14 +125,20 @@ def _panel(
 
 
 def metric_panels(history: pd.DataFrame) -> list[CurvePanel]:
-    """Panels for the held-out codebook metrics the health monitor logged, from whichever of
-    these ``history`` columns exist (older runs have fewer; a group without data gets no panel):
+    """Panels for the codebook metrics the health monitor logged, from whichever of these
+    ``history`` columns exist (older runs have fewer; a group without data gets no panel):
 
     - quality: ``extras.vq/recon_quality``, ``extras.vq/topographic``, ``extras.vq/orthogonality``
     - utilization: ``extras.vq/utilization`` and ``extras.vq/l{i}/utilization`` per level
     - perplexity: ``extras.vq/l{i}/perplexity`` per level (log axis when they differ widely)
     - codes in use: ``extras.vq/l{i}/active``, only when no utilization was logged
+
+    The monitor logs these plain names on the held-out split and training-window values under
+    ``vq/train/...``; a history without any ``vq/train/`` column comes from a run before that
+    split, whose plain names were training values, and its titles say so.
     """
+    held_out = any(c.startswith("extras.vq/train/") for c in history.columns)
+    where = "held-out" if held_out else "training"
     panels = [
         _panel(
             history,
@@ -141,14 +147,14 @@ def metric_panels(history: pd.DataFrame) -> list[CurvePanel]:
                 ("extras.vq/topographic", "topographic"),
                 ("extras.vq/orthogonality", "orthogonality"),
             ],
-            "held-out quality",
+            f"quality ({where})",
             ylim=FRACTION,
         ),
         _panel(
             history,
             [("extras.vq/utilization", "all levels")]
             + [(c, f"level {i}") for i, c in _levels(history, "utilization")],
-            "held-out utilization",
+            f"utilization ({where})",
             ylim=FRACTION,
         ),
     ]
@@ -158,10 +164,10 @@ def metric_panels(history: pd.DataFrame) -> list[CurvePanel]:
         values = values[np.isfinite(values) & (values > 0)]
         wide = values.size > 0 and values.max() > 8 * values.min()
         columns = [(c, f"level {i}") for i, c in perplexity]
-        panels.append(_panel(history, columns, "held-out perplexity", log=wide))
+        panels.append(_panel(history, columns, f"perplexity ({where})", log=wide))
     if panels[1] is None:
         columns = [(c, f"level {i}") for i, c in _levels(history, "active")]
-        panels.append(_panel(history, columns, "codes in use"))
+        panels.append(_panel(history, columns, f"codes in use ({where})"))
     return [p for p in panels if p is not None]
 
 
@@ -308,7 +314,10 @@ def codebook_animation(
 
     active0 = frames["active/0"].numpy() > 0.5
     k0 = active0.shape[1]
-    notes = [f"level 0: {n} of {k0} codes in use, {k0 - n} dead" for n in active0.sum(axis=1)]
+    notes = [
+        f"level 0: {n} of {k0} codes in use,\n{k0 - n} dead (training usage window)"
+        for n in active0.sum(axis=1)
+    ]
     wide = latents.shape[-1] > 2
     extra = f"; levels 2–{n_levels - 1} not drawn" if n_levels > 2 else ""
     return LatentAnimation(

@@ -38,7 +38,8 @@ def _history(levels: int = 2, steps: int = 100, every: int = 10, *, held_out: bo
         df[f"extras.vq/l{i}/perplexity"] = at(10.0 + i)
         if held_out:
             df[f"extras.vq/l{i}/utilization"] = at((16 - i - step // 50) / 16)
-    if held_out:
+    if held_out:  # as the monitor logs them: plain names held-out, training under vq/train/
+        df["extras.vq/train/utilization"] = at(1.0)
         df["extras.vq/utilization"] = at(0.9)
         df["extras.vq/recon_quality"] = at(np.linspace(-1.0, 0.95, steps))
         df["extras.vq/topographic"] = at(0.8)
@@ -154,7 +155,7 @@ def test_layers_split_codes_in_use_and_dead_and_hide_dead_composites() -> None:
     # Codes are drawn over the digits but smaller, so the digits stay visible.
     assert min(digits.zorder, 10) < composites.zorder < in_use.zorder
     assert composites.size < digits.size and in_use.size < 40
-    assert _notes(anim)[0].startswith("level 0: 3 of 4 codes in use, 1 dead")
+    assert _notes(anim)[0].startswith("level 0: 3 of 4 codes in use,\n1 dead (training usage")
 
 
 def test_wide_latents_are_projected_and_single_levels_have_no_composites() -> None:
@@ -230,7 +231,7 @@ def test_axes_follow_the_digits_and_far_dead_codes_are_counted_off_screen() -> N
 def test_metric_panels_are_picked_from_the_history_columns() -> None:
     panels = metric_panels(_history(2))
     assert [p.title for p in panels] == [
-        "held-out quality", "held-out utilization", "held-out perplexity",
+        "quality (held-out)", "utilization (held-out)", "perplexity (held-out)",
     ]  # fmt: skip
     quality, utilization, perplexity = panels
     assert [c.label for c in quality.curves] == ["reconstruction", "topographic", "orthogonality"]
@@ -238,15 +239,15 @@ def test_metric_panels_are_picked_from_the_history_columns() -> None:
     assert [c.label for c in perplexity.curves] == ["level 0", "level 1"]
     assert quality.ylim == utilization.ylim == (-0.05, 1.05)
     assert list(quality.curves[0].x) == list(range(0, 100, 10))  # only the logged steps
-    # An older run: no held-out extras, only codes in use per level.
+    # An older run: its plain names were training values; codes in use but no utilization.
     old = metric_panels(_history(2, held_out=False))
-    assert [p.title for p in old] == ["held-out perplexity", "codes in use"]
+    assert [p.title for p in old] == ["perplexity (training)", "codes in use (training)"]
     # Columns that are missing, or present but never logged, get no panel.
     empty = _history(1)
     empty["extras.vq/orthogonality"] = np.nan
     empty = empty.drop(columns=["extras.vq/l0/perplexity", "extras.vq/topographic"])
     panels = metric_panels(empty)
-    assert [p.title for p in panels] == ["held-out quality", "held-out utilization"]
+    assert [p.title for p in panels] == ["quality (held-out)", "utilization (held-out)"]
     assert [c.label for c in panels[0].curves] == ["reconstruction"]
     assert metric_panels(pd.DataFrame({"step": [0, 1]})) == []
 
@@ -254,8 +255,8 @@ def test_metric_panels_are_picked_from_the_history_columns() -> None:
 def test_video_panels_include_the_metrics_and_the_schedule() -> None:
     anim = _animation(_frames(3, levels=2, dim=2), np.array([0, 50, 99]))
     assert [p.title for p in anim.panels] == [
-        "lr", "temperature", "knobs", "held-out quality", "held-out utilization",
-        "held-out perplexity", "train loss (smoothed)",
+        "lr", "temperature", "knobs", "quality (held-out)", "utilization (held-out)",
+        "perplexity (held-out)", "train loss (smoothed)",
     ]  # fmt: skip
 
 
