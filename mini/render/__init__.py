@@ -18,6 +18,9 @@ A run records latents at ``frame_steps(...)``; afterwards::
     )
     stats = anim.render("out/latent-evolution.mp4")     # atomic; stats.frames_per_second
 
+``LatentAnimation(view=FollowView())`` makes the latent panel's axes follow the data smoothly;
+``render(path, last_frame="out/latest.png")`` also saves the final frame as a PNG.
+
 A broken or missing ffmpeg, a full disk or an unwritable folder raise :class:`VideoError` (an
 ``OSError``) whose message says what ffmpeg printed and what to try; the previous video, if any,
 stays in place.
