@@ -6,8 +6,10 @@ dopesheet and 2 log-scale loss curves with a moving cursor. The standard side is
 ``FuncAnimation(...).save(..., writer=FFMpegWriter(...))`` on imageio-ffmpeg's binary, once with
 matplotlib's default x264 settings and once with ours (preset and CRF), so the gain from
 blitting is visible apart from the encoder settings. Prints frames/s and the ratios.
+``--follow`` also times the same figure with a following view (``FollowView``: the latent
+panel's limits, ticks and grid change every frame, as in the VQ codebook video) both ways.
 
-    python benchmarks/render_speed.py [--frames 300] [--out DIR]
+    python benchmarks/render_speed.py [--frames 300] [--out DIR] [--follow]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from matplotlib.animation import FFMpegWriter, FuncAnimation
 
 from mini.render import (
     CurvePanel,
+    FollowView,
     LatentAnimation,
     RenderStats,
     ScatterLayer,
@@ -53,8 +56,9 @@ STEP,PHASE,ACTION,lr:log,loss-recon,reg-separate,reg-planar,reg-norm,data-fracti
 """
 
 
-def synthetic_animation(n_frames: int) -> LatentAnimation:
-    """The colour-run figure on made-up data (no training needed)."""
+def synthetic_animation(n_frames: int, *, follow: bool = False) -> LatentAnimation:
+    """The colour-run figure on made-up data (no training needed); ``follow`` gives it a
+    following view instead of fixed limits."""
     dopesheet = Dopesheet.from_text(SCHEDULE)
     schedule = realize(dopesheet)
     n_steps = len(schedule)
@@ -101,6 +105,7 @@ def synthetic_animation(n_frames: int) -> LatentAnimation:
         decorate=lambda ax: ax.add_patch(
             plt.Circle((0, 0), 1.0, fill=False, color="0.5", lw=0.8, ls=":")
         ),
+        view=FollowView() if follow else None,
     )
 
 
@@ -150,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--out", type=Path, default=None, help="keep the videos here")
+    parser.add_argument("--follow", action="store_true", help="also time a following view")
     args = parser.parse_args()
 
     out = args.out or Path(tempfile.mkdtemp(prefix="render_speed_"))
@@ -186,6 +192,17 @@ def main() -> None:
         f"ratio vs standard (same x264 settings):  {ours.fps / same.fps:5.1f}× frames/s, "
         f"{same.cpu / ours.cpu:5.1f}× less CPU"
     )
+    if args.follow:
+        moving = synthetic_animation(args.frames, follow=True)
+        ours_follow, _ = render_ours(moving, out / "ours-follow.mp4")
+        print(ours_follow.line("ours, following view: blit + ruler + stream"))
+        same_follow = render_standard(moving, out / "standard-follow.mp4", x264)
+        print(same_follow.line("standard, following view, same x264 settings"))
+        print(
+            f"ratio, following view (same x264 settings): {ours_follow.fps / same_follow.fps:5.1f}× "
+            f"frames/s, {same_follow.cpu / ours_follow.cpu:5.1f}× less CPU; "
+            f"vs our fixed view: {ours_follow.fps / ours.fps:4.2f}× frames/s"
+        )
     sizes = {p.name: p.stat().st_size / 1e6 for p in sorted(out.glob("*.mp4"))}
     print("file sizes: " + ", ".join(f"{k} {v:.1f} MB" for k, v in sizes.items()))
     print(f"peak RSS: {rss_before:.0f} MB before rendering, {rss_ours:.0f} MB after ours")

@@ -4,18 +4,19 @@ Frames go straight from memory into ffmpeg's stdin (no PNG per frame, no list of
 long video costs one frame of memory. ffmpeg encodes in its own process, which overlaps encoding
 with drawing the next frame on a second core. The video is written to a hidden temporary file
 beside the target and renamed into place only when ffmpeg has finished, so a crash or an
-exception never leaves a half-written MP4 under the final name.
+exception never leaves a half-written MP4 under the final name; any ffmpeg failure is one
+:class:`~mini.render.ffmpeg.VideoError` with ffmpeg's own words in it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,6 +34,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mini.render.ffmpeg import (
+    FFmpegProcess,
+    VideoError,
+    ffmpeg_executable,
+    output_error,
+    process_error,
+    start_error,
+)
+
 log = logging.getLogger(__name__)
 
 _CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
@@ -42,10 +52,6 @@ _CHANNELS = {"rgb24": 3, "rgba": 4, "gray": 1}
 # preset; CRF 20 keeps thin lines and small markers crisp.
 DEFAULT_PRESET = "veryfast"
 DEFAULT_CRF = 20
-
-
-class _Abort(BaseException):
-    """Thrown into imageio-ffmpeg's generator to make it kill ffmpeg instead of finishing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,7 @@ class VideoWriter:
         self.ffmpeg_log_level = ffmpeg_log_level
         self._progress_wanted = progress
         self._frame_bytes = width * height * _CHANNELS[pix_fmt]
-        self._gen: Generator[None, Any, None] | None = None
+        self._ffmpeg: FFmpegProcess | None = None
         self._tmp: Path | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -115,54 +121,61 @@ class VideoWriter:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def open(self) -> VideoWriter:
-        """Start ffmpeg on a temporary file beside ``path``."""
-        if self._gen is not None:
+        """Start ffmpeg on a temporary file beside ``path``.
+
+        Raises :class:`VideoError` when the folder cannot be written or ffmpeg cannot start.
+        """
+        if self._ffmpeg is not None:
             raise RuntimeError(f"{self.path} is already open")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # A fresh random name that ffmpeg creates itself, so the video gets the usual
-        # permissions (umask) rather than mkstemp's private 0600.
+        executable = ffmpeg_executable(self.path)
+        # A fresh random name, created with the usual permissions (umask) rather than mkstemp's
+        # private 0600; creating it here finds an unwritable folder before any frame is drawn.
         suffix = self.path.suffix or ".mp4"
-        self._tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(6)}.part{suffix}")
+        tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(6)}.part{suffix}")
         try:
-            gen = imageio_ffmpeg.write_frames(
-                str(self._tmp),
-                self.size,
-                pix_fmt_in=self.pix_fmt,
-                pix_fmt_out="yuv420p",
-                fps=self.fps,
-                quality=None,
-                codec="libx264",
-                macro_block_size=2,
-                # ffmpeg's threaded pipeline queues frames between stages; short queues keep a
-                # fast producer from parking hundreds of MB of raw frames inside ffmpeg.
-                input_params=["-thread_queue_size", "2"],
-                ffmpeg_log_level=self.ffmpeg_log_level,
-                output_params=[
-                    *("-preset", self.preset, "-crf", str(self.crf)),
-                    *("-movflags", "+faststart", "-f", "mp4"),
-                    # One encoder thread, no lookahead/B-frames: x264 still encodes faster than
-                    # the animation draws (~130 vs ~100 frames/s here), and ffmpeg stays near
-                    # 130 MB instead of 160–280 MB (the colour run must stay under 600 MB with
-                    # ffmpeg). Files are ~40% larger than with the full veryfast preset.
-                    *(
-                        "-x264-params",
-                        "threads=1:rc-lookahead=0:sync-lookahead=0:mbtree=0:bframes=0",
-                    ),
-                ],
-            )
-            gen.send(None)  # starts ffmpeg
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.open("xb").close()
+        except OSError as e:
+            raise output_error(self.path, executable, e) from e
+        self._tmp = tmp
+        try:
+            self._ffmpeg = FFmpegProcess(executable, self._ffmpeg_args(tmp))
+        except OSError as e:
+            self._remove_tmp()
+            raise start_error(self.path, executable, e) from e
         except BaseException:
             self._remove_tmp()
             raise
-        self._gen = gen
         self._start_progress()
         log.debug("writing %s via %s", self.path, self._tmp)
         return self
 
+    def _ffmpeg_args(self, tmp: Path) -> list[str]:
+        width, height = self.size
+        return [
+            *("-hide_banner", "-nostats", "-v", self.ffmpeg_log_level, "-y"),
+            *("-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{width}x{height}"),
+            *("-r", str(Fraction(self.fps).limit_denominator())),
+            # ffmpeg's threaded pipeline queues frames between stages; short queues keep a fast
+            # producer from parking hundreds of MB of raw frames inside ffmpeg.
+            *("-thread_queue_size", "2", "-i", "-", "-an"),
+            *("-vcodec", "libx264", "-pix_fmt", "yuv420p"),
+            *("-preset", self.preset, "-crf", str(self.crf)),
+            # One encoder thread, no lookahead/B-frames: x264 still encodes faster than the
+            # animation draws (~130 vs ~100 frames/s here), and ffmpeg stays near 130 MB instead
+            # of 160–280 MB (the colour run must stay under 600 MB with ffmpeg). Files are ~40%
+            # larger than with the full veryfast preset.
+            *("-x264-params", "threads=1:rc-lookahead=0:sync-lookahead=0:mbtree=0:bframes=0"),
+            *("-movflags", "+faststart", "-f", "mp4", str(tmp)),
+        ]
+
     def write(self, frame: Any) -> None:
         """Send one frame: an array ``(height, width, channels)`` of uint8 or any C-contiguous
-        buffer of the same bytes (e.g. ``canvas.buffer_rgba()``); not copied."""
-        if self._gen is None:
+        buffer of the same bytes (e.g. ``canvas.buffer_rgba()``); not copied.
+
+        Raises :class:`VideoError` (and removes the partial file) if ffmpeg has died.
+        """
+        if self._ffmpeg is None:
             raise RuntimeError(f"{self.path} is not open (use `with VideoWriter(...)` or open())")
         view = memoryview(frame)
         if view.nbytes != self._frame_bytes or not view.c_contiguous:
@@ -173,48 +186,69 @@ class VideoWriter:
                 f"got {view.nbytes} bytes" + (f" with shape {shape}" if shape else "")
             )
         t0 = time.perf_counter()
-        self._gen.send(view)
+        try:
+            self._ffmpeg.write(view.cast("B"))
+        except OSError as e:  # BrokenPipeError: ffmpeg is gone; its exit code and stderr say why
+            error = self._failed()
+            self.abort()
+            raise error from e
         self.write_seconds += time.perf_counter() - t0
         self.frames_written += 1
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
     def close(self) -> Path:
-        """Let ffmpeg finish, then move the video to ``path``; returns the path."""
-        if self._gen is None:
+        """Let ffmpeg finish, then move the video to ``path``; returns the path.
+
+        Raises :class:`VideoError` if ffmpeg fails; the file under ``path`` is then untouched.
+        """
+        if self._ffmpeg is None:
             raise RuntimeError(f"{self.path} is not open")
         if self.frames_written == 0:
             self.abort()
             raise ValueError(f"no frames were written to {self.path}; nothing saved")
-        gen, self._gen = self._gen, None
+        ffmpeg = self._ffmpeg
         t0 = time.perf_counter()
         try:
-            gen.close()  # closes ffmpeg's stdin and waits for it to exit
+            code = ffmpeg.finish()
             self.close_seconds = time.perf_counter() - t0
             assert self._tmp is not None
-            if not self._tmp.exists() or self._tmp.stat().st_size == 0:
-                raise OSError(f"ffmpeg produced no output for {self.path}")
+            if code != 0 or self._tmp.stat().st_size == 0:
+                raise self._failed(code)
+            for line in ffmpeg.stderr_lines():
+                log.warning("ffmpeg: %s", line)
             os.replace(self._tmp, self.path)
             self._tmp = None
-        except BaseException:
-            self._remove_tmp()
+        except VideoError:
+            self.abort()
             raise
-        finally:
-            self._stop_progress()
+        except OSError as e:
+            self.abort()
+            raise output_error(self.path, ffmpeg.executable, e) from e
+        except BaseException:
+            self.abort()
+            raise
+        self._ffmpeg = None
+        self._stop_progress()
         log.info("wrote %s (%d frames)", self.path, self.frames_written)
         return self.path
 
     def abort(self) -> None:
         """Stop ffmpeg and delete the partial file; nothing appears under ``path``."""
-        gen, self._gen = self._gen, None
+        ffmpeg, self._ffmpeg = self._ffmpeg, None
         try:
-            if gen is not None:
-                # imageio-ffmpeg kills ffmpeg (instead of letting it finish) on a BaseException.
-                with contextlib.suppress(_Abort, StopIteration):
-                    gen.throw(_Abort())
+            if ffmpeg is not None:
+                ffmpeg.kill()
         finally:
             self._remove_tmp()
             self._stop_progress()
+
+    def _failed(self, code: int | None = None) -> VideoError:
+        """The error for an ffmpeg that died or failed (waits for it to exit first)."""
+        assert self._ffmpeg is not None
+        if code is None:
+            code = self._ffmpeg.finish()
+        return process_error(self.path, self._ffmpeg, code, self.frames_written, self.total)
 
     def __enter__(self) -> VideoWriter:
         return self.open()

@@ -12,13 +12,16 @@ import pytest
 from mini.render import (
     Curve,
     CurvePanel,
+    FollowView,
     LatentAnimation,
     ScatterLayer,
+    VideoError,
     iter_frames,
     probe,
     schedule_panels,
     schedule_phases,
 )
+from mini.render.stamps import StampedText
 from mini.temporal import Dopesheet, realize
 
 SIZE = (640, 360)
@@ -280,3 +283,77 @@ def test_colour_forms_and_default_ring_edge() -> None:
     ring = red_mask(first_frame(ScatterLayer(at, colors="#e60000", size=400.0, filled=False)))
     assert disc > 100 and named == pytest.approx(disc, rel=0.05)
     assert 0 < ring.sum() < disc / 2  # hollow markers get a visible edge by default
+
+
+def test_render_with_a_broken_ffmpeg_raises_video_error_and_keeps_the_old_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "latent-evolution.mp4"
+    animation().render(path, progress=False)
+    before = path.read_bytes()
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", "/bin/false")
+    with pytest.raises(VideoError, match="'/bin/false' exited with code 1"):
+        animation().render(path, progress=False)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["latent-evolution.mp4"]
+
+
+def following(n: int = 40) -> LatentAnimation:
+    """A cloud drifting right and growing, followed by the view; three far points that do not
+    steer it (off-screen in the early frames, on screen at the end)."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, n)[:, None, None]
+    cloud = rng.normal(size=(1, 60, 2)) * (0.05 + t) + np.array([5.0, 0.0]) * t
+    far = np.broadcast_to(np.array([[6.0, 1.0], [6.5, -1.0], [-30.0, 0.0]]), (n, 3, 2))
+    layers = [
+        ScatterLayer(cloud, colors="tab:blue", size=20.0, label="cloud"),
+        ScatterLayer(far, colors="crimson", size=60.0, filled=False, follow=False,
+                     offscreen="{n} far points off-screen", label="far"),
+    ]  # fmt: skip
+    steps = np.arange(n) * 4
+    return animation(steps=steps, phases=None, layers=layers, view=FollowView())
+
+
+def test_following_view_moves_the_axes_and_counts_points_off_screen() -> None:
+    anim = following()
+    fig, update = anim.figure(animated=False)
+    ax = fig.axes[0]
+    limits, notes = [], []
+    for i in range(len(anim)):
+        update(i)
+        limits.append((ax.get_xlim(), ax.get_ylim()))
+        notes.append(
+            [a.get_text() for a in ax.artists if isinstance(a, StampedText) and a.get_visible()]
+        )
+    x0 = [lim[0] for lim in limits]
+    assert x0[0][1] - x0[0][0] < 1.5  # zoomed in on the small early cloud
+    assert x0[-1][0] > 0.5 * (x0[0][0] + x0[0][1]) + 1  # ...and followed it to the right
+    assert notes[0] == ["3 far points off-screen"]
+    assert notes[-1] == ["1 far points off-screen"]  # two came into view; (-30, 0) never does
+
+
+def test_following_view_blitted_frames_match_a_full_redraw() -> None:
+    anim = following(n=8)
+    blitted = [np.array(buf).reshape(SIZE[1], SIZE[0], 4).copy() for buf in anim.iter_rgba()]
+    fig, update = anim.figure(animated=False)
+    for i, frame in enumerate(blitted):
+        update(i)
+        fig.canvas.draw()
+        full = np.asarray(fig.canvas.buffer_rgba())
+        differs = np.any(np.abs(full.astype(int) - frame.astype(int)) > 8, axis=-1)
+        assert differs.mean() < 0.002, f"frame {i}: {differs.sum()} pixels differ"
+    # The tick labels move with the view: the area left of and below the panel changes.
+    assert not np.array_equal(blitted[0][-40:, : SIZE[0] // 2], blitted[-1][-40:, : SIZE[0] // 2])
+
+
+def test_render_saves_the_last_frame_as_png(tmp_path: Path) -> None:
+    anim = following(n=4)
+    last = np.array(list(anim.iter_rgba())[-1]).reshape(SIZE[1], SIZE[0], 4)[..., :3].copy()
+    png = tmp_path / "latest.png"
+    anim.render(tmp_path / "video.mp4", progress=False, last_frame=png)
+    from matplotlib.image import imread
+
+    saved = (imread(png) * 255).round().astype(np.uint8)
+    assert saved.shape == (SIZE[1], SIZE[0], 3)
+    assert np.array_equal(saved, last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.png", "video.mp4"]
