@@ -75,7 +75,7 @@ def render_video(trainer, recorder: LatentRecorder, colors: np.ndarray, path: Pa
         ylim=(-1.6, 1.6),
         decorate=_unit_circle,
     )
-    return anim.render(path).frames_per_second
+    return anim.render(path, last_frame=path.with_name("latest.png")).frames_per_second
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
             "video", path, lambda: render_video(trainer, recorder, grid.numpy(), path)
         )
         if video["ok"]:
-            summary["outputs"].insert(-1, str(path))
+            summary["outputs"][-1:-1] = [str(path), str(path.with_name("latest.png"))]
     return finish(args.out / "summary.json", summary, video)
 
 

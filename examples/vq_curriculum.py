@@ -146,7 +146,7 @@ def render_video(
         trainer.timeline.dopesheet,
         title=f"VQ-VAE on digits: {sizes} codes, {model.quantizer.dim}-D latent",
     )
-    return anim.render(path).frames_per_second
+    return anim.render(path, last_frame=path.with_name("latest.png")).frames_per_second
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
             "video", path, lambda: render_video(trainer, recorder, exp, history, path)
         )
         if video["ok"]:
-            summary["outputs"].insert(-1, str(path))
+            summary["outputs"][-1:-1] = [str(path), str(path.with_name("latest.png"))]
     summary["wall_seconds"] = time.perf_counter() - t0
     if is_main():
         print_targets(summary["targets"])
