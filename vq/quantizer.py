@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vq import distributed
 from vq.gradients import rotation_trick, straight_through
 from vq.kmeans import kmeans_centroids
 from vq.metrics import CodebookHealth, code_counts, codebook_health, perplexity
@@ -277,12 +278,19 @@ class VectorQuantizer(nn.Module):
     def _track(self, flat: Tensor, codes: Tensor) -> None:
         """Usage window, recent inputs and (for EMA) the codebook update."""
         counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
+        sums = None
+        if self.learn == "ema":
+            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
+        if distributed.active():  # every rank updates with the statistics of the global batch
+            counts, *rest = distributed.sum_over_ranks(
+                counts, *([sums] if sums is not None else [])
+            )
+            sums = rest[0] if rest else None
         self.usage[self._steps % self.window].copy_(counts)
         self._steps += 1
         self._remember(flat)
-        if self.learn == "ema":
+        if sums is not None:
             decay = self.decay
-            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
             self.cluster_size.mul_(decay).add_(counts, alpha=1.0 - decay)
             self.embed_sum.mul_(decay).add_(sums, alpha=1.0 - decay)
             self._sync_codebook()
@@ -313,13 +321,22 @@ class VectorQuantizer(nn.Module):
     def initialize(self, samples: Tensor, generator: torch.Generator | None = None) -> None:
         """Seed every code by k-means on ``samples`` ``(N, dim)`` (called on the first training
         batch when ``kmeans_init``; call it yourself to seed from more data)."""
-        x = samples.detach().reshape(-1, self.dim)
+        x = distributed.gather_rows(samples.detach().reshape(-1, self.dim))
         if self._cosine:
             x = F.normalize(x, dim=-1)
         centroids = kmeans_centroids(x, self.codebook_size, self.kmeans_iters, generator)
         self._replace(torch.arange(self.codebook_size, device=x.device), centroids)
+        self._from_rank0()
         self._initialized = True
         log.debug("codebook of %d codes seeded by k-means on %d samples", len(centroids), len(x))
+
+    def _from_rank0(self) -> None:
+        """Under torchrun, take rank 0's codebook state (after seeding or refreshing)."""
+        if distributed.active():
+            state = [self.codebook.data, self.usage]
+            if self.learn == "ema":
+                state += [self.cluster_size, self.embed_sum]
+            distributed.from_rank0(*state)
 
     @torch.no_grad()
     def _replace(self, idx: Tensor, vectors: Tensor) -> None:
@@ -384,6 +401,7 @@ class VectorQuantizer(nn.Module):
         if dead.numel() == 0:
             return dead
         pool = self.recent_inputs() if samples is None else samples.reshape(-1, self.dim)
+        pool = distributed.gather_rows(pool)  # under torchrun: the recent inputs of every rank
         if pool.shape[0] == 0:
             log.warning("refresh: no recent inputs to seed %d dead codes from", dead.numel())
             return dead[:0]
@@ -400,6 +418,7 @@ class VectorQuantizer(nn.Module):
         picks = torch.multinomial(weights, dead.numel(), replacement, generator=generator)
         self._replace(dead, pool[picks])
         self.usage[:, dead] = 0.0
+        self._from_rank0()
         log.info("refreshed %d dead codes", dead.numel())
         return dead
 

@@ -4,7 +4,8 @@
 SCENARIO OUT STEPS`` trains SCENARIO with a fixed *global* batch (split over the ranks) and
 writes ``OUT/rank<r>.pt``: the final weights, what the scenario captured, the logged losses.
 Scenarios: ``mlp`` (a regression MLP with a per-sample loss: the 1-process run's curve is
-reproduced up to float rounding), ``color`` (the colour curriculum with its anchor capture).
+reproduced up to float rounding), ``color`` (the colour curriculum with its anchor capture),
+``vq`` (the digits VQ-VAE: EMA codebooks, k-means seeding, refresh actions).
 """
 
 from __future__ import annotations
@@ -74,9 +75,18 @@ def color(steps: int) -> tuple[Trainer, dict]:
     return trainer, {"anchor": exp.anchor}
 
 
+def vq(steps: int) -> tuple[Trainer, dict]:
+    from vq.experiment import build, make_optimizer
+
+    exp = build(2, 16, 2, seed=0, batch_size=128, health_every=50)
+    ds = Dopesheet.from_csv(SCHEDULES / "vq-curriculum.csv").scaled(steps)
+    trainer = exp.trainer(ds, make_optimizer(exp.model), progress=False)
+    return trainer, {}
+
+
 def main(scenario: str, out: Path, steps: int) -> None:
     torch.set_num_threads(1)
-    trainer, extra = {"mlp": mlp, "color": color}[scenario](steps)
+    trainer, extra = {"mlp": mlp, "color": color, "vq": vq}[scenario](steps)
     losses: list[float] = []
     trainer.on("step-metrics", lambda e: losses.append(e.losses["total"]))
     trainer.fit()
