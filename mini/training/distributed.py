@@ -140,11 +140,15 @@ def slice_loader(loader: Iterable[Any], ctx: Distributed) -> Iterable[Any]:
 
 
 def wrap_model(model: nn.Module, ctx: Distributed, **ddp_kwargs: Any) -> nn.Module:
-    """``DistributedDataParallel(model)`` on the run's device (the model is moved there)."""
+    """``DistributedDataParallel(model)`` on the run's device (the model is moved there).
+
+    ``find_unused_parameters`` is on by default: in a curriculum, parameters sit idle for whole
+    phases (a criterion weighted 0, an assignment made hard), which plain DDP refuses."""
     if not ctx.active:
         return model
     model.to(ctx.device)
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    ddp_kwargs.setdefault("find_unused_parameters", True)
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, **ddp_kwargs)
 
 

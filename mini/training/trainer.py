@@ -104,6 +104,7 @@ class Trainer:
         distributed: Distributed | Literal["auto"] | None = "auto",
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
+        ddp: dict[str, Any] | None = None,
     ):
         if seed is not None:
             seed_everything(seed)
@@ -155,7 +156,7 @@ class Trainer:
         self._iters = PhaseIterators(self.data)
         self._snapshot = PreStepSnapshot(model, finite_check)
         self._optimiser = StepOptimiser(
-            model, wrap_model(model, self.dist), optimizer, self.forward, accumulate=accumulate, precision=precision,
+            model, wrap_model(model, self.dist, **(ddp or {})), optimizer, self.forward, accumulate=accumulate, precision=precision,
             finite_check=finite_check, device=self.device, snapshot=self._snapshot,
         )  # fmt: skip
         for name, crit in self.criteria.items():
