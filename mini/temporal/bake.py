@@ -12,16 +12,17 @@ override that starts or ends between two keys of a moving curve) are dense too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mini.temporal.curves import PropCurve, Steps, with_key_curves
-from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.curves import PropCurve, Steps
+from mini.temporal.dopesheet import Dopesheet, Row
 from mini.temporal.overrides import Override, influence_end, path_plan
 
 if TYPE_CHECKING:
@@ -62,36 +63,29 @@ def bake(
             raise ValueError(f"bake: action {action!r} at step {step} is outside 0..{n - 1}")
     specs = timeline.dopesheet.specs
     keys = {name: _PropBaker(timeline, name, tolerance).run() for name in timeline.names}
-    rows: dict[int, dict[str, Any]] = {}
+    rows: dict[int, Row] = {}
 
-    def row(step: int) -> dict[str, Any]:
-        return rows.setdefault(
-            step, {"step": step, "lines": [], "phase": None, "actions": [], "values": {}}
-        )
+    def row(step: int) -> Row:
+        return rows.setdefault(step, Row(step))
 
-    curves: dict[tuple[int, str], str] = {}
-    arrivals: dict[tuple[int, str], float] = {}
     for name, ks in keys.items():
-        for step, value, interp, arrival in ks:
-            row(step)["values"][name] = value
+        for k, (step, value, interp, arrival) in enumerate(ks):
+            r = row(step)
+            r.values[name] = value
+            if k == 0:  # nothing arrives at the first key: no curve, no jump
+                continue
             if interp != specs[name].interpolator:
-                curves[step, name] = interp
+                r.curves[name] = interp
             if arrival is not None:
-                arrivals[step, name] = arrival
+                r.arrivals[name] = arrival
     for step, phase in _phase_starts(timeline):
-        row(step)["phase"] = phase
+        rows[step] = dataclasses.replace(row(step), phase=phase)
     for step, action in [*_actions(timeline), *extra]:
-        if action not in row(step)["actions"]:
-            row(step)["actions"].append(action)
+        if action not in row(step).actions:
+            rows[step] = dataclasses.replace(rows[step], actions=(*rows[step].actions, action))
     row(n - 1)
-    data = {
-        "source": f"{timeline.dopesheet.source} (baked)",
-        "props": {
-            n_: {"space": s.space, "interpolator": s.interpolator} for n_, s in specs.items()
-        },
-        "rows": [rows[s] for s in sorted(rows)],
-    }
-    return with_key_curves(Dopesheet.from_dict(data), curves, arrivals)
+    source = f"{timeline.dopesheet.source} (baked)"
+    return Dopesheet(specs, [rows[s] for s in sorted(rows)], source=source)
 
 
 def _phase_starts(timeline: Timeline) -> list[tuple[int, str]]:

@@ -2,7 +2,8 @@
 
 ``-o -`` writes to stdout (the CSV for ``realize``, PNG bytes for ``plot``); files are written
 atomically. A user mistake is one clear line (``file:line:column: ... (fix: ...)`` or
-``error: ...``) and exit status 1, never a traceback.
+``error: ...``) and exit status 1, never a traceback; so is a schedule too big for memory
+(:class:`~mini.temporal.ScheduleTooLargeError`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from rich.console import Console
 from rich.table import Table
@@ -22,9 +23,8 @@ from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, Problem
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
-
-if TYPE_CHECKING:
-    from mini.temporal.timeline import Timeline
+from mini.temporal.spec import Row
+from mini.temporal.timeline import ScheduleTooLargeError, Timeline
 
 REALIZE_CHUNK = 1_000_000
 """Steps realized and written at a time by ``realize``, so any length that fits on disk works."""
@@ -132,12 +132,7 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     for spec in ds.specs.values():
         table.add_column(spec.header, justify="right")
     for r in ds.rows:
-        cells = [
-            (f"{r.values[n]:g}" + (f" {r.curves[n]}" if n in r.curves else ""))
-            if n in r.values
-            else ""
-            for n in ds.specs
-        ]
+        cells = [_key_text(r, n) for n in ds.specs]
         table.add_row(
             ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions), *cells
         )
@@ -145,6 +140,16 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     for ph in ds.phases:
         out.print(f"  phase {ph.name or '(unnamed)'}: steps {ph.start:,}–{ph.end:,} ({len(ph):,})")
     return 0
+
+
+def _key_text(r: Row, name: str) -> str:
+    """A key as ``show`` prints it: ``0.003``, ``0.003 linear``, ``1e-05|0.001 cosine``."""
+    if name not in r.values:
+        return ""
+    text = f"{r.values[name]:g}"
+    if name in r.arrivals:
+        text = f"{r.arrivals[name]:g}|{text}"
+    return f"{text} {r.curves[name]}" if name in r.curves else text
 
 
 def plot_format(output: str) -> str:
@@ -207,8 +212,6 @@ def write_realized(timeline: Timeline, f: IO[str], chunk: int | None = None) -> 
 
 
 def cmd_realize(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from mini.temporal.timeline import Timeline
-
     ds = _load(args)
     timeline = Timeline(ds)
     if args.output == "-":
@@ -294,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except UsageError as e:
         _say(err, f"error: {e}")
+        return 1
+    except ScheduleTooLargeError as e:  # more values at once than this machine's memory holds
+        _say(err, f"error: {args.file}: {e}")
         return 1
     except OSError as e:  # includes mini.atomic.OutputError ("no space left on device writing X")
         where = f" ({e.filename})" if e.filename and str(e.filename) not in str(e.strerror) else ""

@@ -17,11 +17,11 @@ import math
 import sys
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from mini.temporal.dopesheet import Dopesheet, PropSpec, Row
+from mini.temporal.dopesheet import Dopesheet, PropSpec
 from mini.temporal.interpolators import Interpolator, Shape, get_interpolator
 
 _BIG = 1e300  # beyond this, x1 − x0 may overflow: interpolate as x0·(1−s) + x1·s instead
@@ -249,55 +249,6 @@ class PropCurve:
 
 def key_curves(dopesheet: Dopesheet, name: str) -> tuple[list[str], list[float | None]]:
     """Per key of ``name`` in step order: the interpolator of the segment arriving at it and the
-    value that segment arrives at (``None``: the key's own value). Cells that name neither use
-    the column's interpolator. (Rows carry per-key ``curves``/``arrivals`` once the parser writes
-    them; this is the one place that reads them.)"""
-    default = dopesheet.specs[name].interpolator
-    interps: list[str] = []
-    arrivals: list[float | None] = []
-    for row in dopesheet.rows:
-        if name in row.values:
-            interps.append(getattr(row, "curves", {}).get(name, default))
-            arrivals.append(getattr(row, "arrivals", {}).get(name))
-    return interps, arrivals
-
-
-def _keyed_row_type() -> type[Row]:
-    """``Row`` if it carries ``curves`` and ``arrivals`` already, else a subclass that does
-    (until the parser's rows have them; then this goes)."""
-    have = {f.name for f in fields(Row)}
-    extra = [
-        (name, dict, field(default_factory=dict))
-        for name in ("curves", "arrivals")
-        if name not in have
-    ]
-    if not extra:
-        return Row
-    return make_dataclass("KeyedRow", extra, bases=(Row,), frozen=True, slots=True)
-
-
-_KEYED_ROW = _keyed_row_type()
-
-
-def with_key_curves(
-    dopesheet: Dopesheet,
-    curves: dict[tuple[int, str], str],
-    arrivals: dict[tuple[int, str], float] | None = None,
-) -> Dopesheet:
-    """``dopesheet`` with per-key interpolators (``{(step, prop): name}``) and jump-key arrival
-    values (``{(step, prop): value}``) on its rows, as cells like ``3e-3 linear`` give them."""
-    arrivals = arrivals or {}
-    rows = []
-    for r in dopesheet.rows:
-        base = {f.name: getattr(r, f.name) for f in fields(Row)}
-        base["curves"] = dict(getattr(r, "curves", {})) | {
-            n: c for (s, n), c in curves.items() if s == r.step and n in r.values
-        }
-        base["arrivals"] = dict(getattr(r, "arrivals", {})) | {
-            n: a for (s, n), a in arrivals.items() if s == r.step and n in r.values
-        }
-        rows.append(_KEYED_ROW(**base))
-    out = Dopesheet.from_dict(dopesheet.to_dict())
-    out.source = dopesheet.source
-    out.rows = rows
-    return out
+    value that segment arrives at (``None``: the key's own value), as the dopesheet's cells give
+    them (``3e-3 linear``, ``1e-5|1e-3``); cells that name no interpolator use the column's."""
+    return dopesheet.key_interpolators(name), dopesheet.key_arrivals(name)

@@ -26,9 +26,9 @@ import pandas as pd
 
 from mini.atomic import atomic_write
 from mini.temporal.errors import DopesheetError, DopesheetWarning, ProblemCollector
-from mini.temporal.frame import frame_records
+from mini.temporal.frame import frame_records, key_cell
 from mini.temporal.grammar import Units
-from mini.temporal.interpolators import interpolator_names
+from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.parse import SheetParser
 from mini.temporal.read import CsvRecords, Records, stream_lines, text_lines
 from mini.temporal.resolve import merge_rows
@@ -42,6 +42,7 @@ from mini.temporal.spec import (
     Phase,
     PropSpec,
     Row,
+    continue_phases,
     phases_of,
 )
 
@@ -76,7 +77,7 @@ class Dopesheet:
             specs = list(specs.values())
         self.source = source
         self.specs = {spec.name: spec for spec in specs}
-        self.rows = _continue_phases(list(rows))
+        self.rows = continue_phases(list(rows))
         self._index_keys()
         self.phases = phases_of(self.rows, self.last_step)
         self._actions = {r.step: r.actions for r in self.rows if r.actions}
@@ -92,6 +93,7 @@ class Dopesheet:
         steps: dict[str, list[int]] = {name: [] for name in self.specs}
         values: dict[str, list[float]] = {name: [] for name in self.specs}
         self._curve_at: dict[str, dict[int, str]] = {}
+        self._arrival_at: dict[str, dict[int, float]] = {}
         logs = {name for name, spec in self.specs.items() if spec.space == "log"}
         previous = -1
         for r in self.rows:
@@ -115,6 +117,22 @@ class Dopesheet:
                         f"registered interpolator ({', '.join(sorted(names))})"
                     )
                 self._curve_at.setdefault(name, {})[len(steps[name]) - 1] = curve
+            for name, arrival in r.arrivals.items():
+                curve = (
+                    r.curves.get(name, self.specs[name].interpolator) if name in r.values else None
+                )
+                if (
+                    curve not in names
+                    or get_interpolator(curve).jumps
+                    or not math.isfinite(arrival)
+                    or (name in logs and arrival <= 0)
+                ):
+                    raise ValueError(
+                        f"step {r.step}: the jump key of {name!r} arriving at {arrival!r} needs a "
+                        "key there, a usable arrival value and a registered interpolator that "
+                        f"moves into the key (got {curve!r})"
+                    )
+                self._arrival_at.setdefault(name, {})[len(steps[name]) - 1] = arrival
         unkeyed = [name for name, s in steps.items() if not s]
         if unkeyed:
             raise ValueError(f"properties without keys: {', '.join(unkeyed)}")
@@ -202,6 +220,7 @@ class Dopesheet:
                 {k: float(v) for k, v in r["values"].items()},
                 tuple(r["lines"]),
                 dict(r.get("curves", {})),
+                {k: float(v) for k, v in r.get("arrivals", {}).items()},
             )
             for r in data["rows"]
         ]
@@ -258,6 +277,17 @@ class Dopesheet:
                 out[k] = curve
         return out
 
+    def key_arrivals(self, prop: str) -> list[float | None]:
+        """For each key of ``prop`` in step order, the value the segment arriving at it arrives
+        at when that is not the key's own (a jump key, ``1e-5|1e-3`` → 1e-5), else ``None``.
+        The first key's entry is ``None`` (no segment arrives there)."""
+        self._check_prop(prop)
+        out: list[float | None] = [None] * len(self._key_steps[prop])
+        for k, arrival in self._arrival_at.get(prop, {}).items():
+            if k > 0:
+                out[k] = arrival
+        return out
+
     def phase_at(self, step: int) -> Phase:
         for ph in self.phases:
             if ph.start <= step <= ph.end:
@@ -299,20 +329,16 @@ class Dopesheet:
     def as_df(self) -> pd.DataFrame:
         """Resolved keyframes: ``STEP``, ``PHASE``, ``ACTION`` then one column per property
         (headed with its full spec, so ``Dopesheet.from_df(ds.as_df()) == ds``). A key whose
-        cell named its curve is written back as ``"value interpolator"``."""
+        cell named its curve or a jump is written back as text: ``"value interpolator"``,
+        ``"arrival|value"`` or ``"arrival|value interpolator"``."""
         data: dict[str, list[Any]] = {
             STEP: [r.step for r in self.rows],
             PHASE: [r.phase for r in self.rows],
             ACTION: [";".join(r.actions) for r in self.rows],
         }
         for name, spec in self.specs.items():
-            if name in self._curve_at:
-                data[spec.header] = [
-                    (f"{r.values[name]!r} {r.curves[name]}" if name in r.curves else r.values[name])
-                    if name in r.values
-                    else math.nan
-                    for r in self.rows
-                ]
+            if name in self._curve_at or name in self._arrival_at:
+                data[spec.header] = [key_cell(r, name) for r in self.rows]
             else:
                 data[spec.header] = [r.values.get(name, math.nan) for r in self.rows]
         return pd.DataFrame(data)
@@ -339,6 +365,7 @@ class Dopesheet:
                     "actions": list(r.actions),
                     "values": dict(r.values),
                     "curves": dict(r.curves),
+                    "arrivals": dict(r.arrivals),
                 }
                 for r in self.rows
             ],
@@ -348,8 +375,8 @@ class Dopesheet:
     def content_hash(self) -> str:
         """SHA-256 of the resolved schedule (independent of file name, line numbers, layout).
 
-        The canonical form is frozen (checkpoints store the hash): rows without curves hash as
-        they did before curves existed.
+        The canonical form is frozen (checkpoints store the hash): rows without curves or jump
+        keys hash as they did before those existed.
         """
         canon = {
             "props": {
@@ -359,6 +386,7 @@ class Dopesheet:
                 {"step": r.step, "phase": r.phase, "actions": list(r.actions)}
                 | {"values": dict(r.values)}
                 | ({"curves": dict(r.curves)} if r.curves else {})
+                | ({"arrivals": dict(r.arrivals)} if r.arrivals else {})
                 for r in self.rows
             ],
         }
@@ -404,19 +432,6 @@ def _paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _continue_phases(rows: list[Row]) -> list[Row]:
-    """Rows with a phase name repeated from the running phase (spreadsheet fill-down) dropped,
-    so equal schedules have equal rows."""
-    current: str | None = None
-    for i, r in enumerate(rows):
-        if r.phase is None:
-            continue
-        if r.phase == current:
-            rows[i] = dataclasses.replace(r, phase=None)
-        current = r.phase
-    return rows
 
 
 def _fmt(v: Any) -> str:

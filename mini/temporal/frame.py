@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mini.temporal.read import CellRecords
-from mini.temporal.spec import STEP
+from mini.temporal.spec import STEP, Row
 
 MANGLED_STEPS = (
     "the DataFrame's STEP column holds numbers where relative steps are expected to be text "
@@ -90,3 +90,16 @@ def step_text(v: numbers.Real | Decimal) -> tuple[str, bool]:
     if 0 < exact < 1:
         return f"+{float(exact)!r}", True
     return repr(float(exact)), -1 < exact < 0
+
+
+def key_cell(r: Row, name: str) -> float | str:
+    """The cell of ``name`` in row ``r`` as :meth:`Dopesheet.as_df` writes it: the value, or text
+    (``"value curve"``, ``"arrival|value"``, ``"arrival|value curve"``) exact to the last bit;
+    NaN where ``r`` has no key of ``name``."""
+    if name not in r.values:
+        return math.nan
+    value = r.values[name]
+    if name not in r.curves and name not in r.arrivals:
+        return value
+    text = f"{r.arrivals[name]!r}|{value!r}" if name in r.arrivals else repr(value)
+    return f"{text} {r.curves[name]}" if name in r.curves else text

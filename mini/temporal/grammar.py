@@ -16,7 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from mini.temporal.interpolators import interpolator_names
+from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.spec import MAX_STEP
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -190,33 +190,92 @@ def read_number(text: str) -> float:
     )
 
 
-def read_value(text: str) -> tuple[float, str | None]:
-    """A property cell (stripped, not empty): ``value``, or ``value interpolator`` naming the
-    curve of the segment that arrives at this key."""
+KEY_FORMS = (
+    "write a number (0.5), a number and the interpolator into this key (0.5 linear), or a jump "
+    "key (1e-5|1e-3 or 1e-5|1e-3 linear)"
+)
+JUMP_FIX = (
+    "write the value the curve arrives at, '|', then the value from this step on, e.g. 1e-5|1e-3"
+)
+LOG_FIX = "use a positive value, or drop ':log' from the header to interpolate linearly"
+_AROUND_BAR = re.compile(r"\s*\|\s*")
+
+
+def not_positive(shown: str) -> CellError:
+    """A value of a log-space column that is not > 0 (``shown`` names it)."""
+    return CellError(f"{shown} is not > 0, but the column is in log space", LOG_FIX)
+
+
+def read_value(
+    text: str, log: bool = False, interpolator: str = "minjerk"
+) -> tuple[float, str | None, float | None]:
+    """A property cell (stripped, not empty) of a column in log space or not, whose own
+    interpolator is ``interpolator``: ``(value, curve, arrival)``.
+
+    ``value`` or ``value curve`` (the interpolator of the segment arriving at this key), either
+    preceded by ``arrival|`` for a *jump key*: the segment arrives at ``arrival`` and ``value``
+    applies from this step on. Spaces around ``|`` are allowed.
+    """
     if _NUMBER.fullmatch(text):  # the common case, fast
-        return read_number(text), None
-    parts = text.split()
-    if len(parts) != 2:
-        if len(parts) == 1:
-            return read_number(text), None  # raises
-        raise CellError(
-            f"cannot read {text!r}",
-            "write a number (0.5), or a number and the interpolator into this key (0.5 linear)",
-        )
-    number, name = parts
-    if not _NUMBER.fullmatch(number) and _NUMBER.fullmatch(name):
+        value = read_number(text)
+        if log and value <= 0:
+            raise not_positive(repr(text))
+        return value, None, None
+    parts = _AROUND_BAR.sub("|", text).split()
+    if len(parts) > 2:
+        raise CellError(f"cannot read {text!r}", KEY_FORMS)
+    number, name = (parts[0], None) if len(parts) == 1 else parts
+    if name is not None and not _numeric(number) and _numeric(name):
         raise CellError(
             f"cannot read {text!r}",
             f"write the value first, then the interpolator: '{name} {number}'",
         )
-    value = read_number(number)
-    names = interpolator_names()
-    if name not in names:
+    if "|" not in number:
+        value, arrival = read_number(number), None
+        if log and value <= 0:
+            raise not_positive(repr(text))
+    else:
+        arrival, value = _read_jump(number, log)
+    if name is not None:
+        names = interpolator_names()
+        if name not in names:
+            raise CellError(
+                f"unknown interpolator {name!r}{did_you_mean(name, names)}",
+                f"use one of: {', '.join(names)} (or register one), or write only the value",
+            )
+    if arrival is not None and get_interpolator(name or interpolator).jumps:
+        whose = "its" if name else "the column's"
+        arrives, then = number.split("|")
         raise CellError(
-            f"unknown interpolator {name!r}{did_you_mean(name, names)}",
-            f"use one of: {', '.join(names)} (or register one), or write only the value",
+            f"the jump key {number!r} has no effect: {whose} interpolator {name or interpolator!r} "
+            f"holds the previous key's value up to this key, so nothing arrives at {arrives}",
+            f"write only the value ({then}), or name an interpolator that moves into the key "
+            f"(e.g. '{number} linear')",
         )
-    return value, name
+    return value, name, arrival
+
+
+def _numeric(text: str) -> bool:
+    """Whether ``text`` is spelt as a number or a jump of numbers (``1e-5|1e-3``)."""
+    return all(_NUMBER.fullmatch(side) for side in text.split("|"))
+
+
+def _read_jump(text: str, log: bool) -> tuple[float, float]:
+    """``arrival|value`` → ``(arrival, value)``, each a finite number (> 0 in log space)."""
+    sides = text.split("|")
+    if len(sides) > 2:
+        raise CellError(f"{text!r} has {len(sides) - 1} '|', but a jump key has one", JUMP_FIX)
+    out = []
+    for side, what in zip(sides, ("the arrival", "the value"), strict=True):
+        where = "before '|'" if what == "the arrival" else "after '|'"
+        if not side:
+            raise CellError(f"the jump key {text!r} has no value {where}", JUMP_FIX)
+        if not _NUMBER.fullmatch(side) or not math.isfinite(number := float(side)):
+            raise CellError(f"{what} {side!r} ({where}) is not a finite number", JUMP_FIX)
+        if log and number <= 0:
+            raise not_positive(f"{what} {side!r} ({where})")
+        out.append(number)
+    return out[0], out[1]
 
 
 def split_actions(cell: str) -> tuple[str, ...]:

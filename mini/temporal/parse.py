@@ -19,6 +19,7 @@ from mini.temporal.grammar import (
     StepCell,
     Units,
     is_number,
+    not_positive,
     read_step,
     read_value,
     split_actions,
@@ -44,7 +45,8 @@ class SheetParser:
         self.warnings: list[str] = []
         self.last_step = -1
         self._uses_percent = False
-        self._props: list[tuple[int, str, str, bool]] = []  # index, name, header, log space
+        # index, name, header, log space, the column's interpolator
+        self._props: list[tuple[int, str, str, bool, str]] = []
 
     def rows(self, records: Records) -> Iterator[Row]:
         """Merged rows in step order; raises with every problem once ``records`` are read."""
@@ -62,7 +64,9 @@ class SheetParser:
             self.problems.raise_if_any()
             raise AssertionError("unreachable: a header without STEP is a problem")
         self.columns = columns
-        self._props = [(i, p.name, p.header, p.space == "log") for i, p in columns.props]
+        self._props = [
+            (i, p.name, p.header, p.space == "log", p.interpolator) for i, p in columns.props
+        ]
         resolver = Resolver(self.problems, columns)
         keyed: set[str] = set()
         n_rows = 0
@@ -87,16 +91,37 @@ class SheetParser:
 
     def _emit(self, rows: list[Row], keyed: set[str]) -> Iterator[Row]:
         for r in rows:
-            for name in r.curves:
+            for name in r.curves.keys() | r.arrivals.keys():
                 if name not in keyed:
-                    self.warnings.append(
-                        f"{self.source}:{r.lines[0]}: property {name!r} names the interpolator "
-                        f"{r.curves[name]!r} on its first key, where no curve arrives (values "
-                        "hold before the first key); name it on the key the curve leads to"
-                    )
+                    self.warnings.append(self._first_key_warning(r, name))
             keyed.update(r.values)
             self.last_step = r.step
             yield r
+
+    def _first_key_warning(self, r: Row, name: str) -> str:
+        """What a per-key curve or a jump key on a property's first key means: nothing, since no
+        segment arrives there (values hold at the first key's value before it)."""
+        assert self.columns is not None
+        col = self.columns.number(name)
+        header = next(h for i, n, h, *_ in self._props if n == name)
+        where = f"{self.source}:{r.lines[0]}:{col}: column {header!r}"
+        if name in r.arrivals:
+            arrival, value = r.arrivals[name], r.values[name]
+            cell = f"{arrival!r}|{value!r}" + (f" {r.curves[name]}" if name in r.curves else "")
+            fix = (
+                f"to hold {arrival!r} up to this step, key {arrival!r} on an earlier row (e.g. "
+                "step 0)"
+                if r.step > 0
+                else f"write only the value ({value!r})"
+            )
+            return (
+                f"{where}: the jump key {cell!r} is the property's first key, where no curve "
+                f"arrives (the value holds at {value!r} before it); {fix}"
+            )
+        return (
+            f"{where}: {r.curves[name]!r} is named on the property's first key, where no curve "
+            "arrives (values hold before the first key); name it on the key the curve leads to"
+        )
 
     def _finish(self, columns: Columns, keyed: set[str]) -> None:
         for col, spec in columns.props:
@@ -145,31 +170,26 @@ class SheetParser:
         actions = split_actions(action) if action else ()
         values: dict[str, float] = {}
         curves: dict[str, str] = {}
-        for i, name, header, log in self._props:
+        arrivals: dict[str, float] = {}
+        for i, name, header, log, interpolator in self._props:
             cell = fields[i]
             if not cell or not (cell := cell.strip()):
                 continue
             try:
                 if is_number(cell) and isfinite(value := float(cell)):  # fast path
-                    curve = None
+                    if log and value <= 0:
+                        raise not_positive(repr(cell))
+                    curve = arrival = None
                 else:
-                    value, curve = read_value(cell)
+                    value, curve, arrival = read_value(cell, log, interpolator)
             except CellError as e:
                 problems.add(line, i + 1, e.message, e.fix, header, cell)
-                continue
-            if log and value <= 0:
-                problems.add(
-                    line,
-                    i + 1,
-                    f"{cell!r} is not > 0, but the column is in log space",
-                    "use a positive value, or drop ':log' from the header to interpolate linearly",
-                    header,
-                    cell,
-                )
                 continue
             values[name] = value
             if curve is not None:
                 curves[name] = curve
+            if arrival is not None:
+                arrivals[name] = arrival
         if step is None:
             return None
-        return Cells(line, step, phase, actions, values, curves)
+        return Cells(line, step, phase, actions, values, curves, arrivals)

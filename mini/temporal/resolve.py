@@ -26,9 +26,12 @@ class Cells:
     actions: tuple[str, ...]
     values: dict[str, float]
     curves: dict[str, str]
+    arrivals: dict[str, float]
 
     def row(self, step: int) -> Row:
-        return Row(step, self.phase, self.actions, self.values, (self.line,), self.curves)
+        return Row(
+            step, self.phase, self.actions, self.values, (self.line,), self.curves, self.arrivals
+        )
 
 
 class Resolver:
@@ -167,6 +170,7 @@ def _merge(group: list[Row], problems: ProblemCollector, column_of: ColumnOf) ->
     actions: list[str] = []
     values: dict[str, float] = {}
     curves: dict[str, str] = {}
+    arrivals: dict[str, float] = {}
     value_line: dict[str, int] = {}
     lines: list[int] = []
     for r in group:
@@ -197,10 +201,12 @@ def _merge(group: list[Row], problems: ProblemCollector, column_of: ColumnOf) ->
                     f"and both key {name!r}",
                     "keep one of the two values or move one row to another step",
                     name,
-                    repr(v),
+                    f"{r.arrivals[name]!r}|{v!r}" if name in r.arrivals else repr(v),
                 )
                 continue
             values[name], value_line[name] = v, line
             if name in r.curves:
                 curves[name] = r.curves[name]
-    return Row(step, phase, tuple(actions), values, tuple(lines), curves)
+            if name in r.arrivals:
+                arrivals[name] = r.arrivals[name]
+    return Row(step, phase, tuple(actions), values, tuple(lines), curves, arrivals)

@@ -7,6 +7,7 @@ See ``docs/format.md`` for the format they come from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -26,7 +27,8 @@ class PropSpec:
     """A property column: its base name, value space and (default) interpolator.
 
     The column header spells it as ``name[:space[:interpolator]]``; a cell may still name the
-    interpolator of the one segment arriving at its key (see :attr:`Row.curves`).
+    interpolator of the one segment arriving at its key (see :attr:`Row.curves`) and the value
+    that segment arrives at (a jump key, see :attr:`Row.arrivals`).
     """
 
     name: str
@@ -62,7 +64,10 @@ class Row:
     ``phase`` is the phase that *starts* here (a name repeated from the phase already running is
     dropped: fill-down continues a phase). ``curves`` maps a property to the interpolator its
     cell named for the segment that *ends* at this key (``3e-3 linear``); properties whose cell
-    named none use their column's interpolator. ``lines`` are the CSV lines the row came from.
+    named none use their column's interpolator. ``arrivals`` maps a property to the value that
+    segment *arrives at* when it is not the key's own (a jump key, ``1e-5|1e-3``: the curve
+    reaches 1e-5 and ``values`` holds 1e-3, the value from this step on; warm restarts need it).
+    ``lines`` are the CSV lines the row came from.
     """
 
     step: int
@@ -71,6 +76,7 @@ class Row:
     values: dict[str, float] = field(default_factory=dict)
     lines: tuple[int, ...] = ()
     curves: dict[str, str] = field(default_factory=dict)
+    arrivals: dict[str, float] = field(default_factory=dict)
 
     def same_content(self, other: Row) -> bool:
         """Equal apart from the CSV lines it came from."""
@@ -80,6 +86,7 @@ class Row:
             and self.actions == other.actions
             and self.values == other.values
             and self.curves == other.curves
+            and self.arrivals == other.arrivals
         )
 
 
@@ -100,3 +107,16 @@ def phases_of(rows: Iterable[Row], last_step: int) -> list[Phase]:
         starts.insert(0, (0, None))
     ends = [step - 1 for step, _ in starts[1:]] + [last_step]
     return [Phase(name, start, end) for (start, name), end in zip(starts, ends, strict=True)]
+
+
+def continue_phases(rows: list[Row]) -> list[Row]:
+    """Rows with a phase name repeated from the running phase (spreadsheet fill-down) dropped,
+    so equal schedules have equal rows."""
+    current: str | None = None
+    for i, r in enumerate(rows):
+        if r.phase is None:
+            continue
+        if r.phase == current:
+            rows[i] = dataclasses.replace(r, phase=None)
+        current = r.phase
+    return rows

@@ -3,18 +3,21 @@ CSV-ish junk for the parser."""
 
 from __future__ import annotations
 
+import warnings
+
 from hypothesis import strategies as st
 
-from mini.temporal import Dopesheet
-from mini.temporal.curves import with_key_curves
+from mini.temporal import Dopesheet, DopesheetWarning
 
 INTERPS = ("minjerk", "linear", "step-end", "cosine")
 
 
 @st.composite
-def dopesheet_text(draw, max_step: int = 300, curves: bool = False) -> str:
+def dopesheet_text(draw, max_step: int = 300, curves: bool = False, jumps: bool = False) -> str:
     """A valid dopesheet CSV with 1–4 properties, phases and actions, absolute steps only;
-    with ``curves``, some cells also name the interpolator into their key (``0.5 linear``)."""
+    with ``curves``, some cells also name the interpolator into their key (``0.5 linear``); with
+    ``jumps``, some are jump keys (``0.1|0.5``: the curve arrives at 0.1, the value is 0.5 from
+    this step on), where the interpolator into the key moves (not ``step-end``)."""
     n_props = draw(st.integers(1, 4))
     specs = []
     for i in range(n_props):
@@ -24,16 +27,22 @@ def dopesheet_text(draw, max_step: int = 300, curves: bool = False) -> str:
     last = draw(st.integers(0, max_step))
     steps = sorted(draw(st.sets(st.integers(0, last), min_size=1, max_size=8)) | {last})
     cells: dict[int, list[str]] = {s: [""] * n_props for s in steps}
-    for j, (_, space, _) in enumerate(specs):
+
+    def number(space: str) -> float:
+        if space == "log":
+            return draw(st.floats(1e-4, 1e4))
+        return draw(st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+
+    for j, (_, space, column_interp) in enumerate(specs):
         keyed = draw(st.lists(st.sampled_from(steps), min_size=1, max_size=len(steps), unique=True))
         for s in keyed:
-            if space == "log":
-                v = draw(st.floats(1e-4, 1e4))
-            else:
-                v = draw(st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
-            cells[s][j] = repr(v)
+            cells[s][j] = repr(number(space))
+            interp = column_interp
             if curves and draw(st.booleans()):
-                cells[s][j] += " " + draw(st.sampled_from(INTERPS))
+                interp = draw(st.sampled_from(INTERPS))
+                cells[s][j] += " " + interp
+            if jumps and interp != "step-end" and draw(st.integers(0, 3)) == 0:
+                cells[s][j] = f"{number(space)!r}|{cells[s][j]}"
     phases = {s: draw(st.sampled_from(("", "", "A", "B", "C"))) for s in steps}
     actions = {s: draw(st.sampled_from(("", "", "go", "go;stop"))) for s in steps}
     header = ["STEP", "PHASE", "ACTION"] + [
@@ -50,17 +59,9 @@ def dopesheet_text(draw, max_step: int = 300, curves: bool = False) -> str:
 def dopesheets(draw, max_step: int = 300) -> Dopesheet:
     """A valid dopesheet whose keys may name their own interpolator (``3e-3 linear``) and may be
     jump keys (the curve arrives at another value and jumps to the key's at its step)."""
-    ds = Dopesheet.from_text(draw(dopesheet_text(max_step)))
-    curves: dict[tuple[int, str], str] = {}
-    arrivals: dict[tuple[int, str], float] = {}
-    for name, spec in ds.specs.items():
-        for step, _ in ds.keyframes(name)[1:]:
-            if draw(st.booleans()):
-                curves[step, name] = draw(st.sampled_from(INTERPS))
-            if draw(st.integers(0, 3)) == 0:
-                log = spec.space == "log"
-                arrivals[step, name] = draw(st.floats(1e-4, 1e4) if log else st.floats(-1e3, 1e3))
-    return with_key_curves(ds, curves, arrivals)
+    with warnings.catch_warnings():  # a curve or a jump on a first key has no effect: a warning
+        warnings.simplefilter("ignore", DopesheetWarning)
+        return Dopesheet.from_text(draw(dopesheet_text(max_step, curves=True, jumps=True)))
 
 
 @st.composite
@@ -119,7 +120,8 @@ def _between(gap: int, spe: int) -> st.SearchStrategy[str]:
 # Text that looks like a dopesheet often enough to reach the deep parts of the parser.
 _cell = st.one_of(
     st.sampled_from(["", "0", "+0.5", "-0.5", "+10", "-10", "1e-3", "-1", "3000", "nan", "inf",
-                     "1.5", "+1.5", "abc", '"a,b"', "0.0", "+0", "1e99999", "\ufeff", "\x00"]),
+                     "1.5", "+1.5", "abc", '"a,b"', "0.0", "+0", "1e99999", "\ufeff", "\x00",
+                     "1|2", "0|1 linear", "|", "1||2", "2|1 step"]),
     st.text(max_size=6),
 )  # fmt: skip
 _header_cell = st.one_of(

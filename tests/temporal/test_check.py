@@ -15,7 +15,7 @@ from mini.temporal.check import check_csv
 from .strategies import csvish_text, dopesheet_text
 
 
-@given(st.one_of(dopesheet_text(curves=True), csvish_text()))
+@given(st.one_of(dopesheet_text(curves=True, jumps=True), csvish_text()))
 @settings(max_examples=200, deadline=None)
 def test_check_finds_what_from_csv_finds(text):
     with tempfile.TemporaryDirectory() as folder:

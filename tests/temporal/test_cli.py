@@ -28,6 +28,7 @@ ENV = dict(
     os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 )
 realize_module = importlib.import_module("mini.temporal.realize")  # the module, not the function
+timeline_module = importlib.import_module("mini.temporal.timeline")
 
 
 @pytest.fixture
@@ -86,6 +87,14 @@ def test_show_marks_a_per_key_curve(tmp_path, capsys):
     path.write_text("STEP,lr:log\n0,1e-3\n100,3e-3 linear\n")
     assert main(["show", str(path)]) == 0
     assert "0.003 linear" in capsys.readouterr().out
+
+
+def test_show_marks_a_jump_key(tmp_path, capsys):
+    path = tmp_path / "j.csv"
+    path.write_text("STEP,lr::cosine\n0,1e-3\n200,1e-5|1e-3\n300,2e-5|1e-3 linear\n400,1e-5\n")
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1e-05|0.001 " in out and "2e-05|0.001 linear" in out
 
 
 def test_plot_writes_a_readable_png(good, tmp_path):
@@ -212,6 +221,19 @@ def test_realize_refuses_a_csv_that_cannot_fit_on_the_disk(huge, tmp_path, capsy
     err = capsys.readouterr().err
     assert "steps take at least" in err and "free there" in err and "--steps N" in err
     assert list(tmp_path.iterdir()) == [huge]
+
+
+@pytest.mark.parametrize(("command", "output"), [("realize", "r.csv"), ("plot", "p.png")])
+def test_a_schedule_too_big_for_the_free_memory_is_one_error_line(
+    good, tmp_path, monkeypatch, capsys, command, output
+):
+    monkeypatch.setattr(timeline_module, "available_memory", lambda: 1 << 10)  # 1 KiB free
+    out = tmp_path / output
+    assert main([command, str(good), "-o", str(out), "--steps", "101"]) == 1  # no exception
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"error: {good}: ") and "would need" in line and "--steps N" in line
+    assert captured.out == "" and not out.exists()
 
 
 # -- flags ----------------------------------------------------------------------------------------

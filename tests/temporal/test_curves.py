@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mini.temporal import MINJERK, Dopesheet, PropSpec, Quintic, Timeline, realize
-from mini.temporal.curves import PropCurve, Steps, key_curves, with_key_curves
+from mini.temporal.curves import PropCurve, Steps, key_curves
 
 MAX = sys.float_info.max
 
@@ -57,26 +57,31 @@ def test_a_jump_key_arrives_at_one_value_and_leaves_from_another():
     assert curve.kinematics(5)[1] == pytest.approx(-0.9 * np.pi / 20)
 
 
-def test_the_bridge_reads_per_key_cells_from_rows():
-    ds = Dopesheet.from_text("STEP,a,b:log:step-end\n0,0,1\n10,1,\n20,0,2\n")
-    keyed = with_key_curves(ds, {(10, "a"): "linear", (20, "b"): "cosine"}, {(20, "a"): -1.0})
-    assert key_curves(ds, "a") == (["minjerk"] * 3, [None] * 3)
-    assert key_curves(keyed, "a") == (["minjerk", "linear", "minjerk"], [None, None, -1.0])
-    assert key_curves(keyed, "b") == (["step-end", "cosine"], [None, None])
-    df = realize(keyed)
+def test_key_curves_read_the_cells_interpolators_and_jumps():
+    plain = Dopesheet.from_text("STEP,a,b:log:step-end\n0,0,1\n10,1,\n20,0,2\n")
+    ds = Dopesheet.from_text("STEP,a,b:log:step-end\n0,0,1\n10,1 linear,\n20,-1|0,2 cosine\n")
+    assert key_curves(plain, "a") == (["minjerk"] * 3, [None] * 3)
+    assert key_curves(ds, "a") == (["minjerk", "linear", "minjerk"], [None, None, -1.0])
+    assert key_curves(ds, "b") == (["step-end", "cosine"], [None, None])
+    df = realize(ds)
     assert df.loc[5, "a"] == 0.5 and df.loc[20, "a"] == 0.0 and df.loc[19, "a"] < -0.9
     assert df.loc[10, "b"] == pytest.approx(math.sqrt(2))
 
 
+def test_a_jump_key_cell_evaluates_like_the_curve_built_by_hand():
+    ds = Dopesheet.from_text("STEP,lr::cosine\n0,1\n10,0.1|1\n20,0.1\n")
+    by_hand = PropCurve(
+        PropSpec("lr", "linear", "cosine"), ds.keyframes("lr"), None, [None, 0.1, None]
+    )
+    assert np.array_equal(realize(ds)["lr"].to_numpy(), values(by_hand, 0, 21))
+
+
 def test_override_takeover_follows_the_next_segments_own_interpolator():
-    ds = Dopesheet.from_text("STEP,x\n0,0\n100,1\n200,0\n")
-    keyed = with_key_curves(ds, {(200, "x"): "linear"})
-    tl = Timeline(keyed)
+    tl = Timeline(Dopesheet.from_text("STEP,x\n0,0\n100,1\n200,0 linear\n"))
     tl.seek(10)
     tl.set("x", 5.0, 20)  # holds 5 until the key at 100, then the linear segment takes over
     assert tl[100]["x"] == 5.0 and tl[150]["x"] == pytest.approx(2.5) and tl[200]["x"] == 0.0
-    stepped = with_key_curves(ds, {(100, "x"): "step-end"})
-    tl = Timeline(stepped)
+    tl = Timeline(Dopesheet.from_text("STEP,x\n0,0\n100,1 step-end\n200,0\n"))
     tl.seek(10)
     tl.set("x", 5.0, 20)
     assert tl[99]["x"] == 5.0 and tl[100]["x"] == 1.0  # a step-end key applies its jump

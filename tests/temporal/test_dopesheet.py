@@ -24,7 +24,7 @@ def parse(text: str) -> Dopesheet:
 # -- round trips ----------------------------------------------------------------------------------
 
 
-@given(dopesheet_text(curves=True))
+@given(dopesheet_text(curves=True, jumps=True))
 @settings(max_examples=150, deadline=None)
 def test_as_df_and_to_dict_round_trip(text):
     ds = parse(text)
@@ -35,6 +35,7 @@ def test_as_df_and_to_dict_round_trip(text):
     assert {n: back.key_interpolators(n) for n in back.specs} == {
         n: ds.key_interpolators(n) for n in ds.specs
     }
+    assert [r.arrivals for r in back.rows] == [r.arrivals for r in ds.rows]
     restored = Dopesheet.from_dict(json.loads(json.dumps(ds.to_dict())))
     assert restored == ds and restored.rows == ds.rows and restored.phases == ds.phases
 
@@ -45,7 +46,7 @@ def parse_df(ds: Dopesheet) -> Dopesheet:
         return Dopesheet.from_df(ds.as_df())
 
 
-@given(dopesheet_text(curves=True), st.data())
+@given(dopesheet_text(curves=True, jumps=True), st.data())
 @settings(max_examples=150, deadline=None)
 def test_scaled_maps_first_and_last_rows_and_keeps_order_and_keys(text, data):
     ds = parse(text)
@@ -64,9 +65,10 @@ def test_scaled_maps_first_and_last_rows_and_keeps_order_and_keys(text, data):
     assert small.rows[-1].step == n - 1
     if ds.rows[0].step == 0:
         assert small.rows[0].step == 0
-    for name in ds.specs:  # the same keys, in the same order, with the same curves
+    for name in ds.specs:  # the same keys, in the same order, with the same curves and jumps
         assert [v for _, v in small.keyframes(name)] == [v for _, v in ds.keyframes(name)]
         assert small.key_interpolators(name) == ds.key_interpolators(name)
+        assert small.key_arrivals(name) == ds.key_arrivals(name)
     named = [p.name for p in ds.phases if p.name is not None]
     assert [p.name for p in small.phases if p.name is not None] == named
 

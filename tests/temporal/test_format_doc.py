@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mini.temporal import Dopesheet
+import numpy as np
+
+from mini.temporal import Dopesheet, realize
 
 from .error_examples import CASES, example_tables, shown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "format.md"
+PRESETS = DOC.parents[1] / "schedules" / "presets"
 
 
 def _block(text: str, name: str) -> str:
@@ -58,3 +61,16 @@ def test_the_per_key_example_is_linear_then_minjerk():
         "minjerk",
         "minjerk",
     ]
+
+
+def test_the_jump_key_example_restarts_as_documented():
+    text = DOC.read_text()
+    csv = re.search(r"```csv\n(STEP,lr::cosine\n.*?)```", text, re.DOTALL).group(1)
+    assert csv == (PRESETS / "cosine-warm-restarts.csv").read_text()  # the preset, as it is
+    ds = Dopesheet.from_text(csv)
+    assert ds.key_arrivals("lr") == [None, 1e-5, 1e-5, None]
+    lr = realize(ds)["lr"].to_numpy()
+    # before the jump: exactly what a key 1e-5 at step 200 gives; then 1e-3 from step 200 on
+    plain = realize(Dopesheet.from_text("STEP,lr::cosine\n0,1e-3\n200,1e-5\n"))["lr"].to_numpy()
+    assert np.array_equal(lr[:200], plain[:200])
+    assert lr[200] == lr[600] == 1e-3 and lr[1400] == 1e-5 and lr[599] < 1.01e-5

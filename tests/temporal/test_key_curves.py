@@ -67,7 +67,8 @@ def test_malformed_curve_cells(cell, needle, fix):
 
 def test_a_curve_on_the_first_key_warns_that_nothing_arrives_there():
     with pytest.warns(
-        DopesheetWarning, match=r"c\.csv:2: property 'x' names .*'linear' on its first key"
+        DopesheetWarning,
+        match=r"c\.csv:2:2: column 'x': 'linear' is named on the property's first key",
     ):
         ds = Dopesheet.from_text("STEP,x\n0,0 linear\n10,1\n", source="c.csv")
     assert ds.key_interpolators("x") == ["minjerk", "minjerk"]

@@ -6,8 +6,8 @@ optimizer step with the preset's realized ``lr`` column (relative error ≤ 1e-9
 
 from __future__ import annotations
 
-import csv
-import io
+import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,37 +16,16 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as sched
 
-from mini.temporal import Dopesheet, realize
-from mini.temporal.curves import with_key_curves
+from mini.temporal import Dopesheet, DopesheetWarning, realize
 
 PRESETS = Path(__file__).resolve().parents[2] / "schedules" / "presets"
-NEEDS_PARSER = {
-    "cosine-warm-restarts.csv": "jump keys",
-}
 
 
 def load(name: str) -> Dopesheet:
-    """The preset as the dopesheet it describes. Per-key cells (``3e-3 linear``) and jump keys
-    (``1e-5|1e-3``: arrive at 1e-5, jump to 1e-3) are read here until the parser reads them."""
-    text = (PRESETS / name).read_text()
-    if name not in NEEDS_PARSER:
-        return Dopesheet.from_text(text, source=name)
-    rows = list(csv.reader(io.StringIO(text)))
-    curves: dict[tuple[int, str], str] = {}
-    arrivals: dict[tuple[int, str], float] = {}
-    header = rows[0]
-    for row in rows[1:]:
-        for j, cell in enumerate(row[1:], start=1):
-            name_j = header[j].split(":")[0]
-            value, *interp = cell.split()
-            if interp:
-                curves[int(row[0]), name_j] = interp[0]
-            if "|" in value:
-                arrive, value = value.split("|")
-                arrivals[int(row[0]), name_j] = float(arrive)
-            row[j] = value
-    plain = "\n".join(",".join(r) for r in rows)
-    return with_key_curves(Dopesheet.from_text(plain, source=name), curves, arrivals)
+    """The preset as written; a warning (a curve or a jump that has no effect) fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DopesheetWarning)
+        return Dopesheet.from_csv(PRESETS / name)
 
 
 def torch_lrs(
@@ -109,18 +88,26 @@ def test_preset_matches_torch_scheduler(name):
     assert rel.max() <= 1e-9, f"{name}: max relative error {rel.max():.2e}"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"the parser lacks {why}"))
-        if n in NEEDS_PARSER
-        else n
-        for n, why in ((n, NEEDS_PARSER.get(n)) for n in sorted(CASES))
-    ],
-)
-def test_preset_parses_as_written(name):
-    ds = Dopesheet.from_csv(PRESETS / name)
-    assert realize(ds)["lr"].tolist() == realize(load(name))["lr"].tolist()
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_preset_survives_every_round_trip_bit_for_bit(name, tmp_path):
+    ds = load(name)
+    lr = realize(ds)["lr"].to_numpy()
+    ds.to_csv(tmp_path / name)
+    again = [
+        Dopesheet.from_csv(tmp_path / name),
+        Dopesheet.from_df(ds.as_df()),
+        Dopesheet.from_dict(json.loads(json.dumps(ds.to_dict()))),
+    ]
+    for back in again:
+        assert back == ds and np.array_equal(realize(back)["lr"].to_numpy(), lr)
+
+
+def test_warm_restarts_are_written_as_jump_keys():
+    ds = load("cosine-warm-restarts.csv")
+    assert ds.keyframes("lr") == [(0, 1e-3), (200, 1e-3), (600, 1e-3), (1400, 1e-5)]
+    assert ds.key_arrivals("lr") == [None, 1e-5, 1e-5, None]
+    lr = realize(ds)["lr"]
+    assert lr[199] < 1.01e-5 and lr[200] == 1e-3 and lr[599] < 1.01e-5 and lr[600] == 1e-3
 
 
 def test_presets_rescale_with_steps():
