@@ -51,7 +51,6 @@ class MLflowLogger(ScheduleLogger):
             if out_dir is None:
                 raise ValueError("MLflowLogger needs out_dir (a local store) or tracking_uri")
             out = Path(out_dir).resolve()
-            out.mkdir(parents=True, exist_ok=True)
             tracking_uri = f"sqlite:///{out / 'mlflow.db'}"
             self._artifacts: str | None = (out / "mlartifacts").as_uri()
         else:
@@ -60,10 +59,20 @@ class MLflowLogger(ScheduleLogger):
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.run_name = run_name
-        self.client = self._mlflow.tracking.MlflowClient(tracking_uri=tracking_uri)
+        self._client: Any = None  # made on first use: nothing is written before training starts
+        self._out = Path(out_dir).resolve() if out_dir is not None else None
         self.run_id: str | None = None
         self._pending: list[Any] = []
         self._phases: list[str] = []
+
+    @property
+    def client(self) -> Any:
+        """The MLflow client, created on first use (the trainer claims its run folder first)."""
+        if self._client is None:
+            if self._artifacts is not None and self._out is not None:
+                self._out.mkdir(parents=True, exist_ok=True)
+            self._client = self._mlflow.tracking.MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
 
     def _run(self) -> str:
         if self.run_id is None:

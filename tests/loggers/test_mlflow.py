@@ -50,7 +50,7 @@ def test_default_local_sqlite_store_and_resume_keeps_the_run(tmp_path):
     # a new process would restore the logger from the checkpoint and log to the same run
     resumed = MLflowLogger(tmp_path / "run", every=4)
     trainer = make_trainer(tmp_path / "run", [resumed])
-    trainer.fit(resume=tmp_path / "run" / "checkpoints" / "step-0000039.pt")
+    trainer.fit(resume=tmp_path / "run" / "checkpoints" / "step-0000040.pt")
     assert resumed.run_id == logger.run_id
     history = client.get_metric_history(logger.run_id, "props/lr")
     assert sorted({m.step for m in history}) == logged_steps(4)
