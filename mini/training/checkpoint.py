@@ -58,13 +58,6 @@ def capture_rng() -> tuple[Any, ...]:
     return torch.get_rng_state(), np.random.get_state(), random.getstate(), cuda
 
 
-def capture_torch_rng() -> tuple[Any, ...]:
-    """Like :func:`capture_rng` but numpy's and python's states left as ``None`` (cheap enough
-    to take every step; :func:`rng_payload` then takes their current states)."""
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    return torch.get_rng_state(), None, None, cuda
-
-
 def rng_payload(raw: tuple[Any, ...]) -> dict[str, Any]:
     """:func:`capture_rng`'s states in the checkpoint's ``weights_only``-loadable form."""
     torch_state, np_state, py_state, cuda = raw
@@ -299,7 +292,7 @@ def fault_state(trainer: Trainer, state: State, after_update: bool) -> dict[str,
     payload = capture(trainer, state.step - 1)
     payload["model"] = snap.model_state(trainer._optimiser.params, after_update)
     payload["optimizer"] = snap.optimizer_state(trainer.optimizer, after_update)
-    payload["data"] = snap.data
+    payload["data"] = trainer._iters.state_dict_with(*snap.data)
     payload["rng"] = rng_payload(snap.rng)
     return payload
 

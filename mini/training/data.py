@@ -88,6 +88,22 @@ class _Cycle:
             state["rng_at_iter"] = self.rng_at_iter
         return state
 
+    def snapshot(self) -> tuple[Any, ...]:
+        """What :meth:`state_dict` needs, as cheaply as possible (taken every step by the
+        non-finite guard; turned into a state dict only after a fault)."""
+        loader = self.loader.state_dict() if self.stateful else None  # type: ignore[attr-defined]
+        return self.epoch, self.taken, self.it is not None, self.rng_at_iter, loader
+
+    @staticmethod
+    def state_from(snapshot: tuple[Any, ...], stateful: bool) -> dict[str, Any]:
+        epoch, taken, started, rng_at_iter, loader = snapshot
+        state: dict[str, Any] = {"epoch": epoch, "taken": taken, "started": started}
+        if stateful:
+            state["loader"] = loader
+        elif rng_at_iter is not None:
+            state["rng_at_iter"] = rng_at_iter
+        return state
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch = int(state["epoch"])
         if self.stateful:
@@ -134,6 +150,21 @@ class PhaseIterators:
 
     def state_dict(self) -> dict[str, Any]:
         return {"cycles": [[i, c.state_dict()] for i, c in self._cycles.items()]}
+
+    def cycle_state(self, phase: str | None) -> tuple[int, tuple[Any, ...] | None]:
+        """A snapshot of the one iterator ``phase`` draws from (``None``: not started) — all a
+        step can change, so the non-finite guard takes only this, every step."""
+        i = self._index[phase]
+        cycle = self._cycles.get(i)
+        return i, None if cycle is None else cycle.snapshot()
+
+    def state_dict_with(self, index: int, snapshot: tuple[Any, ...] | None) -> dict[str, Any]:
+        """:meth:`state_dict` with iterator ``index`` as :meth:`cycle_state` captured it."""
+        cycles = [[i, c.state_dict()] for i, c in self._cycles.items() if i != index]
+        if snapshot is not None:
+            stateful_ = stateful(self._loaders[index])
+            cycles.append([index, _Cycle.state_from(snapshot, stateful_)])
+        return {"cycles": cycles}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._cycles = {}

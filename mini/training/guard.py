@@ -25,8 +25,6 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from mini.training.checkpoint import capture_torch_rng
-
 EXTRA_STATE = "_extra_state"  # torch's state_dict key for get_extra_state()
 FiniteCheck = Literal["loss", "grads", "params"]
 FINITE_CHECKS: tuple[FiniteCheck, ...] = ("loss", "grads", "params")
@@ -61,10 +59,13 @@ class PreStepSnapshot:
         self._params: list[Tensor] = []
         self._optimizer: Any = None
         self.rng: tuple[Any, ...] | None = None
-        self.data: dict[str, Any] | None = None
+        self.data: tuple[int, tuple[Any, ...] | None] | None = None
 
-    def take(self, data_state: dict[str, Any]) -> None:
-        self.rng = capture_torch_rng()
+    def take(self, data_state: tuple[int, tuple[Any, ...] | None]) -> None:
+        """At the start of a step: ``data_state`` is the drawn iterator's
+        (``PhaseIterators.cycle_state``)."""
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        self.rng = (torch.get_rng_state(), None, None, cuda)  # numpy/python: see the module doc
         self.data = data_state
         if self._live:
             named = list(self.model.named_buffers())
@@ -115,6 +116,41 @@ def _clone(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return type(obj)(_clone(v) for v in obj)
     return obj
+
+
+class GradCheck:
+    """Whether any gradient is NaN/inf, in one fused op: the check a ``GradScaler`` runs before
+    each update (``_amp_foreach_non_finite_check_and_unscale_`` with a scale of exactly 1, so
+    the gradients are unchanged). ~2 µs a step on CPU, a fifth of a concatenate-and-reduce.
+    Returns a tensor (non-zero when a gradient is not finite) so the caller reads it in the
+    same synchronisation as the losses."""
+
+    def __init__(self) -> None:
+        self._found: Tensor | None = None
+        self._one: Tensor | None = None
+        self._fused: bool | None = None  # decided on the first call (devices, sparsity)
+
+    def __call__(self, params: list[Tensor]) -> Tensor | None:
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return None
+        if self._fused is None:
+            device = grads[0].device
+            self._fused = all(g.device == device and not g.is_sparse for g in grads)
+            self._found = torch.zeros(1, device=device)
+            self._one = torch.ones(1, device=device)
+        if not self._fused:  # mixed devices or sparse gradients: the generic check
+            biggest = grad_max(params)
+            return None if biggest is None else (~torch.isfinite(biggest)).float()
+        assert self._found is not None
+        # Only ever set on a fault, after which the step raises: reset() clears it then, so the
+        # hot path needs no zero_() of its own.
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, self._found, self._one)
+        return self._found
+
+    def reset(self) -> None:
+        if self._found is not None:
+            self._found.zero_()
 
 
 def grad_max(params: list[Tensor]) -> Tensor | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from mini.training.criteria import SpecialCriterion
 from mini.training.data import to_device
-from mini.training.guard import FiniteCheck, PreStepSnapshot, grad_max, params_finite
+from mini.training.guard import FiniteCheck, GradCheck, PreStepSnapshot, params_finite
 from mini.training.result import Result, as_result
 from mini.training.validation import CriterionEntry, call_criterion
 
@@ -98,6 +99,9 @@ class StepOptimiser:
         self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self.clips = clip_targets(self.optimizer, props)
         self.plain_zero_grad = type(self.optimizer).zero_grad is torch.optim.Optimizer.zero_grad
+        self._plain = self.accumulate == 1 and not self._ddp and self._dtype is None
+        self._grad_check = GradCheck()
+        self._on_device = self.device.type != "cpu"  # (a torch.device attribute read costs ~1 µs)
 
     def _autocast(self):
         if self._dtype is None:
@@ -110,14 +114,16 @@ class StepOptimiser:
         """Forward/backward over ``accumulate`` micro-batches, checks, then the update; returns
         the last batch and result and the losses (averaged over micro-batches)."""
         props, k = state.props, self.accumulate
-        sums: dict[str, Tensor] = {}
-        batch: Any = None
-        result: Result | None = None
         if self.plain_zero_grad:
             for p in self.params:  # what zero_grad(set_to_none=True) does, minus its
                 p.grad = None  # per-call profiler bookkeeping (~50 µs on a tiny model)
         else:
             self.optimizer.zero_grad(set_to_none=True)
+        if self._plain:
+            return self._run_plain(state, next_batch, trainer)
+        sums: dict[str, Tensor] = {}
+        batch: Any = None
+        result: Result | None = None
         for i in range(k):
             batch = next_batch()
             if self.device.type != "cpu":
@@ -142,15 +148,51 @@ class StepOptimiser:
             return batch, result, {}
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-        norm = self._clip_and_norm(props)
+        norm = self._clip_and_check(props)
         names = list(sums)
-        parts = [sums[n].float() for n in names] + ([norm] if norm is not None else [])
-        floats = torch.stack(parts).tolist()  # the step's one synchronisation
+        parts = [sums[n].float() for n in names] + ([norm.reshape(())] if norm is not None else [])
+        floats = torch.stack(parts).tolist()  # one synchronisation for every number
         losses = {n: v / k for n, v in zip(names, floats, strict=False)}
-        grads_bad = norm is not None and not _finite(floats[-1])
+        grads_bad = norm is not None and floats[-1] != 0
+        if grads_bad:
+            self._grad_check.reset()
         if not all(_finite(v) for v in losses.values()) or (grads_bad and self.scaler is None):
             # (with a GradScaler inf gradients are expected now and then: it skips the update)
             raise NonFiniteValues(losses, grads_bad)
+        self._update(losses)
+        return batch, result, losses
+
+    def _run_plain(
+        self, state: Any, next_batch: Callable[[], Any], trainer: Any
+    ) -> tuple[Any, Result, dict[str, float]]:
+        """:meth:`run` for one micro-batch in full precision without DDP (the common case),
+        kept free of the context managers and accumulators the general path needs: on a small
+        model the trainer's own Python time per step is most of its overhead."""
+        batch = next_batch()
+        if self._on_device:
+            batch = to_device(batch, self.device)
+        result = as_result(self.forward(self.train_model, batch))
+        total, terms = self._weighted_terms(state.props, batch, result, state, trainer)
+        if total is None:
+            return batch, result, {}
+        total.backward()
+        if self.clips or self.finite_check == "loss":
+            norm = self._clip_and_check(state.props)
+        else:  # nothing to clip: straight to the gradient check
+            norm = self._grad_check(self.params)
+        losses = {"total": total.item()}
+        for name, term in terms.items():
+            losses[name] = term.item()
+        grads_bad = norm is not None and norm.item() != 0
+        # a NaN/inf term with a non-zero weight makes the weighted total NaN/inf
+        if grads_bad or not math.isfinite(losses["total"]):
+            self._grad_check.reset()
+            raise NonFiniteValues(losses, grads_bad)
+        self._update(losses)
+        return batch, result, losses
+
+    def _update(self, losses: dict[str, float]) -> None:
+        """The optimizer step (through the grad scaler with fp16), with the parameter check."""
         if self.finite_check == "params":
             self.snapshot.take_params(self.params, self.optimizer)
         if self.scaler is not None:
@@ -160,7 +202,6 @@ class StepOptimiser:
             self.optimizer.step()
         if self.finite_check == "params" and not params_finite(self.params):
             raise NonFiniteValues(losses, False, after_update=True)
-        return batch, result, losses
 
     def _weighted_terms(
         self, props: dict[str, float], batch: Any, result: Result, state: Any, trainer: Any
@@ -171,27 +212,22 @@ class StepOptimiser:
             weight = props[name]
             if weight == 0:
                 continue
-            term = call_criterion(crit, kind, batch, result, state, self.model, trainer)
+            if kind == "plain":  # the common case, without a dispatch call
+                term = crit(batch, result)
+            else:
+                term = call_criterion(crit, kind, batch, result, state, self.model, trainer)
             terms[name] = term
             total = weight * term if total is None else total + weight * term
         return total, terms
 
-    def _clip_and_norm(self, props: dict[str, float]) -> Tensor | None:
-        """Clip per ``grad-clip``/``grad-clip-<group>``; return a number that is finite exactly
-        when every gradient (before clipping) is, when the non-finite check needs it."""
-        if not self.clips:
-            return None if self.finite_check == "loss" else grad_max(self.params)
-        norms: list[Tensor] = []
-        clipped: set[int] = set()
+    def _clip_and_check(self, props: dict[str, float]) -> Tensor | None:
+        """Clip per ``grad-clip``/``grad-clip-<group>``, then (unless ``finite_check="loss"``)
+        a flag that is non-zero when a gradient is NaN/inf (clipping keeps them so: a NaN
+        stays NaN, an inf norm turns the infinite entries into NaN)."""
         for params, prop in self.clips:
             limit = props[prop]
             if limit > 0:
-                norms.append(torch.nn.utils.clip_grad_norm_(params, limit))
-                clipped.update(id(p) for p in params)
+                torch.nn.utils.clip_grad_norm_(params, limit)
         if self.finite_check == "loss":
             return None
-        rest = [p for p in self.params if id(p) not in clipped]
-        n = grad_max(rest) if rest else None
-        if n is not None:
-            norms.append(n)
-        return torch.stack([x.float() for x in norms]).max() if norms else None
+        return self._grad_check(self.params)

@@ -120,6 +120,7 @@ class Trainer:
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
         self.dist = dist_setup() if distributed == "auto" else (distributed or Distributed())
+        self._distributed = self.dist.active
         if self.dist.active and not self.dist.is_main:  # only rank 0 writes files
             out_dir, progress = None, False
         self.data: dict[str | None, PhaseData] = slice_phases(dict(data), self.dist)
@@ -380,14 +381,14 @@ class Trainer:
 
     def _run_step(self, state: State) -> None:
         self.current_step = state.step
-        self._snapshot.take(self._iters.state_dict())
+        self._snapshot.take(self._iters.cycle_state(state.phase))
         if state.is_phase_start:
             self._emit_named(PHASE_START, state.phase, state)
         for action in state.actions:
             self._emit_named(ACTION, action, state, action=action)
         if self._queued:
             self._fire_queued(state)
-        if self.dist.active and (state.actions or (self.fired and self.fired[-1][0] == state.step)):
+        if self._distributed and (state.actions or (self.fired and self.fired[-1][0] == state.step)):
             sync_from_main(self.model, self._stateful, self.dist)
         self._emit(PRE_STEP, state)
         self._apply_props(state.props)
@@ -397,7 +398,7 @@ class Trainer:
             )
         except NonFiniteValues as e:
             self._non_finite(state, e)
-        if self.dist.active:
+        if self._distributed:
             losses = mean_losses(losses, self.dist)
         validation, val_losses = None, {}
         if state.is_phase_end:
