@@ -3,38 +3,41 @@
 >>> from mini.temporal import Dopesheet, Timeline, realize
 """
 
-from mini.temporal.curves import Override
 from mini.temporal.dopesheet import Dopesheet, Phase, PropSpec, Row
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
-from mini.temporal.realize import realize
-from mini.temporal.timeline import State, Timeline
-from mini.temporal.timing import (
+from mini.temporal.interpolators import (
+    COSINE,
     LINEAR,
     MINJERK,
     STEP_END,
-    Easing,
-    Quintic,
+    Interpolator,
     get_interpolator,
     interpolator_names,
     register_interpolator,
 )
+from mini.temporal.overrides import Override, Quintic
+from mini.temporal.realize import realize
+from mini.temporal.timeline import ScheduleTooLargeError, State, Timeline, UnknownPropertyError
 
 __all__ = [
+    "COSINE",
     "LINEAR",
     "MINJERK",
     "STEP_END",
     "Dopesheet",
     "DopesheetError",
     "DopesheetWarning",
-    "Easing",
+    "Interpolator",
     "Override",
     "Phase",
     "Problem",
     "PropSpec",
     "Quintic",
     "Row",
+    "ScheduleTooLargeError",
     "State",
     "Timeline",
+    "UnknownPropertyError",
     "get_interpolator",
     "interpolator_names",
     "realize",

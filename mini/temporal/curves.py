@@ -1,182 +1,216 @@
-"""Per-property curves: the dopesheet's keys compiled for fast evaluation, plus runtime overrides.
+"""Per-property curves: the dopesheet's keys compiled for fast evaluation.
 
-Everything is evaluated over contiguous step ranges with numpy, one segment at a time, so
-stepping, random access and ``realize`` all share one code path and agree to the last bit.
-Values are interpolated in the property's space (``log`` → in log(value)) and reported in linear
-space; at a key step the reported value is the key value itself, exactly.
+A curve is evaluated at sorted whole steps (:class:`Steps`: a contiguous range, or any samples)
+with numpy, one key-to-key segment at a time, and every element is computed from its own step
+only, so stepping, random access, ``realize`` and sampled plots agree to the last bit whatever
+window they read. Values are interpolated in the property's space (``log`` → in log(value)) and
+reported in linear space; at a key step the reported value is the key value itself, exactly.
+
+Each segment has its own interpolator (the one named at the key it arrives at) and may arrive at
+a value other than its key's (a *jump key*: the curve reaches the arrival value and the key's
+value applies from the key step on, as warm restarts need).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass
+import sys
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from mini.temporal.dopesheet import Dopesheet, PropSpec
-from mini.temporal.timing import Easing, Quintic, get_interpolator
+from mini.temporal.interpolators import Interpolator, Shape, get_interpolator
 
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """A runtime ``set()``: a quintic from the state at ``start`` to ``target`` at ``end``.
-
-    Effective from ``start`` (where it reports ``start_value``, the value already in effect there,
-    bit for bit) until a later override starts. After ``end`` the property holds ``target_value`` until
-    its next key at or after ``end``; from there the dopesheet takes over again (for continuous
-    interpolators the segment leaving that key starts from the held value, so nothing jumps).
-    ``x0``, ``v0``, ``a0`` and ``target`` are in the property's interpolation space.
-    """
-
-    start: int
-    end: int
-    x0: float
-    v0: float
-    a0: float
-    target: float
-    target_value: float
-    start_value: float
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
+_BIG = 1e300  # beyond this, x1 − x0 may overflow: interpolate as x0·(1−s) + x1·s instead
+_MAX = sys.float_info.max
 _RAMP = np.arange(1 << 16, dtype=np.float64)
 
 
-def _ramp(lo: int, hi: int) -> np.ndarray:
-    """``float64(range(lo, hi))`` without allocating for the common short ranges."""
-    global _RAMP
-    if hi > len(_RAMP):
-        _RAMP = np.arange(max(hi, 2 * len(_RAMP)), dtype=np.float64)
-    return _RAMP[lo:hi]
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """Sorted whole steps as float64 (exact below 2**53): a contiguous range, whose positions are
+    found by arithmetic, or arbitrary samples, found by binary search."""
+
+    t: np.ndarray
+    contiguous: bool
+
+    @classmethod
+    def range(cls, lo: int, hi: int) -> Steps:
+        if hi <= len(_RAMP):  # the common short windows: no allocation
+            return cls(_RAMP[lo:hi], True)
+        return cls(np.arange(lo, max(lo, hi), dtype=np.float64), True)
+
+    @classmethod
+    def of(cls, steps: np.ndarray) -> Steps:
+        return cls(np.asarray(steps, dtype=np.float64), False)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def index(self, step: int) -> int:
+        """How many of these steps come before ``step``."""
+        n = len(self.t)
+        if self.contiguous:
+            return 0 if n == 0 else min(n, max(0, int(step - self.t[0])))
+        return int(np.searchsorted(self.t, step))
+
+    def slice(self, i: int, j: int) -> Steps:
+        return Steps(self.t[i:j], self.contiguous)
+
+
+def mix(x0: float, x1: float, s: np.ndarray, out: np.ndarray) -> None:
+    """``out = x0 + (x1 − x0)·s`` without overflow for keys near ±1.8e308 (then computed as
+    ``x0·(1 − s) + x1·s`` and kept finite; ``s = 0`` still gives ``x0`` and ``s = 1`` ``x1``)."""
+    if abs(x0) <= _BIG and abs(x1) <= _BIG:
+        np.multiply(s, x1 - x0, out=out)
+        out += x0
+        return
+    rest = np.subtract(1.0, s)
+    rest *= x0
+    np.multiply(s, x1, out=out)
+    out += rest
+    np.clip(out, -_MAX, _MAX, out=out)
+
+
+def mix_arrays(a: np.ndarray, b: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+    """Elementwise ``a + (b − a)·u`` (``out`` may be ``a``), overflow-safe like :func:`mix`; the
+    formula for each element depends on that element only."""
+    big = np.abs(a) > _BIG
+    big |= np.abs(b) > _BIG
+    if not big.any():
+        d = np.subtract(b, a)
+        d *= u
+        np.add(a, d, out=out)
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.subtract(b, a)
+        d *= u
+    safe = a[big] * (1.0 - u[big]) + b[big] * u[big]
+    np.add(a, d, out=out, where=~big)
+    out[big] = np.clip(safe, -_MAX, _MAX)
+
+
+def ease(
+    t: np.ndarray, t0: int, length: int, x0: float, x1: float, shape: Shape, out: np.ndarray
+) -> None:
+    """Values at steps ``t`` of a segment that leaves ``x0`` at ``t0`` and reaches ``x1`` after
+    ``length`` steps along ``shape`` (interpolation space)."""
+    np.subtract(t, t0, out=out)
+    out /= length
+    s = shape(out)
+    if s is out or np.shares_memory(s, out):  # a user shape that works in place
+        s = s.copy()
+    mix(x0, x1, s, out)
 
 
 class PropCurve:
-    """One property's schedule: key steps and values, its space and its easing."""
+    """One property's schedule: key steps and values, its space and per-segment interpolators.
 
-    def __init__(self, spec: PropSpec, keys: list[tuple[int, float]]):
+    ``interpolators[k]`` names the interpolator of the segment arriving at key ``k`` (the first
+    entry is unused); ``arrivals[k]`` is the value that segment arrives at, ``None`` for the key's
+    own value (a jump key has another one). Both default to the column's for every key.
+    """
+
+    def __init__(
+        self,
+        spec: PropSpec,
+        keys: Sequence[tuple[int, float]],
+        interpolators: Sequence[str] | None = None,
+        arrivals: Sequence[float | None] | None = None,
+    ):
         self.spec = spec
         self.name = spec.name
         self.log = spec.space == "log"
-        self.easing: Easing = get_interpolator(spec.interpolator)
-        self.steps = [k for k, _ in keys]
-        self.values = [v for _, v in keys]
-        self.ivalues = [math.log(v) for v in self.values] if self.log else list(self.values)
+        self.steps = [int(k) for k, _ in keys]
+        self.values = [float(v) for _, v in keys]
+        self.ivalues = [self.to_interp(v) for v in self.values]
+        names = [spec.interpolator] * len(keys) if interpolators is None else list(interpolators)
+        arrive = [None] * len(keys) if arrivals is None else list(arrivals)
+        if not len(names) == len(arrive) == len(keys):
+            raise ValueError(
+                f"{self.name!r}: {len(keys)} keys but {len(names)} interpolators and "
+                f"{len(arrive)} arrival values"
+            )
+        self.interpolator_names = names
+        self.arrivals = arrive
+        self.interps: list[Interpolator] = [get_interpolator(n) for n in names]
+        self.arrive = [
+            iv if a is None else self.to_interp(a)
+            for iv, a in zip(self.ivalues, arrive, strict=True)
+        ]
 
     @classmethod
     def from_dopesheet(cls, dopesheet: Dopesheet) -> dict[str, PropCurve]:
-        return {
-            name: cls(spec, dopesheet.keyframes(name)) for name, spec in dopesheet.props.items()
-        }
+        out = {}
+        for name, spec in dopesheet.props.items():
+            interps, arrivals = key_curves(dopesheet, name)
+            out[name] = cls(spec, dopesheet.keyframes(name), interps, arrivals)
+        return out
 
     def same_schedule(self, other: PropCurve) -> bool:
-        return self.spec == other.spec and self.steps == other.steps and self.values == other.values
+        return (
+            self.spec == other.spec
+            and self.steps == other.steps
+            and self.values == other.values
+            and self.interpolator_names == other.interpolator_names
+            and self.arrivals == other.arrivals
+        )
 
-    # -- reporting helpers ------------------------------------------------------------------------
-    def _ease(
-        self, lo: int, hi: int, t0: int, length: int, x0: float, x1: float, exact: float, out
-    ) -> None:
-        """Write into ``out`` the values on ``[lo, hi)`` of a segment that starts at ``t0`` with
-        value ``x0`` (interp space) and reaches ``x1`` after ``length`` steps. ``exact`` is the
-        reported start value (log props report it, not ``exp(log(x))``, where progress is 0)."""
-        np.divide(_ramp(lo - t0, hi - t0), length, out=out)
-        s = self.easing.shape(out)
-        if s is out or np.shares_memory(s, out):  # a user easing that works in place
-            s = s.copy()
-        np.multiply(s, x1 - x0, out=out)
-        out += x0
+    def to_interp(self, value: float) -> float:
         if self.log:
-            np.exp(out, out=out)
-            out[s == 0.0] = exact
+            if not value > 0:
+                raise ValueError(f"{self.name!r} is in log space: value must be > 0, got {value!r}")
+            return math.log(value)
+        return float(value)
+
+    def is_flat(self, k: int) -> bool:
+        """Whether segment ``k`` (key ``k`` → ``k + 1``) holds one value until its end."""
+        return self.interps[k + 1].jumps or self.ivalues[k] == self.arrive[k + 1]
 
     # -- evaluation ---------------------------------------------------------------------------------
-    def evaluate(self, lo: int, hi: int, out: np.ndarray) -> None:
-        """Fill ``out[:hi-lo]`` with the dopesheet schedule on steps ``[lo, hi)``."""
-        ks, vs, iv = self.steps, self.values, self.ivalues
+    def evaluate(self, steps: Steps, out: np.ndarray, *, interp_space: bool = False) -> None:
+        """Fill ``out`` with the schedule at ``steps`` (reported values, or interpolation space)."""
+        n = len(steps)
+        if n == 0:
+            return
+        ks = self.steps
         last = len(ks) - 1
-        first_seg = max(bisect_right(ks, lo) - 1, -1)
-        k = first_seg
-        pos = lo
-        while pos < hi:
-            if k < 0:  # before the first key: hold the first value
-                end = min(hi, ks[0])
-                out[pos - lo : end - lo] = vs[0]
-            elif k >= last:  # after the last key: hold the last value
-                end = hi
-                out[pos - lo : end - lo] = vs[last]
-            else:
-                end = min(hi, ks[k + 1])
-                if end > pos:
-                    if self.easing.jumps:
-                        out[pos - lo : end - lo] = vs[k]
-                    else:
-                        length = ks[k + 1] - ks[k]
-                        self._ease(
-                            pos,
-                            end,
-                            ks[k],
-                            length,
-                            iv[k],
-                            iv[k + 1],
-                            vs[k],
-                            out[pos - lo : end - lo],
-                        )
-            pos = max(pos, end)
+        held = self.ivalues if interp_space else self.values
+        k = bisect_right(ks, steps.t[0]) - 1
+        i = 0
+        while i < n:
+            if k >= last:  # after the last key: hold its value
+                out[i:] = held[last]
+                return
+            j = steps.index(ks[k + 1])
+            if j > i:
+                if k < 0:  # before the first key: hold its value
+                    out[i:j] = held[0]
+                else:
+                    self._segment(k, steps.t[i:j], out[i:j], interp_space)
+            i = j
             k += 1
 
-    def apply_override(
-        self, ov: Override, until: int | None, lo: int, hi: int, out: np.ndarray
-    ) -> None:
-        """Overwrite ``out`` on ``[lo, hi)`` where ``ov`` is in effect: steps in
-        ``[ov.start, until)`` (``until=None``: no later override)."""
-        first = max(lo, ov.start)
-        last_excl = hi if until is None else min(hi, until)
-        if first >= last_excl:
+    def _segment(self, k: int, t: np.ndarray, out: np.ndarray, interp_space: bool) -> None:
+        interp = self.interps[k + 1]
+        exact = self.ivalues[k] if interp_space else self.values[k]
+        if interp.jumps:
+            out[:] = exact
             return
-        if first == ov.start:
-            out[first - lo] = ov.start_value
-            first += 1
-            if first >= last_excl:
-                return
-        # 1. the transition itself, on (start, end)
-        a, b = first, min(last_excl, ov.end)
-        if b > a:
-            q = Quintic(ov.x0, ov.v0, ov.a0, ov.target, ov.end - ov.start)
-            y = q.values(np.arange(a - ov.start, b - ov.start, dtype=np.float64))
-            out[a - lo : b - lo] = np.exp(y) if self.log else y
-        # 2. hold the target until the dopesheet takes over again
-        k, takeover, hold_end = self._takeover(ov)
-        a = max(first, ov.end)
-        b = last_excl if hold_end is None else min(last_excl, hold_end)
-        if b > a:
-            out[a - lo : b - lo] = ov.target_value
-        if hold_end is None or self.easing.jumps:
-            return
-        # 3. the segment leaving the takeover key starts from the held value
-        a, b = max(first, takeover), min(last_excl, self.steps[k + 1])
-        if b > a:
-            self._ease(
-                a,
-                b,
-                takeover,
-                self.steps[k + 1] - takeover,
-                ov.target,
-                self.ivalues[k + 1],
-                ov.target_value,
-                out[a - lo : b - lo],
-            )
-
-    def _takeover(self, ov: Override) -> tuple[int, int, int | None]:
-        """``(k, step of key k, end of the hold)`` where key ``k`` is the first at or after the
-        transition's end. The hold is endless (``None``) when no key follows or, for continuous
-        props, when key ``k`` is the last one (nothing left to rejoin smoothly)."""
         ks = self.steps
-        k = bisect_left(ks, ov.end)
-        if k >= len(ks) or (not self.easing.jumps and k + 1 >= len(ks)):
-            return k, -1, None
-        return k, ks[k], ks[k]
+        ease(t, ks[k], ks[k + 1] - ks[k], self.ivalues[k], self.arrive[k + 1], interp.shape, out)
+        if self.log and not interp_space:
+            np.exp(out, out=out)
+        if t[0] == ks[k]:
+            out[0] = exact
+
+    def ease_segment(self, k: int, t: np.ndarray, out: np.ndarray, x0: float) -> None:
+        """Segment ``k`` (interpolation space) as if it left ``x0`` (a runtime takeover)."""
+        ks = self.steps
+        ease(t, ks[k], ks[k + 1] - ks[k], x0, self.arrive[k + 1], self.interps[k + 1].shape, out)
 
     # -- kinematics (for starting a smooth transition) --------------------------------------------
     def kinematics(self, step: int) -> tuple[float, float, float]:
@@ -187,36 +221,33 @@ class PropCurve:
             return iv[0], 0.0, 0.0
         if k >= len(ks) - 1:
             return iv[-1], 0.0, 0.0
-        return self._segment_kinematics(step, ks[k], ks[k + 1] - ks[k], iv[k], iv[k + 1])
+        return self.segment_kinematics(k, step, iv[k])
 
-    def _segment_kinematics(
-        self, step: int, t0: int, length: int, x0: float, x1: float
-    ) -> tuple[float, float, float]:
-        if self.easing.jumps:
+    def segment_kinematics(self, k: int, step: int, x0: float) -> tuple[float, float, float]:
+        """Kinematics at ``step`` of segment ``k`` leaving ``x0``."""
+        interp = self.interps[k + 1]
+        if interp.jumps:
             return x0, 0.0, 0.0
-        s, ds, dds = self.easing.derivatives((step - t0) / length)
-        d = x1 - x0
-        return x0 + d * s, d * ds / length, d * dds / (length * length)
+        length = self.steps[k + 1] - self.steps[k]
+        s, ds, dds = interp.derivatives((step - self.steps[k]) / length)
+        x1 = self.arrive[k + 1]
+        if abs(x0) <= _BIG and abs(x1) <= _BIG:
+            d = x1 - x0
+            return x0 + d * s, d * ds / length, d * dds / (length * length)
+        x = min(max(x0 * (1.0 - s) + x1 * s, -_MAX), _MAX)
+        return x, (x1 * ds - x0 * ds) / length, (x1 * dds - x0 * dds) / (length * length)
 
-    def override_kinematics(self, ov: Override, step: int) -> tuple[float, float, float] | None:
-        """Kinematics at ``step`` under ``ov``, or ``None`` if the schedule is back in charge."""
-        if step < ov.start:
-            return None
-        if step < ov.end:
-            q = Quintic(ov.x0, ov.v0, ov.a0, ov.target, ov.end - ov.start)
-            return q.kinematics(step - ov.start)
-        k, takeover, hold_end = self._takeover(ov)
-        if hold_end is None or step < hold_end:
-            return ov.target, 0.0, 0.0
-        if self.easing.jumps or step >= self.steps[k + 1]:
-            return None
-        return self._segment_kinematics(
-            step, takeover, self.steps[k + 1] - takeover, ov.target, self.ivalues[k + 1]
-        )
 
-    def to_interp(self, value: float) -> float:
-        if self.log:
-            if not value > 0:
-                raise ValueError(f"{self.name!r} is in log space: value must be > 0, got {value!r}")
-            return math.log(value)
-        return float(value)
+def key_curves(dopesheet: Dopesheet, name: str) -> tuple[list[str], list[float | None]]:
+    """Per key of ``name`` in step order: the interpolator of the segment arriving at it and the
+    value that segment arrives at (``None``: the key's own value). Cells that name neither use
+    the column's interpolator. (Rows carry per-key ``curves``/``arrivals`` once the parser writes
+    them; this is the one place that reads them.)"""
+    default = dopesheet.props[name].interpolator
+    interps: list[str] = []
+    arrivals: list[float | None] = []
+    for row in dopesheet.rows:
+        if name in row.values:
+            interps.append(getattr(row, "curves", {}).get(name, default))
+            arrivals.append(getattr(row, "arrivals", {}).get(name))
+    return interps, arrivals

@@ -24,7 +24,7 @@ from typing import IO, Any
 import pandas as pd
 
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
-from mini.temporal.timing import interpolator_names
+from mini.temporal.interpolators import interpolator_names
 
 STEP, PHASE, ACTION = "STEP", "PHASE", "ACTION"
 RESERVED = (STEP, PHASE, ACTION)

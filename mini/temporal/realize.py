@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 
 from mini.temporal.dopesheet import ACTION, PHASE, STEP, Dopesheet
-from mini.temporal.timeline import Timeline
+from mini.temporal.timeline import Timeline, check_allocation
 
 
 def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = None) -> pd.DataFrame:
@@ -14,19 +16,31 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
     column per property (base name). A :class:`Timeline` includes its runtime overrides.
 
     ``PHASE`` and ``ACTION`` are categorical (``""`` where a step has no phase name or no
-    action; several actions on one step are joined with ``;``).
+    action; several actions on one step are joined with ``;``). ``0 <= start <= stop <= n``;
+    a range that cannot fit in memory raises :class:`~mini.temporal.ScheduleTooLargeError`.
     """
     timeline = source if isinstance(source, Timeline) else Timeline(source)
     ds = timeline.dopesheet
     n = len(timeline)
-    stop = n if stop is None else min(stop, n)
-    start = max(0, start)
-    count = max(0, stop - start)
+    for name, value in (("start", start), ("stop", stop)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+            raise TypeError(f"realize: {name} must be a whole step (int), got {value!r}")
+    stop = n if stop is None else int(stop)
+    start = int(start)
+    if not 0 <= start <= stop <= n:
+        raise ValueError(
+            f"realize(start={start}, stop={stop}): need 0 <= start <= stop <= {n} "
+            "(the number of steps; stop=None means the end)"
+        )
+    count = stop - start
+    check_allocation(count, 8 * (len(timeline.names) + 2), "realize")
     steps = np.arange(start, start + count, dtype=np.int64)
 
     phase_dtype, phase_codes, action_dtype, action_codes_at = _categories(ds)
-    lengths = np.array([len(p) for p in ds.phases], dtype=np.int64)
-    codes = np.repeat(phase_codes, lengths)[start:stop]
+    lengths = np.array(
+        [max(0, min(p.end + 1, stop) - max(p.start, start)) for p in ds.phases], dtype=np.int64
+    )
+    codes = np.repeat(phase_codes, lengths)
     phase = pd.Categorical.from_codes(codes, dtype=phase_dtype, validate=False)
     action_codes = np.zeros(count, dtype=np.int32)
     for step, code in action_codes_at:

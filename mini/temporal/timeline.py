@@ -2,32 +2,98 @@
 
 Values are computed a window of steps at a time with numpy (see :mod:`mini.temporal.curves`)
 and handed out per step from Python lists, so ``step()`` costs a few microseconds whatever the
-interpolators, and stepping, iteration, ``timeline[i]`` and :func:`realize` agree exactly.
+interpolators, and stepping, iteration, ``timeline[i]`` and :func:`realize` agree exactly. A
+timeline of 10**12 steps is fine: nothing ever computes more than a window (or what you ask for).
 
-A live edit (:meth:`Timeline.reload`) starts a new *era* after the current step; earlier steps
-keep the schedule they actually ran, so plots and ``realize`` show what really happened.
+Runtime control: ``set()`` moves a property smoothly to a value (and back onto the schedule with
+``hold=``), ``follow()`` returns it, ``reload()`` adopts an edited dopesheet after the current
+step (earlier steps keep the schedule they ran, so plots and ``realize`` show what happened).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
+import numbers
 import os
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from mini.temporal.curves import Override, PropCurve
-from mini.temporal.dopesheet import Dopesheet, Phase
+from mini.temporal.curves import PropCurve, Steps
+from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.eras import Era, reloaded
+from mini.temporal.overrides import Override, finite_state
 
 log = logging.getLogger(__name__)
 
 WINDOW = 2048
 _RANDOM_ACCESS_WINDOWS = 4
+
+
+class UnknownPropertyError(KeyError):
+    """A property name the dopesheet does not have (a ``KeyError`` that prints its message)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def unknown_property(name: object, known: Iterable[str]) -> UnknownPropertyError:
+    known = list(known)
+    close = difflib.get_close_matches(str(name), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return UnknownPropertyError(
+        f"the dopesheet has no property {name!r}{hint} (its properties: {', '.join(known)})"
+    )
+
+
+class ScheduleTooLargeError(ValueError):
+    """Asked for more values at once than memory can hold."""
+
+
+def available_memory() -> int:
+    """Bytes of physical memory available now (4 GiB where the OS does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def check_allocation(rows: int, bytes_per_row: int, what: str) -> None:
+    """Refuse to allocate more than half the memory available now, with a way out."""
+    need = rows * bytes_per_row
+    free = available_memory()
+    if need > free // 2:
+        raise ScheduleTooLargeError(
+            f"{what}: {rows:,} steps would need {need / 2**30:,.1f} GiB but only "
+            f"{free / 2**30:,.1f} GiB of memory is available; ask for a window (start/stop), "
+            "rescale the schedule (Dopesheet.scaled(n), --steps N), or step the Timeline, "
+            f"which computes {WINDOW:,} steps at a time"
+        )
+
+
+def _step_index(i: object, what: str) -> int:
+    if isinstance(i, slice):
+        raise TypeError(
+            f"{what}[a:b] is not supported: use timeline.values(a, b) for arrays or "
+            "realize(timeline, a, b) for a DataFrame"
+        )
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise TypeError(f"{what}[{i!r}]: a step is a whole number (int), not {type(i).__name__}")
+    return int(i)
+
+
+def _whole_steps(value: object, what: str, prop: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} for {prop!r} must be a number of steps, got {value!r}")
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        raise ValueError(f"{what} for {prop!r} must be a whole number of steps >= 0, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,61 +108,10 @@ class State:
     is_phase_end: bool
 
     def __getitem__(self, prop: str) -> float:
-        return self.props[prop]
-
-
-@dataclass
-class _Era:
-    """A dopesheet in force from ``start`` on, with the runtime overrides made under it."""
-
-    start: int
-    dopesheet: Dopesheet
-    overrides: dict[str, list[Override]]
-    curves: dict[str, PropCurve] = field(init=False)
-    phase_starts: list[int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.curves = PropCurve.from_dopesheet(self.dopesheet)
-        self.phase_starts = [p.start for p in self.dopesheet.phases]
-        for name in self.curves:
-            self.overrides.setdefault(name, [])
-
-    def phase_at(self, i: int) -> Phase:
-        return self.dopesheet.phases[bisect_right(self.phase_starts, i) - 1]
-
-    def evaluate(self, name: str, lo: int, hi: int, out: np.ndarray) -> None:
-        curve = self.curves.get(name)
-        if curve is None:  # the property did not exist in this era
-            out[:] = np.nan
-            return
-        curve.evaluate(lo, hi, out)
-        ovs = self.overrides[name]
-        for j, ov in enumerate(ovs):
-            until = ovs[j + 1].start if j + 1 < len(ovs) else None
-            curve.apply_override(ov, until, lo, hi, out)
-
-    def kinematics(self, name: str, step: int) -> tuple[float, float, float]:
-        curve = self.curves[name]
-        active = [ov for ov in self.overrides[name] if ov.start <= step]
-        if active:
-            k = curve.override_kinematics(active[-1], step)
-            if k is not None:
-                return k
-        return curve.kinematics(step)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "dopesheet": self.dopesheet.to_dict(),
-            "overrides": {
-                n: [o.to_dict() for o in ovs] for n, ovs in self.overrides.items() if ovs
-            },
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Era:
-        overrides = {n: [Override(**o) for o in ovs] for n, ovs in d.get("overrides", {}).items()}
-        return cls(int(d["start"]), Dopesheet.from_dict(d["dopesheet"]), overrides)
+        try:
+            return self.props[prop]
+        except KeyError:
+            raise unknown_property(prop, self.props) from None
 
 
 class Timeline:
@@ -104,19 +119,19 @@ class Timeline:
 
     ``state`` is the current step's :class:`State`; ``step()`` advances and returns the new state;
     iterating yields the current state and then every following one (advancing the cursor, like
-    reading a file); ``timeline[i]`` looks at any step without moving. ``set()`` starts a smooth
-    runtime transition, ``reload()`` adopts an edited dopesheet mid-run, and
+    reading a file); ``timeline[i]`` looks at any step without moving. ``set()``/``follow()``
+    steer properties at runtime, ``reload()`` adopts an edited dopesheet mid-run, and
     ``state_dict()``/``load_state_dict()``/``seek()`` make resumed runs continue exactly.
     """
 
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
-        self._set_eras([_Era(0, dopesheet, {})])
+        self._set_eras([Era(0, dopesheet, {})])
         self._step = 0
         self._state: State | None = None  # computed on first use (realize never needs it)
 
-    def _set_eras(self, eras: list[_Era]) -> None:
+    def _set_eras(self, eras: list[Era]) -> None:
         self._eras = eras
         self._era_starts = [e.start for e in eras]
         self._now = eras[-1]
@@ -146,7 +161,8 @@ class Timeline:
         return self._state
 
     @property
-    def props(self) -> list[str]:
+    def names(self) -> list[str]:
+        """The property names, in column order."""
         return list(self._names)
 
     def step(self) -> State:
@@ -164,6 +180,7 @@ class Timeline:
             yield self.step()
 
     def __getitem__(self, i: int) -> State:
+        i = _step_index(i, "timeline")
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:
@@ -182,6 +199,7 @@ class Timeline:
 
     def seek(self, step: int) -> State:
         """Move the cursor to ``step`` (for resuming) and return its state."""
+        step = _step_index(step, "seek")
         if not 0 <= step < self._n:
             raise IndexError(f"step {step} is outside the timeline (0..{self._n - 1})")
         self._step = step
@@ -191,24 +209,42 @@ class Timeline:
     # -- vectorised values --------------------------------------------------------------------------
     def values(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
         """Every property on steps ``[lo, hi)`` as float64 arrays (overrides and earlier eras
-        included; NaN where a property did not exist yet)."""
-        hi = self._n if hi is None else min(hi, self._n)
-        lo = max(0, lo)
-        out = {name: np.empty(max(0, hi - lo), dtype=np.float64) for name in self._names}
-        if len(self._eras) == 1:
-            for name in self._names:
-                self._now.evaluate(name, lo, hi, out[name])
-            return out
+        included; NaN where a property did not exist yet). ``0 <= lo <= hi <= len(timeline)``."""
+        lo = _step_index(lo, "values")
+        hi = self._n if hi is None else _step_index(hi, "values")
+        if not 0 <= lo <= hi <= self._n:
+            raise ValueError(
+                f"values({lo}, {hi}): need 0 <= lo <= hi <= {self._n} (the timeline's length)"
+            )
+        check_allocation(hi - lo, 8 * max(1, len(self._names)), "Timeline.values")
+        return self._evaluate(self._names, Steps.range(lo, hi))
+
+    def values_at(self, steps: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Every property at the given steps (any order, repeats allowed): samples of a long
+        schedule without computing the steps in between (plots use this)."""
+        arr = np.asarray(steps)
+        if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
+            raise TypeError("values_at: steps must be a 1-D sequence of whole numbers")
+        if arr.size and (arr.min() < 0 or arr.max() >= self._n):
+            raise IndexError(f"values_at: steps must lie in 0..{self._n - 1}")
+        check_allocation(arr.size, 16 * max(1, len(self._names)), "Timeline.values_at")
+        uniq, inverse = np.unique(arr, return_inverse=True)
+        vals = self._evaluate(self._names, Steps.of(uniq))
+        return {name: v[inverse] for name, v in vals.items()}
+
+    def _evaluate(self, names: list[str], steps: Steps) -> dict[str, np.ndarray]:
+        out = {name: np.empty(len(steps), dtype=np.float64) for name in names}
         for k, era in enumerate(self._eras):
-            a = max(lo, era.start)
-            b = hi if k + 1 == len(self._eras) else min(hi, self._eras[k + 1].start)
+            a = 0 if k == 0 else steps.index(era.start)
+            b = len(steps) if k + 1 == len(self._eras) else steps.index(self._era_starts[k + 1])
             if a < b:
-                for name in self._names:
-                    era.evaluate(name, a, b, out[name][a - lo : b - lo])
+                sub = steps.slice(a, b)
+                for name in names:
+                    era.evaluate(name, sub, out[name][a:b])
         return out
 
     def _columns(self, lo: int, hi: int) -> list[list[float]]:
-        vals = self.values(lo, hi)
+        vals = self._evaluate(self._names, Steps.range(lo, hi))
         return [vals[name].tolist() for name in self._names]
 
     def _cursor_values(self, i: int) -> dict[str, float]:
@@ -218,7 +254,7 @@ class Timeline:
         j = i - self._win_lo
         return {name: col[j] for name, col in zip(self._names, self._win_cols, strict=True)}
 
-    def _era_at(self, i: int) -> _Era:
+    def _era_at(self, i: int) -> Era:
         if len(self._eras) == 1:
             return self._now
         return self._eras[bisect_right(self._era_starts, i) - 1]
@@ -230,40 +266,115 @@ class Timeline:
 
     # -- runtime control ----------------------------------------------------------------------------
     def kinematics(self, prop: str, step: int | None = None) -> tuple[float, float, float]:
-        """``(value, velocity, acceleration)`` of ``prop`` at ``step`` (default: the cursor) under
-        the dopesheet in force now, in the property's interpolation space, per step."""
+        """``(value, velocity, acceleration)`` of ``prop`` at ``step`` (default: the cursor) in the
+        property's interpolation space, per step, as the run has it (overrides included)."""
         self._curve(prop)
-        return self._now.kinematics(prop, self._step if step is None else step)
+        step = self._step if step is None else _step_index(step, "kinematics")
+        era = self._era_at(step)
+        return (era if prop in era.curves else self._now).kinematics(prop, step)
 
-    def set(self, prop: str, value: float, duration: int) -> None:
+    def set(
+        self,
+        prop: str,
+        value: float,
+        duration: int,
+        *,
+        hold: int | None = None,
+        rejoin: int | None = None,
+    ) -> None:
         """Move ``prop`` smoothly from its current state to ``value`` over ``duration`` steps.
 
         The transition starts at the current step (whose value is already in effect and does not
-        change) and keeps value, velocity and acceleration continuous. ``prop`` then holds
-        ``value`` until its next key at or after the transition's end, where the dopesheet takes
-        over again without a jump (step-end properties: at that key, exactly).
+        change) and keeps value, velocity and acceleration continuous (a quintic; from rest it is
+        exactly minimum jerk). Then ``prop`` holds ``value``:
+
+        * ``hold=None``: until its next key at or after the transition's end, where the dopesheet
+          takes over again without a jump (keys reached by ``step-end``: at the key, exactly);
+        * ``hold=N``: for ``N`` steps, then it crossfades back onto the dopesheet's curve over
+          ``rejoin`` steps (default ``duration``) with minimum jerk; from then on the values are
+          the dopesheet's, exactly.
         """
         curve = self._curve(prop)
-        if duration < 0 or int(duration) != duration:
-            raise ValueError(f"duration must be a whole number of steps >= 0, got {duration!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"set({prop!r}, ...): the value must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"cannot set {prop!r} to {value!r}: values must be finite")
         target = curve.to_interp(value)
+        duration = _whole_steps(duration, "duration", prop)
+        if hold is None and rejoin is not None:
+            raise ValueError(
+                f"set({prop!r}, ..., rejoin={rejoin!r}) needs hold=N: the number of steps to "
+                "hold the value before rejoining the schedule (hold=0 rejoins right away)"
+            )
+        held = None if hold is None else _whole_steps(hold, "hold", prop)
+        back = duration if rejoin is None else _whole_steps(rejoin, "rejoin", prop)
         s = self._step
-        x, v, a = self._now.kinematics(prop, s)
-        ov = Override(s, s + int(duration), x, v, a, target, float(value), self.state.props[prop])
+        state = self.kinematics(prop, s)
+        if not finite_state(state):
+            raise ValueError(
+                f"cannot start a smooth transition of {prop!r} at step {s}: its rate of change "
+                f"there overflows float64 (keys near ±1.8e308?); state {state}"
+            )
+        end = s + duration
+        releases = () if held is None else ((end + held, back),)
+        start_value = self.state.props[prop]
+        ov = Override(s, end, *state, target, float(value), start_value, held, releases)
         self._now.overrides[prop] = [o for o in self._now.overrides[prop] if o.start < s] + [ov]
+        self._refresh(prop)
+
+    def follow(self, prop: str, duration: int) -> None:
+        """Return ``prop`` to the dopesheet: from the current step, crossfade (minimum jerk) from
+        whatever it is doing under its override onto the schedule over ``duration`` steps; from
+        then on the values are the dopesheet's, exactly. No-op when nothing overrides it."""
+        self._curve(prop)
+        duration = _whole_steps(duration, "duration", prop)
+        s = self._step
+        ovs = self._now.overrides[prop]
+        j = self._now.active(prop, s + 1)  # the override shaping the next step
+        if j is None:
+            return
+        ov = ovs[j]
+        start = max(ov.start, s if duration > 0 else s + 1)
+        kept = tuple(r for r in ov.releases if r[0] <= s)  # blends already under way go on
+        ovs[j] = replace(ov, releases=(*kept, (start, duration)))
+        del ovs[j + 1 :]
+        self._refresh(prop)
+
+    def overridden(self, prop: str, step: int | None = None) -> bool:
+        """Whether a runtime override (not the dopesheet) shapes ``prop`` at ``step`` (default:
+        the cursor): a ``set()`` in progress, held or rejoining, or the smooth adoption of an
+        edit by ``reload()``."""
+        self._curve(prop)
+        if step is None:
+            era, step = self._now, self._step
+        else:
+            step = _step_index(step, "overridden")
+            era = self._now if step >= self._step else self._era_at(step)
+        return prop in era.curves and era.active(prop, step) is not None
+
+    @property
+    def overrides(self) -> dict[str, Override]:
+        """The override shaping each property at the cursor (properties on the schedule are
+        absent): what a UI shows as under manual control."""
+        out = {}
+        for name in self._names:
+            j = self._now.active(name, self._step)
+            if j is not None:
+                out[name] = self._now.overrides[name][j]
+        return out
+
+    def _refresh(self, prop: str) -> None:
+        """Recompute what the caches hold for ``prop`` after its overrides changed."""
         self._ra_cache.clear()
         if self._win_hi > self._win_lo:
-            col = np.empty(self._win_hi - self._win_lo, dtype=np.float64)
-            self._now.evaluate(prop, self._win_lo, self._win_hi, col)
+            col = self._evaluate([prop], Steps.range(self._win_lo, self._win_hi))[prop]
             self._win_cols[self._names.index(prop)] = col.tolist()
 
     def _curve(self, prop: str) -> PropCurve:
         try:
             return self._now.curves[prop]
         except KeyError:
-            raise KeyError(
-                f"the dopesheet has no property {prop!r}; it has: {', '.join(self._names)}"
-            ) from None
+            raise unknown_property(prop, self._names) from None
 
     def reload(self, dopesheet: Dopesheet | str | os.PathLike[str]) -> list[str]:
         """Adopt an edited dopesheet for the steps after the current one, without a jump.
@@ -281,36 +392,8 @@ class Timeline:
                 f"the edited dopesheet has {new.n_steps} steps but the run is already at step "
                 f"{self._step}"
             )
-        old = self._now
-        era = _Era(s, new, {})
-        changed: list[str] = []
-        for name, curve in era.curves.items():
-            before = old.curves.get(name)
-            if before is not None and before.same_schedule(curve):
-                era.overrides[name] = list(old.overrides[name])
-                continue
-            changed.append(name)
-            if before is None or s >= new.n_steps:
-                continue
-            state = _convert_kinematics(before, curve, old.kinematics(name, s))
-            if state is None or (state == curve.kinematics(s) and not old.overrides[name]):
-                continue
-            k = bisect_right(curve.steps, s)
-            if k < len(curve.steps):
-                end, target_value = curve.steps[k], curve.values[k]
-            else:
-                end, target_value = new.n_steps - 1, curve.values[-1]
-            start_value = np.empty(1)
-            old.evaluate(name, s, s + 1, start_value)
-            x, v, a = state
-            era.overrides[name] = [
-                Override(
-                    s, max(end, s), x, v, a, curve.to_interp(target_value), target_value,
-                    float(start_value[0]),
-                )
-            ]  # fmt: skip
-        eras = [e for e in self._eras if e.start < s]
-        self._set_eras([*eras, era])
+        era, changed = reloaded(self._now, new, s)
+        self._set_eras([*(e for e in self._eras if e.start < s), era])
         if changed:
             log.info("timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed))
         return changed
@@ -326,7 +409,7 @@ class Timeline:
         with :meth:`reload`, so edits apply after the saved step. Returns the names of the
         properties whose schedule changed (empty when the dopesheet is unchanged)."""
         current = self.dopesheet
-        self._set_eras([_Era.from_dict(e) for e in state["eras"]])
+        self._set_eras([Era.from_dict(e) for e in state["eras"]])
         self.seek(int(state["step"]))
         if self.dopesheet == current:
             self._now.dopesheet = current  # keep the caller's source name and line numbers
@@ -335,18 +418,3 @@ class Timeline:
 
     def __repr__(self) -> str:
         return f"Timeline({self.dopesheet.source!r}, step={self._step}/{self._n - 1})"
-
-
-def _convert_kinematics(
-    old: PropCurve, new: PropCurve, k: tuple[float, float, float]
-) -> tuple[float, float, float] | None:
-    """Kinematics in ``old``'s space → ``new``'s space (``None``: not representable)."""
-    if old.log == new.log:
-        return k
-    x, v, a = k
-    if old.log:  # log → linear: X = e^x
-        ex = math.exp(x)
-        return ex, ex * v, ex * (a + v * v)
-    if x <= 0:  # linear → log needs a positive value
-        return None
-    return math.log(x), v / x, a / x - (v / x) ** 2

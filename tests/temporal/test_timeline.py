@@ -10,7 +10,7 @@ import pytest
 from mini.temporal import (
     MINJERK,
     Dopesheet,
-    Easing,
+    Interpolator,
     Quintic,
     Timeline,
     get_interpolator,
@@ -158,7 +158,7 @@ def test_state_dict_is_json_and_load_with_an_edited_dopesheet_applies_edits_afte
 
 
 def test_registry_accepts_a_user_interpolator():
-    smoothstep = Easing("smoothstep-test", lambda t: t * t * (3 - 2 * t))
+    smoothstep = Interpolator("smoothstep-test", lambda t: t * t * (3 - 2 * t))
     register_interpolator(smoothstep, "ss-test")
     assert get_interpolator("ss-test") is smoothstep
     tl = Timeline(Dopesheet.from_text("STEP,x::ss-test\n0,0\n10,1\n"))
@@ -168,7 +168,7 @@ def test_registry_accepts_a_user_interpolator():
     assert v == pytest.approx(6 * 0.3 * 0.7 / 10, rel=1e-4)
     assert a == pytest.approx((6 - 12 * 0.3) / 100, rel=1e-3)
     with pytest.raises(ValueError, match="already registered"):
-        register_interpolator(Easing("ss-test", lambda t: t))
+        register_interpolator(Interpolator("ss-test", lambda t: t))
     with pytest.raises(KeyError, match="unknown interpolator"):
         get_interpolator("nope")
 
