@@ -3,11 +3,13 @@ dopesheet schedules.
 
     python -m examples.vq_curriculum [--schedule CSV] [--steps N] [--levels D] [--codes K]
                                      [--latent-dim E] [--out DIR] [--seed S] [--no-video]
-                                     [--no-refresh] [--resume CKPT]
+                                     [--no-refresh] [--resume CKPT] [--watch]
+                                     [--explore [--host H] [--port P]]
 
 Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
 ``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
 ``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run).
+``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import torch
 from examples.common import (
     console,
     entry,
+    explore,
     finish,
     fit,
     int_at_least,
     load_schedule,
     parser,
+    read_dopesheet,
     render_optional,
     save_figure,
     setup,
@@ -33,7 +37,7 @@ from examples.common import (
     write_summary,
 )
 from mini.render import frame_steps
-from mini.temporal import Timeline, plot_timeline, realize
+from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.experiment import (
     VQExperiment,
@@ -43,6 +47,7 @@ from vq.experiment import (
     summarize,
     without_actions,
 )
+from vq.explore import panels as vq_panels
 from vq.health import quantizer_levels
 from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
 from vq.video import codebook_animation
@@ -80,6 +85,47 @@ def render_video(
     return anim.render(path).frames_per_second
 
 
+def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
+    """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
+    re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
+    runs: list[VQExperiment] = []
+
+    def schedule() -> Timeline:
+        ds = timeline.dopesheet
+        if args.watch:
+            try:
+                ds = read_dopesheet(args.schedule, args.steps)
+            except (DopesheetError, OSError) as e:
+                console.print(
+                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
+                )
+        if args.no_refresh:
+            ds = without_actions(ds, {"refresh"})
+        return Timeline(ds)
+
+    def make_trainer() -> Trainer:
+        exp = build(
+            args.latent_dim, args.codes, args.levels,
+            seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
+            refresh=not args.no_refresh,
+        )  # fmt: skip
+        runs.append(exp)
+        trainer = exp.trainer(
+            schedule(), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
+            checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
+        )  # fmt: skip
+        watch(trainer, args)
+        return trainer
+
+    probe = build(args.latent_dim, args.codes, args.levels, seed=args.seed)
+    panels = vq_panels(probe.model, probe.data.val, probe.data.val_labels)
+    return explore(
+        args, make_trainer, panels, title="VQ curriculum",
+        action_labels={"refresh": "Refresh dead codes"},
+        summary=lambda trainer: summarize(runs[-1].model, runs[-1].data),
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
@@ -87,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
     run = setup(args)
     if args.no_refresh:
         timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
+    if args.explore:
+        return explore_runs(args, timeline)
     ds = timeline.dopesheet
     n = len(timeline)
     label = args.schedule.name + (" without refresh" if args.no_refresh else "")

@@ -31,7 +31,7 @@ from mini.atomic import write_text
 from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo, property_infos
-from mini.temporal import Dopesheet
+from mini.temporal import Dopesheet, Timeline
 from mini.temporal.bake import BakeError, bake, bake_error
 from mini.training.events import PRE_STEP, STEP_METRICS, Event
 from mini.training.modes import eval_mode
@@ -54,8 +54,9 @@ class PanelFailure:
 @dataclass(frozen=True)
 class Snapshot:
     """The run as the page shows it. ``step`` counts the steps completed; ``schedule`` holds
-    every property at ``schedule_steps`` as the run has it (overrides included); ``panels``
-    holds each panel's capture (or a :class:`PanelFailure`)."""
+    every property at ``schedule_steps`` as the run has it (overrides included), ``written``
+    as the dopesheet has it; ``targets`` the value each overridden property is moving to or
+    holding; ``panels`` holds each panel's capture (or a :class:`PanelFailure`)."""
 
     run: int
     status: Status
@@ -67,6 +68,8 @@ class Snapshot:
     overridden: frozenset[str]
     schedule_steps: np.ndarray
     schedule: dict[str, np.ndarray]
+    written: dict[str, np.ndarray]
+    targets: dict[str, float]
     phases: tuple[tuple[str | None, int, int], ...]
     panels: tuple[Any, ...]
     error: str | None
@@ -170,6 +173,7 @@ class Controller:
         ]
         self._watch_seen = [(len(w.adopted), len(w.errors)) for w in self._watchers]
         self._next_capture = 0.0
+        self._written_cache: tuple[Dopesheet, np.ndarray, dict[str, np.ndarray]] | None = None
         self._capture(trainer)
 
     def start(self) -> str:
@@ -426,11 +430,24 @@ class Controller:
             overridden=frozenset(p for p in tl.names if tl.overridden(p)),
             schedule_steps=samples,
             schedule=tl.values_at(samples),
+            written=self._written(tl.dopesheet, samples),
+            targets={p: ov.target_value for p, ov in tl.overrides.items()},
             phases=tuple((p.name, p.start, p.end) for p in tl.dopesheet.phases),
             panels=tuple(panels),
             error=self._error,
             notes=tuple(self.notes),
         )
+
+    def _written(self, dopesheet: Dopesheet, samples: np.ndarray) -> dict[str, np.ndarray]:
+        """The dopesheet's own values at ``samples`` (cached: it changes only on an edit)."""
+        cache = self._written_cache
+        if cache is None or cache[0] is not dopesheet or not np.array_equal(cache[1], samples):
+            cache = self._written_cache = (
+                dopesheet,
+                samples,
+                Timeline(dopesheet).values_at(samples),
+            )
+        return cache[2]
 
     def _watch_notes(self) -> None:
         for i, w in enumerate(self._watchers):

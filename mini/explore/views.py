@@ -1,0 +1,154 @@
+"""The explorer's generic views, as HTML strings from a :class:`Snapshot`: the status bar, loss
+curves, the schedule with a cursor, property readouts, the activity log and the panel cards.
+No Gradio here (the app only places these strings), so they are testable on their own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mini.explore.controller import PanelFailure, Snapshot
+from mini.explore.history import LossHistory
+from mini.explore.panel import Panel
+from mini.explore.properties import PropertyInfo
+from mini.explore.svg import PALETTE, Series, esc, legend, line_chart
+
+STATUS_TEXT = {
+    "ready": "ready",
+    "running": "training",
+    "paused": "paused",
+    "finished": "finished",
+    "stopped": "stopped",
+    "failed": "failed",
+}
+
+
+def status_bar(snap: Snapshot, title: str) -> str:
+    done = snap.step
+    frac = done / max(1, snap.n_steps)
+    rate = f"{snap.steps_per_second:,.0f}" if snap.status == "running" else "–"
+    return (
+        f'<div class="mx-status" data-status="{snap.status}">'
+        f'<div class="mx-title">{esc(title)}<span class="mx-run">run {snap.run}</span></div>'
+        f'<div class="mx-stat"><span class="mx-pill mx-{snap.status}">'
+        f"{STATUS_TEXT[snap.status]}</span></div>"
+        f'<div class="mx-stat"><label>step</label><b id="mx-step">{done:,}</b>'
+        f'<span class="mx-of">/ {snap.n_steps:,}</span></div>'
+        f'<div class="mx-stat"><label>phase</label><b id="mx-phase">{esc(snap.phase or "—")}</b></div>'
+        f'<div class="mx-stat"><label>steps/s</label><b id="mx-rate">{rate}</b></div>'
+        f'<div class="mx-progress"><i style="width:{100 * frac:.2f}%"></i></div>'
+        "</div>"
+    )
+
+
+def error_box(snap: Snapshot) -> str:
+    if not snap.error:
+        return ""
+    return f'<div class="mx-error" id="mx-error"><b>Error</b><pre>{esc(snap.error)}</pre></div>'
+
+
+def losses_chart(history: LossHistory, snap: Snapshot) -> str:
+    steps, cols = history.view(400)
+    names = sorted(cols, key=lambda n: (n != "total", n))
+    series = [
+        Series(name, steps, cols[name], PALETTE[i % len(PALETTE)], dashed=name == "total")
+        for i, name in enumerate(names)
+    ]
+    xlim = (0, max(snap.step, 10))  # up to the current step
+    if not len(steps):
+        body = '<div class="mx-empty">no steps yet: press Start</div>'
+    else:
+        body = line_chart(
+            series, xlim=xlim, ylog=True, bands=snap.phases, label="losses", height=230
+        )
+    keys = legend([(s.name, s.color) for s in series]) if series else ""
+    return card("Losses", body + keys, "mx-losses")
+
+
+def schedule_chart(snap: Snapshot, infos: dict[str, PropertyInfo], original: dict[str, np.ndarray] | None) -> str:  # fmt: skip
+    """One strip per property: the run's schedule (overrides included) and, dashed, the
+    dopesheet's own curve where they differ; the cursor at the current step."""
+    rows = []
+    x = snap.schedule_steps
+    xlim = (0, max(snap.n_steps - 1, 1))
+    for i, (name, y) in enumerate(snap.schedule.items()):
+        info = infos.get(name)
+        color = PALETTE[i % len(PALETTE)]
+        series = [Series(name, x, y, color)]
+        if original is not None and name in original and not np.array_equal(original[name], y):
+            series.insert(0, Series(name, x, original[name], "#9aa0a6", dashed=True))
+        log = bool(info and info.log)
+        lim = _range(y if original is None else np.concatenate([y, original.get(name, y)]), log)
+        chart = line_chart(series, xlim=xlim, ylog=log, ylim=lim, cursor=snap.step, bands=snap.phases, height=78, width=460, label=name)  # fmt: skip
+        tag = ' <span class="mx-tag">manual</span>' if name in snap.overridden else ""
+        value = snap.props.get(name)
+        rows.append(
+            f'<div class="mx-strip"><div class="mx-strip-head"><b style="color:{color}">{esc(name)}</b>'
+            f"{tag}<span>{_value(value)}</span></div>{chart}</div>"
+        )
+    note = '<div class="mx-hint">dashed: the dopesheet as written · solid: this run</div>'
+    return card("Schedule", "".join(rows) + note, "mx-schedule")
+
+
+def _range(y: np.ndarray, log: bool) -> tuple[float, float]:
+    y = y[np.isfinite(y)]
+    if log:
+        y = y[y > 0]
+    if not len(y):
+        return (0.1, 1.0) if log else (0.0, 1.0)
+    lo, hi = float(y.min()), float(y.max())
+    if log:
+        return (lo / 1.3, hi * 1.3) if hi > lo else (lo / 2, hi * 2)
+    pad = 0.12 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 0.1)
+    return lo - pad, hi + pad
+
+
+def _value(v: float | None) -> str:
+    if v is None:
+        return ""
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"
+
+
+def readout(name: str, snap: Snapshot, log: bool = False) -> str:
+    """The line above a property's slider: its value now and who is in charge."""
+    value = snap.props.get(name)
+    if name in snap.overridden:
+        who = '<span class="mx-tag">manual</span>'
+    else:
+        who = '<span class="mx-tag mx-tag-auto">schedule</span>'
+    scale = '<span class="mx-scale">log₁₀ slider</span>' if log else ""
+    return (
+        f'<div class="mx-readout"><b>{esc(name)}</b>{scale}'
+        f'<span class="mx-val">{_value(value)}</span>{who}</div>'
+    )
+
+
+def notes(snap: Snapshot, last: int = 8) -> str:
+    items = list(snap.notes)[-last:][::-1]
+    if not items:
+        return card(
+            "Activity",
+            '<div class="mx-empty">moves, actions, saves and edits appear here</div>',
+            "mx-notes",
+        )
+    body = "".join(f"<li>{esc(n)}</li>" for n in items)
+    return card("Activity", f"<ul>{body}</ul>", "mx-notes")
+
+
+def panel_cards(panels: Sequence[Panel], data: Sequence[object]) -> str:
+    cards = []
+    for panel, d in zip(panels, data, strict=True):
+        if isinstance(d, PanelFailure):
+            body = f'<div class="mx-error"><pre>{esc(d.message)}</pre></div>'
+        else:
+            try:
+                body = panel.render(d)
+            except Exception as e:  # a broken view must not break the page
+                body = f'<div class="mx-error"><pre>{esc(type(e).__name__)}: {esc(e)}</pre></div>'
+        cards.append(card(panel.title, body))
+    return '<div class="mx-panels">' + "".join(cards) + "</div>"
+
+
+def card(title: str, body: str, extra: str = "") -> str:
+    return f'<section class="mx-card {extra}"><h3>{esc(title)}</h3>{body}</section>'
