@@ -88,7 +88,7 @@ class CodebookPanel:
         )
 
     def render(self, v: CodebookView) -> str:
-        xlim, ylim = limits(v.codes[v.active] if v.active.any() else v.codes, v.points)
+        xlim, ylim = limits(v.codes, v.points)
         colors = [PALETTE[int(c) % len(PALETTE)] for c in v.labels]
         chart = scatter_chart(
             [

@@ -108,34 +108,46 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
                         )
 
         names = list(infos)
+        session = gr.State(None)  # per tab: what its last refresh sent
         outputs = [status, error, panels, losses, schedule, notes]
         outputs += (
             [readouts[n] for n in names] + [sliders[n] for n in names] + [follows[n] for n in names]
         )
 
-        def refresh():
+        def refresh(sent: dict | None):
+            """One tick for one tab: what changed since this tab's last tick."""
+            sent = dict(sent or {})
             snap = c.snapshot()
             now = time.monotonic()
+            fresh = sent.get("version") != (snap.run, snap.version)
+            sent["version"] = (snap.run, snap.version)
+            skip = gr.skip()
             out = [
                 views.status_bar(snap, title),
                 gr.update(value=views.error_box(snap), visible=bool(snap.error)),
-                views.panel_cards(c.panels, snap.panels),
-                views.losses_chart(c.history, snap),
-                views.schedule_chart(snap, infos, snap.written),
+                views.panel_cards(c.panels, snap.panels) if fresh else skip,
+                views.losses_chart(c.history, snap) if fresh else skip,
+                views.schedule_chart(snap, infos, snap.written) if fresh else skip,
                 views.notes(snap),
             ]
-            out += [views.readout(n, snap, infos[n].log) for n in names]
-            for n in names:
-                if now - touched.get(n, -1e9) < TOUCH_S or n not in snap.props:
-                    out.append(gr.skip())
-                    continue
-                value = snap.targets.get(n, snap.props[n])
-                out.append(gr.update(value=round(infos[n].to_slider(value), infos[n].decimals)))
-            out += [
-                gr.skip() if now - touched.get(n, -1e9) < TOUCH_S else gr.update(value=n not in snap.overridden)
-                for n in names
-            ]  # fmt: skip
-            return out
+            out += [views.readout(n, snap, infos[n].log) if fresh else skip for n in names]
+            for kind in ("slider", "follow"):
+                for n in names:
+                    if n not in snap.props or now - touched.get(n, -1e9) < TOUCH_S:
+                        out.append(skip)  # the user is moving it: leave it alone,
+                        sent.pop((kind, n), None)  # and send it afresh afterwards
+                        continue
+                    if kind == "slider":
+                        value = snap.targets.get(n, snap.props[n])
+                        want: object = round(infos[n].to_slider(value), infos[n].decimals)
+                    else:
+                        want = n not in snap.overridden or n in snap.returning
+                    if sent.get((kind, n)) == want:
+                        out.append(skip)  # this tab shows it already
+                    else:
+                        sent[(kind, n)] = want
+                        out.append(gr.update(value=want))
+            return [*out, sent]
 
         quick = {"queue": False, "show_progress": "hidden"}
         start.click(lambda: _quiet(c.start()), None, None, **quick)
@@ -158,6 +170,8 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
                 c.set_property(name, infos[name].from_slider(float(position)))
             except (KeyError, ValueError, TypeError) as e:
                 c.notes.append(f"{name}: {e}")
+                return gr.skip()
+            return gr.update(value=False)  # no longer following the schedule
 
         def on_follow(follow: bool, name: str):
             touched[name] = time.monotonic()
@@ -168,7 +182,7 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
 
         for name in names:
             sliders[name].input(lambda name=name: on_touch(name), None, None, **quick)
-            sliders[name].release(lambda v, name=name: on_slide(v, name), sliders[name], None, **quick)  # fmt: skip
+            sliders[name].release(lambda v, name=name: on_slide(v, name), sliders[name], follows[name], **quick)  # fmt: skip
             follows[name].input(
                 lambda v, name=name: on_follow(v, name), follows[name], None, **quick
             )
@@ -189,8 +203,14 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
 
         save.click(do_save, None, saved_file, queue=False, show_progress="minimal")
         timer = gr.Timer(REFRESH_S)
-        timer.tick(refresh, None, outputs, show_progress="hidden", trigger_mode="always_last")
-        demo.load(refresh, None, outputs, show_progress="hidden")
+        timer.tick(
+            refresh,
+            session,
+            [*outputs, session],
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        demo.load(refresh, session, [*outputs, session], show_progress="hidden")
     return demo
 
 

@@ -56,9 +56,11 @@ class Snapshot:
     """The run as the page shows it. ``step`` counts the steps completed; ``schedule`` holds
     every property at ``schedule_steps`` as the run has it (overrides included), ``written``
     as the dopesheet has it; ``targets`` the value each overridden property is moving to or
-    holding; ``panels`` holds each panel's capture (or a :class:`PanelFailure`)."""
+    holding; ``returning`` the overridden properties already on their way back to the
+    schedule (``follow``, or the end of a ``hold``); ``panels`` holds each panel's capture (or a :class:`PanelFailure`)."""
 
     run: int
+    version: int  # counts captures: unchanged means nothing but the live fields moved
     status: Status
     step: int
     n_steps: int
@@ -70,6 +72,7 @@ class Snapshot:
     schedule: dict[str, np.ndarray]
     written: dict[str, np.ndarray]
     targets: dict[str, float]
+    returning: frozenset[str]
     phases: tuple[tuple[str | None, int, int], ...]
     panels: tuple[Any, ...]
     error: str | None
@@ -143,6 +146,7 @@ class Controller:
         self._running = False  # a training thread is alive and drains the jobs
         self._pause = False
         self._viewed = time.perf_counter()
+        self._version = 0
         self.notes: deque[str] = deque(maxlen=50)
         self.run_number = 0
         self.result: FitResult | None = None
@@ -419,8 +423,11 @@ class Controller:
                 panels.append(PanelFailure(f"{type(e).__name__}: {e}"))
         self._watch_notes()
         state = tl.state
+        overrides = tl.overrides
+        self._version += 1
         self._snap = Snapshot(
             run=self.run_number,
+            version=self._version,
             status=self._status,
             step=self._done,
             n_steps=n,
@@ -431,7 +438,10 @@ class Controller:
             schedule_steps=samples,
             schedule=tl.values_at(samples),
             written=self._written(tl.dopesheet, samples),
-            targets={p: ov.target_value for p, ov in tl.overrides.items()},
+            targets={p: ov.target_value for p, ov in overrides.items()},
+            returning=frozenset(
+                p for p, ov in overrides.items() if any(r <= state.step for r, _ in ov.releases)
+            ),
             phases=tuple((p.name, p.start, p.end) for p in tl.dopesheet.phases),
             panels=tuple(panels),
             error=self._error,

@@ -52,6 +52,7 @@ CSS = """
 .mx-tag { font-size: 0.68rem; padding: 1px 7px; border-radius: 999px; background: #fef3c7; color: #92400e;
   font-weight: 600; }
 .mx-tag-auto { background: #e0e7ff; color: #3730a3; }
+.mx-tag-back { background: #dcfce7; color: #166534; }
 .mx-hint { font-size: 0.72rem; color: var(--body-text-color-subdued); margin-top: 4px; }
 .mx-empty { color: var(--body-text-color-subdued); font-size: 0.85rem; padding: 24px 0; text-align: center; }
 .mx-side-title { margin: 2px 0 0; font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em;

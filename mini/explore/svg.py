@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import math
 from base64 import b64encode
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ PALETTE = (
     "#b279a2", "#eeca3b", "#9d755d", "#ff9da6", "#79706e",
 )  # fmt: skip
 MARGIN = (10, 14, 26, 46)  # top, right, bottom, left
+_CLIP_IDS = itertools.count()  # clip paths need ids unique within the page
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ def line_chart(
         if not ylog:
             pad = 0.06 * (ylim[1] - ylim[0])
             ylim = (ylim[0] - pad, ylim[1] + pad)
+    if ylog and not (ylim[0] > 0 and ylim[1] > 0):  # nothing positive to draw on a log axis
+        ylim = (ylim[1] / 10, ylim[1]) if ylim[1] > 0 else (0.1, 1.0)
     frame = Frame(width, height, xlim, ylim, ylog)
     parts = []
     for k, (name, start, end) in enumerate(bands):
@@ -221,6 +225,12 @@ def scatter_chart(
     around the origin (e.g. the unit circle)."""
     frame = Frame(width, height, xlim, ylim)
     parts = frame.axes()
+    clip = f"mx-clip-{next(_CLIP_IDS)}"
+    parts.append(
+        f'<clipPath id="{clip}"><rect x="{frame.x0 - 6}" y="{frame.y1 - 6}" '
+        f'width="{frame.x1 - frame.x0 + 12}" height="{frame.y0 - frame.y1 + 12}"/></clipPath>'
+        f'<g clip-path="url(#{clip})">'
+    )
     for r in rings:
         cx, cy = float(frame.px(0.0)), float(frame.py(0.0))
         rx = float(frame.px(r)) - cx
@@ -242,6 +252,7 @@ def scatter_chart(
                 paint = f'fill="{c}"{edge}'
             alpha = f' opacity="{layer.opacity}"' if layer.opacity < 1 else ""
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {paint}{alpha}/>')
+    parts.append("</g>")
     return frame.svg(parts, label)
 
 

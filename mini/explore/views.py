@@ -113,7 +113,9 @@ def _value(v: float | None) -> str:
 def readout(name: str, snap: Snapshot, log: bool = False) -> str:
     """The line above a property's slider: its value now and who is in charge."""
     value = snap.props.get(name)
-    if name in snap.overridden:
+    if name in snap.returning:
+        who = '<span class="mx-tag mx-tag-back">→ schedule</span>'
+    elif name in snap.overridden:
         who = '<span class="mx-tag">manual</span>'
     else:
         who = '<span class="mx-tag mx-tag-auto">schedule</span>'
