@@ -14,6 +14,7 @@ a quarter of the uniform share (1% would call every code of a uniform 256-code b
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from vq.experiment import codebook_probe
 from vq.health import quantizer_levels
 from vq.metrics import perplexity
 
-__all__ = ["CodebookPanel", "HealthPanel", "ReconstructionPanel", "active_codes", "panels"]
+__all__ = ["CodebookPanel", "HealthPanel", "Probe", "ReconstructionPanel", "active_codes", "panels"]
 
 
 def active_codes(counts: Tensor) -> np.ndarray:
@@ -61,17 +62,37 @@ class CodebookView:
     projected: bool
 
 
+class Probe:
+    """:func:`codebook_probe` of the probe digits, shared by every level's panel: the panels of
+    one capture round (same trainer and step, within ``fresh_s``) compute it once."""
+
+    def __init__(self, digits: Tensor, fresh_s: float = 0.05):
+        self.digits, self.fresh_s = digits, fresh_s
+        self._key: tuple[int, int] | None = None
+        self._at = -1e9
+        self._out: dict[str, Tensor] = {}
+
+    def __call__(self, trainer: Any) -> dict[str, Tensor]:
+        key, now = (id(trainer), trainer.current_step), time.perf_counter()
+        if key != self._key or now - self._at > self.fresh_s:
+            model = trainer.model
+            self._out = codebook_probe(model, self.digits.to(next(model.parameters()).device))
+            self._key, self._at = key, now
+        return self._out
+
+
 class CodebookPanel:
     """Level ``level``'s codebook over the probe digits' inputs to that level."""
 
-    def __init__(self, probe: Tensor, labels: Tensor, level: int = 0):
-        self.probe, self.labels, self.level = probe, labels.cpu().numpy(), level
+    def __init__(self, probe: Tensor | Probe, labels: Tensor, level: int = 0):
+        self.probe = probe if isinstance(probe, Probe) else Probe(probe)
+        self.labels, self.level = labels.cpu().numpy(), level
         self.title = f"level {level} codebook"
 
     def capture(self, trainer: Any) -> CodebookView:
         model = trainer.model
-        out = codebook_probe(model, self.probe.to(next(model.parameters()).device))
-        z = out["latents"].reshape(len(self.probe), -1)
+        out = self.probe(trainer)
+        z = out["latents"].reshape(len(self.labels), -1)
         residual = z.clone()
         for j in range(self.level):
             residual -= out[f"codebook/{j}"][out["codes"][:, j]]
@@ -164,7 +185,7 @@ class HealthPanel:
         return f'<div class="mx-metrics">{"".join(rows)}</div>'
 
 
-def panels(model: Any, val: Tensor, val_labels: Tensor, probe: int = 600, digits: int = 8) -> list[Any]:  # fmt: skip
+def panels(model: Any, val: Tensor, val_labels: Tensor, probe: int = 300, digits: int = 8) -> list[Any]:  # fmt: skip
     """The VQ explorer's panels for ``model`` on held-out digits ``val`` (``probe`` of them
     in the codebook plots; ``digits`` of distinct classes for the reconstructions)."""
     from vq.plots import class_examples
@@ -172,8 +193,9 @@ def panels(model: Any, val: Tensor, val_labels: Tensor, probe: int = 600, digits
     n = min(probe, len(val))
     picks = class_examples(val_labels, per_class=1)[:digits]
     levels = len(quantizer_levels(model.quantizer))
+    shared = Probe(val[:n])
     return [
-        *(CodebookPanel(val[:n], val_labels[:n], level) for level in range(levels)),
+        *(CodebookPanel(shared, val_labels[:n], level) for level in range(levels)),
         ReconstructionPanel(val[picks]),
         HealthPanel(),
     ]

@@ -41,7 +41,7 @@ from mini.training.watch import DopesheetWatcher
 log = logging.getLogger(__name__)
 
 Status = Literal["ready", "running", "paused", "finished", "stopped", "failed"]
-SCHEDULE_SAMPLES = 600
+SCHEDULE_SAMPLES = 300
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Controller:
         panels: Sequence[Panel] = (),
         *,
         transition: int | None = None,
-        capture_every: float = 0.4,
+        capture_every: float = 0.35,
         save_dir: str | Path | None = None,
         action_labels: Mapping[str, str] | None = None,
     ):
@@ -178,6 +178,8 @@ class Controller:
         self._watch_seen = [(len(w.adopted), len(w.errors)) for w in self._watchers]
         self._next_capture = 0.0
         self._written_cache: tuple[Dopesheet, np.ndarray, dict[str, np.ndarray]] | None = None
+        self._schedule_cache: tuple[tuple[Any, ...], dict[str, np.ndarray]] | None = None
+        self._commands = 0  # commands applied to this run (the schedule may have changed)
         self._capture(trainer)
 
     def start(self) -> str:
@@ -354,6 +356,7 @@ class Controller:
             jobs = list(self._jobs)
             self._jobs.clear()
         last = {job.key: i for i, job in enumerate(jobs) if job.key is not None}
+        self._commands += len(jobs)
         outcomes: list[tuple[Future, Any, Exception | None]] = []
         for i, job in enumerate(jobs):
             if job.key is not None and last[job.key] != i:
@@ -436,7 +439,7 @@ class Controller:
             props=dict(state.props),
             overridden=frozenset(p for p in tl.names if tl.overridden(p)),
             schedule_steps=samples,
-            schedule=tl.values_at(samples),
+            schedule=self._schedule(tl, samples),
             written=self._written(tl.dopesheet, samples),
             targets={p: ov.target_value for p, ov in overrides.items()},
             returning=frozenset(
@@ -447,6 +450,15 @@ class Controller:
             error=self._error,
             notes=tuple(self.notes),
         )
+
+    def _schedule(self, tl: Timeline, samples: np.ndarray) -> dict[str, np.ndarray]:
+        """The run's schedule at ``samples``, recomputed only after a command or an edit (the
+        same dict otherwise, so views can cache what they drew from it)."""
+        key = (tl.dopesheet, len(tl), self._commands)
+        cache = self._schedule_cache
+        if cache is None or cache[0][0] is not key[0] or cache[0][1:] != key[1:]:
+            cache = self._schedule_cache = (key, tl.values_at(samples))
+        return cache[1]
 
     def _written(self, dopesheet: Dopesheet, samples: np.ndarray) -> dict[str, np.ndarray]:
         """The dopesheet's own values at ``samples`` (cached: it changes only on an edit)."""

@@ -25,10 +25,14 @@ CSS = """
 .mx-controls { align-items: center; gap: 8px !important; margin: 4px 0; }
 .mx-controls button { white-space: nowrap; }
 .mx-action { border-style: dashed !important; }
+#mx-error-box:has([data-live="error"]:empty) { display: none; }
 .mx-error { border: 1px solid #fca5a5; background: #fef2f2; color: #7f1d1d; border-radius: 10px; padding: 10px 14px; }
 .mx-error pre { white-space: pre-wrap; margin: 4px 0 0; font-size: 0.85rem; }
 .mx-panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; }
-.mx-card { border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 10px 12px 8px;
+.mx-lower { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 12px;
+  margin-top: 12px; align-items: start; }
+.mx-stack { display: flex; flex-direction: column; gap: 12px; }
+.mx-card { contain: layout paint; border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 10px 12px 8px;
   background: var(--background-fill-primary); }
 .mx-card h3 { margin: 0 0 6px; font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em;
   color: var(--body-text-color-subdued); font-weight: 650; }

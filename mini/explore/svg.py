@@ -9,9 +9,10 @@ Tick positions come from matplotlib's locators (no figure is made).
 from __future__ import annotations
 
 import html
-import io
 import itertools
 import math
+import struct
+import zlib
 from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,13 +153,13 @@ def _widen(lim: tuple[float, float]) -> tuple[float, float]:
 def polyline(frame: Frame, x: np.ndarray, y: np.ndarray, color: str, dashed: bool = False, width: float = 1.6) -> str:  # fmt: skip
     """A path through the points (NaN or non-positive on a log axis break the line)."""
     px, py = frame.px(x), frame.py(y)
-    ok = np.isfinite(px) & np.isfinite(py)
+    ok = (np.isfinite(px) & np.isfinite(py)).tolist()
     parts, pen = [], "M"
-    for a, b, good in zip(px, py, ok, strict=True):
+    for a, b, good in zip(np.round(px, 1).tolist(), np.round(py, 1).tolist(), ok, strict=True):
         if not good:
             pen = "M"
             continue
-        parts.append(f"{pen}{a:.1f},{b:.1f}")
+        parts.append(f"{pen}{a},{b}")
         pen = "L"
     dash = ' stroke-dasharray="4 3"' if dashed else ""
     return f'<path d="{" ".join(parts)}" fill="none" stroke="{color}" stroke-width="{width}"{dash} stroke-linejoin="round"/>'
@@ -211,6 +212,15 @@ def line_chart(
     return frame.svg(parts, label)
 
 
+def add_cursor(svg: str, at: float, *, xlim: tuple[float, float], width: int, height: int) -> str:
+    """``svg`` (a :func:`line_chart` of that size and ``xlim``) with a cursor at x = ``at``: a
+    chart whose lines did not change is drawn once and only its cursor moves."""
+    frame = Frame(width, height, xlim, (0.0, 1.0))
+    x = float(frame.px(at))
+    line = f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.y1}" y2="{frame.y0}" class="mx-cursor"/>'
+    return svg[: -len("</svg>")] + line + "</svg>"
+
+
 def scatter_chart(
     layers: Sequence[Points],
     *,
@@ -240,18 +250,22 @@ def scatter_chart(
         )
     for layer in layers:
         px, py = frame.px(layer.x), frame.py(layer.y)
-        colors = [layer.color] * len(px) if isinstance(layer.color, str) else list(layer.color)
-        r = layer.radius
-        for x, y, c in zip(px, py, colors, strict=True):
-            if not (math.isfinite(x) and math.isfinite(y)):
-                continue
+        ok = np.isfinite(px) & np.isfinite(py)
+        colors = np.full(len(px), layer.color, dtype=object) if isinstance(layer.color, str) else np.asarray(layer.color, dtype=object)  # fmt: skip
+        # fill-opacity, not opacity: a group's opacity makes the browser paint it off-screen first
+        alpha = f' fill-opacity="{layer.opacity}"' if layer.opacity < 1 else ""
+        for color in dict.fromkeys(colors[ok].tolist()):  # one group per colour: a lighter page
+            pick = ok & (colors == color)
             if layer.hollow:
-                paint = f'fill="white" fill-opacity="0.85" stroke="{c}" stroke-width="1.6"'
+                paint = f'fill="white" fill-opacity="0.85" stroke="{color}" stroke-width="1.6"'
             else:
                 edge = f' stroke="{layer.outline}" stroke-width="1"' if layer.outline else ""
-                paint = f'fill="{c}"{edge}'
-            alpha = f' opacity="{layer.opacity}"' if layer.opacity < 1 else ""
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" {paint}{alpha}/>')
+                paint = f'fill="{color}"{edge}'
+            dots = "".join(
+                f'<circle cx="{a}" cy="{b}" r="{layer.radius}"/>'
+                for a, b in zip(np.round(px[pick], 1).tolist(), np.round(py[pick], 1).tolist(), strict=True)
+            )  # fmt: skip
+            parts.append(f"<g {paint}{alpha}>{dots}</g>")
     parts.append("</g>")
     return frame.svg(parts, label)
 
@@ -268,8 +282,7 @@ def limits(*arrays: np.ndarray, pad: float = 0.08, square: bool = True) -> tuple
     x, y = x[ok], y[ok]
     if not len(x):
         return (-1.0, 1.0), (-1.0, 1.0)
-    lo = np.array([np.percentile(x, 0.5), np.percentile(y, 0.5)])
-    hi = np.array([np.percentile(x, 99.5), np.percentile(y, 99.5)])
+    lo, hi = np.percentile(np.stack([x, y], axis=1), [0.5, 99.5], axis=0)
     first = np.asarray(arrays[0], float)
     if len(first):
         lo = np.minimum(lo, np.nanmin(first[:, :2], axis=0))
@@ -284,19 +297,30 @@ def limits(*arrays: np.ndarray, pad: float = 0.08, square: bool = True) -> tuple
     )
 
 
+def png(gray: np.ndarray) -> bytes:
+    """An 8-bit greyscale PNG of ``gray`` (values in [0, 1]; 0 white, 1 black)."""
+    pixels = np.round((1.0 - np.clip(gray, 0.0, 1.0)) * 255).astype(np.uint8)
+    h, w = pixels.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), pixels], axis=1)  # filter byte 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes())) + chunk(b"IEND", b"")  # fmt: skip
+
+
 def image_strip(images: np.ndarray, columns: int, scale: int = 4) -> str:
     """Greyscale images ``(N, h, w)`` in [0, 1] as one PNG ``<img>`` (pixels kept sharp)."""
-    from matplotlib.image import imsave
-
     n, h, w = images.shape
     rows = math.ceil(n / columns)
     grid = np.zeros((rows * (h + 1) - 1, columns * (w + 1) - 1))
     for i, img in enumerate(images):
         r, c = divmod(i, columns)
-        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = np.clip(img, 0, 1)
-    buf = io.BytesIO()
-    imsave(buf, grid, cmap="gray_r", vmin=0.0, vmax=1.0, format="png")
-    uri = "data:image/png;base64," + b64encode(buf.getvalue()).decode("ascii")
+        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img
+    uri = "data:image/png;base64," + b64encode(png(grid)).decode("ascii")
     return (
         f'<img class="mx-pixels" src="{uri}" width="{grid.shape[1] * scale}" '
         f'height="{grid.shape[0] * scale}" alt="images"/>'

@@ -12,7 +12,7 @@ from mini.explore.controller import PanelFailure, Snapshot
 from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo
-from mini.explore.svg import PALETTE, Series, esc, legend, line_chart
+from mini.explore.svg import PALETTE, Series, add_cursor, esc, legend, line_chart
 
 STATUS_TEXT = {
     "ready": "ready",
@@ -66,21 +66,39 @@ def losses_chart(history: LossHistory, snap: Snapshot) -> str:
     return card("Losses", body + keys, "mx-losses")
 
 
+_strips: dict[
+    str, tuple[object, object, object, str]
+] = {}  # name → (schedule, written, phases, svg)
+
+
 def schedule_chart(snap: Snapshot, infos: dict[str, PropertyInfo], original: dict[str, np.ndarray] | None) -> str:  # fmt: skip
     """One strip per property: the run's schedule (overrides included) and, dashed, the
-    dopesheet's own curve where they differ; the cursor at the current step."""
+    dopesheet's own curve where they differ; the cursor at the current step. A strip is drawn
+    again only when its curves changed (the controller hands over the same arrays otherwise)."""
     rows = []
     x = snap.schedule_steps
     xlim = (0, max(snap.n_steps - 1, 1))
+    size = {"width": 460, "height": 78}
     for i, (name, y) in enumerate(snap.schedule.items()):
-        info = infos.get(name)
         color = PALETTE[i % len(PALETTE)]
-        series = [Series(name, x, y, color)]
-        if original is not None and name in original and not np.array_equal(original[name], y):
-            series.insert(0, Series(name, x, original[name], "#9aa0a6", dashed=True))
-        log = bool(info and info.log)
-        lim = _range(y if original is None else np.concatenate([y, original.get(name, y)]), log)
-        chart = line_chart(series, xlim=xlim, ylog=log, ylim=lim, cursor=snap.step, bands=snap.phases, height=78, width=460, label=name)  # fmt: skip
+        cached = _strips.get(name)
+        if (
+            cached
+            and cached[0] is snap.schedule
+            and cached[1] is original
+            and cached[2] == snap.phases
+        ):
+            chart = cached[3]
+        else:
+            info = infos.get(name)
+            series = [Series(name, x, y, color)]
+            if original is not None and name in original and not np.array_equal(original[name], y):
+                series.insert(0, Series(name, x, original[name], "#9aa0a6", dashed=True))
+            log = bool(info and info.log)
+            lim = _range(y if original is None else np.concatenate([y, original.get(name, y)]), log)
+            chart = line_chart(series, xlim=xlim, ylog=log, ylim=lim, bands=snap.phases, label=name, **size)  # fmt: skip
+            _strips[name] = (snap.schedule, original, snap.phases, chart)
+        chart = add_cursor(chart, snap.step, xlim=xlim, **size)
         tag = ' <span class="mx-tag">manual</span>' if name in snap.overridden else ""
         value = snap.props.get(name)
         rows.append(
@@ -138,7 +156,7 @@ def notes(snap: Snapshot, last: int = 8) -> str:
     return card("Activity", f"<ul>{body}</ul>", "mx-notes")
 
 
-def panel_cards(panels: Sequence[Panel], data: Sequence[object]) -> str:
+def panel_cards(panels: Sequence[Panel], data: Sequence[object], version: str = "") -> str:
     cards = []
     for panel, d in zip(panels, data, strict=True):
         if isinstance(d, PanelFailure):
@@ -149,7 +167,22 @@ def panel_cards(panels: Sequence[Panel], data: Sequence[object]) -> str:
             except Exception as e:  # a broken view must not break the page
                 body = f'<div class="mx-error"><pre>{esc(type(e).__name__)}: {esc(e)}</pre></div>'
         cards.append(card(panel.title, body))
-    return '<div class="mx-panels">' + "".join(cards) + "</div>"
+    return f'<div class="mx-panels" data-v="{esc(version)}">' + "".join(cards) + "</div>"
+
+
+def main_column(
+    panels: Sequence[Panel], history: LossHistory, snap: Snapshot, infos: dict[str, PropertyInfo]
+) -> str:
+    """The page's main column: the model panels, then losses and activity beside the schedule."""
+    return (
+        panel_cards(panels, snap.panels, f"{snap.run}.{snap.version}")
+        + '<div class="mx-lower"><div class="mx-stack">'
+        + losses_chart(history, snap)
+        + notes(snap)
+        + "</div>"
+        + schedule_chart(snap, infos, snap.written)
+        + "</div>"
+    )
 
 
 def card(title: str, body: str, extra: str = "") -> str:

@@ -207,7 +207,7 @@ def test_the_vq_explorer_in_a_browser(tmp_path, browser):
             assert np.array_equal(again[name].to_numpy(), used), name
         assert (fired_at, "refresh") in saved.actions
         page.wait_for_selector(
-            "#mx-notes li:has-text('reproduces the run exactly')", timeout=WAIT_MS
+            ".mx-notes li:has-text('reproduces the run exactly')", timeout=WAIT_MS
         )
         png = page.screenshot(full_page=True)
         write_bytes(REPO / "docs" / "vq-explorer.png", png)
@@ -235,8 +235,12 @@ def test_the_vq_explorer_in_a_browser(tmp_path, browser):
         other.wait_for_selector(".mx-status[data-status=ready]", timeout=WAIT_MS)
         wait_until(lambda: step_count(other) == 0, "step 0 after Reset")
         assert controller.run_number == 2 and "run 2" in other.inner_text(".mx-title")
-        assert other.locator("#mx-follow-commitment input").is_checked()
-        assert "schedule" in other.inner_text("#mx-read-commitment .mx-readout")
+        toggle = other.locator("#mx-follow-commitment input")
+        wait_until(toggle.is_checked, "the toggles following the schedule again")
+        wait_until(
+            lambda: "schedule" in other.inner_text("#mx-read-commitment .mx-readout"),
+            "the readouts of the fresh run",
+        )
     finally:
         controller.close(timeout=60)
         page_server.close()

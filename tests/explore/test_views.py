@@ -79,6 +79,25 @@ def test_a_scatter_draws_one_circle_per_finite_point_inside_a_clip():
     )  # fmt: skip
     root = parse(svg)
     circles = [e for e in root.iter() if e.tag.endswith("circle")]
-    assert len(circles) == 4 and circles[-1].get("fill") == "white"  # hollow: a ring
+    groups = [e for e in root.iter() if e.tag.endswith("}g") and e.get("fill")]
+    assert len(circles) == 4 and len(groups) == 4  # a group per colour and layer
+    assert groups[-1].get("fill") == "white" and groups[-1].get("stroke") == "#111"  # a ring
     assert any(e.tag.endswith("ellipse") for e in root.iter())
     assert any(e.tag.endswith("clipPath") for e in root.iter())
+
+
+def test_png_encodes_the_pixels_exactly():
+    import struct
+    import zlib
+
+    from mini.explore.svg import png
+
+    gray = np.random.default_rng(0).random((5, 7))
+    data = png(gray)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", data[16:24])
+    idat = data.index(b"IDAT")
+    length = struct.unpack(">I", data[idat - 4 : idat])[0]
+    rows = np.frombuffer(zlib.decompress(data[idat + 4 : idat + 4 + length]), np.uint8)
+    pixels = rows.reshape(h, w + 1)[:, 1:]
+    assert (w, h) == (7, 5) and np.array_equal(pixels, np.round((1 - gray) * 255))

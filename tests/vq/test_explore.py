@@ -72,6 +72,7 @@ def test_wide_latents_are_drawn_on_their_principal_axes():
 
     class T:
         model = exp.model
+        current_step = 0
 
     with torch.no_grad():
         view = panel.capture(T())
