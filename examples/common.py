@@ -218,6 +218,11 @@ def explore(
         "Ctrl-C stops training cleanly)",
         highlight=False,
     )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning:[/yellow] --host {args.host}: anyone who can reach this machine "
+            "can steer the run (the page has no login)"
+        )
     try:
         while True:
             time.sleep(0.5)
@@ -239,10 +244,18 @@ def explore(
         "fired": [list(f) for f in trainer.fired],
     }
     if summary is not None and controller.snapshot().step > 0:
-        out.update(summary(trainer))
+        try:
+            out.update(summary(trainer))
+        except Exception as e:  # e.g. a model that went non-finite: keep the rest
+            out["summary_error"] = f"{type(e).__name__}: {e}"
+    error = controller.snapshot().error
+    if error:
+        out["error"] = error
     if trainer.out_dir is not None and trainer.out_dir.is_dir():
         write_summary(trainer.out_dir / "summary.json", out)
         console.print(f"run {controller.run_number}: outputs in {trainer.out_dir}", highlight=False)
+    if error:
+        fail(f"the run on screen failed: {error}", 1)
     return out
 
 
