@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,8 +31,9 @@ from mini.atomic import write_text
 from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo, property_infos
+from mini.explore.snapshot import PanelFailure, SavedDopesheet, Snapshot, Status
 from mini.temporal import Dopesheet, Timeline
-from mini.temporal.bake import BakeError, bake, bake_error
+from mini.temporal.bake import bake, bake_error
 from mini.training.events import PRE_STEP, STEP_METRICS, Event
 from mini.training.modes import eval_mode
 from mini.training.trainer import FitResult, Trainer
@@ -40,71 +41,7 @@ from mini.training.watch import DopesheetWatcher
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ready", "running", "paused", "finished", "stopped", "failed"]
 SCHEDULE_SAMPLES = 300
-
-
-@dataclass(frozen=True)
-class PanelFailure:
-    """What a panel shows when its capture raised (training goes on)."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The run as the page shows it. ``step`` counts the steps completed; ``schedule`` holds
-    every property at ``schedule_steps`` as the run has it (overrides included), ``written``
-    as the dopesheet has it; ``targets`` the value each overridden property is moving to or
-    holding; ``returning`` the overridden properties already on their way back to the
-    schedule (``follow``, or the end of a ``hold``); ``panels`` holds each panel's capture (or a :class:`PanelFailure`)."""
-
-    run: int
-    version: int  # counts captures: unchanged means nothing but the live fields moved
-    status: Status
-    step: int
-    n_steps: int
-    phase: str | None
-    steps_per_second: float
-    props: dict[str, float]
-    overridden: frozenset[str]
-    schedule_steps: np.ndarray
-    schedule: dict[str, np.ndarray]
-    written: dict[str, np.ndarray]
-    targets: dict[str, float]
-    returning: frozenset[str]
-    phases: tuple[tuple[str | None, int, int], ...]
-    panels: tuple[Any, ...]
-    error: str | None
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SavedDopesheet:
-    """A baked dopesheet written to ``path``; ``errors`` per property (0 where exact)."""
-
-    path: Path
-    dopesheet: Dopesheet
-    step: int
-    errors: dict[str, BakeError]
-
-    @property
-    def exact(self) -> bool:
-        return all(e.max_abs == 0.0 for e in self.errors.values())
-
-    def summary(self) -> str:
-        worst = max(self.errors.values(), key=_relative_error, default=None)
-        if worst is None or _relative_error(worst) < 1e-12:
-            return f"{self.path.name}: reproduces the run exactly"
-        return (
-            f"{self.path.name}: within {worst.max_abs:.3g} of the run ({worst.prop} at step "
-            f"{worst.step:,}: {worst.baked:.4g} instead of {worst.ran:.4g}; changes made while "
-            "a property was moving are approximated)"
-        )
-
-
-def _relative_error(e: BakeError) -> float:
-    return e.max_abs / max(abs(e.ran), 1e-300)
 
 
 @dataclass
