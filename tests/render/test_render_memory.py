@@ -12,7 +12,7 @@ import pytest
 
 SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     import numpy as np
     from mini.render import LatentAnimation, ScatterLayer, CurvePanel, Curve, frame_steps, probe
 
@@ -29,10 +29,13 @@ SCRIPT = textwrap.dedent(
         CurvePanel([Curve(x, np.exp(-x / 4000.0) + 1e-4, "recon"),
                     Curve(x, np.exp(-x / 8000.0) + 1e-4, "reg")], log=True, title="losses")
     )
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def hwm_kb():  # this process's peak RSS (ru_maxrss would include pytest's: it survives exec)
+        return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+
+    before = hwm_kb()
     anim = LatentAnimation(steps, [ScatterLayer(positions, colors=colors)], panels)
     stats = anim.render(sys.argv[1], progress=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = hwm_kb()
     print(json.dumps({"frames": probe(sys.argv[1]).frames, "rendered": stats.frames,
                       "before_mb": before / 1024, "peak_mb": peak / 1024}))
     """
