@@ -291,11 +291,13 @@ def launch(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per refresh otherwise
     demo = build(controller, title)
     port = port or free_port(host)
-    folders = {str(p) for p in (controller.save_dir, controller.trainer.out_dir, Path.cwd()) if p}
+    # the page may hand out saved dopesheets, and nothing else of this machine
+    out = controller.trainer.out_dir
+    saves = controller.save_dir or (out.parent if out is not None else Path.cwd())
     theme = gr.themes.Default(primary_hue="indigo", neutral_hue="slate")
     app, url, _ = demo.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=quiet,
-        ssr_mode=False, inbrowser=False, show_error=True, allowed_paths=sorted(folders),
+        ssr_mode=False, inbrowser=False, show_error=True, allowed_paths=[str(saves)],
         footer_links=[], theme=theme, css=CSS, js=LIVE_JS, pwa=False, mcp_server=False,
         enable_monitoring=False,
     )  # fmt: skip

@@ -247,3 +247,39 @@ def test_close_stops_cleanly_with_a_checkpoint(tmp_path):
     assert c.status == "stopped"
     assert result.checkpoint is not None and result.checkpoint.is_file()
     assert not any(t.name == "explorer-training" for t in threading.enumerate())
+
+
+def test_watched_edits_and_their_errors_show_in_the_activity(tmp_path):
+    from mini.training.watch import DopesheetWatcher
+
+    path = tmp_path / "s.csv"
+    path.write_text(SHEET.format(last=599))
+    box: dict[str, Controller] = {}
+
+    def make() -> Trainer:
+        torch.manual_seed(0)
+        model = Lin()
+        trainer = Trainer(
+            model, torch.optim.SGD(model.parameters(), lr=0.0), Dopesheet.from_csv(path),
+            PhaseData([torch.randn(16, 3)]), {"mse": lambda b, r: F.mse_loss(r.outputs, b)},
+            progress=False, seed=0,
+        )  # fmt: skip
+        trainer.on("pre-step", lambda e: None, reads=["w"])
+        trainer.on("action:poke", lambda e: None)
+        trainer.on("step-metrics", lambda e: box["c"].pause() if e.step in (99, 299) else None)
+        trainer.add(DopesheetWatcher(path, every_s=0.0, settle_s=0.0))
+        return trainer
+
+    c = box["c"] = Controller(make)
+    c.start()
+    paused_at(c, 100)
+    path.write_text(SHEET.format(last=599).replace("300,B,poke,,,", "300,B,poke,,,oops"))
+    c.start()
+    paused_at(c, 300)
+    path.write_text(SHEET.format(last=599).replace("300,B,poke,,,", "300,B,poke,,,2"))
+    c.start()
+    wait_for(lambda: c.status == "finished", "the end of the run")
+    notes = "\n".join(c.snapshot().notes)
+    assert "edit of s.csv not adopted" in notes and "s.csv:3:6" in notes
+    assert "adopted the edit of s.csv (w)" in notes
+    assert c.trainer.timeline.dopesheet.keyframes("w")[1] == (300, 2.0)
