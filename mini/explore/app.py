@@ -3,17 +3,20 @@
 Every control calls the :class:`~mini.explore.Controller` (``queue=False``: never behind
 anything). The live parts (status, panels, losses, schedule, readouts) are HTML the page's
 script fetches from ``GET /mx/live`` every 0.45 s and sets in place (inline SVG, drawn by the
-browser); sliders and toggles follow the run through a 1 Hz Gradio event. Every open tab shows the same run; closing them does not stop training. The page
+browser); sliders and toggles follow the run through a Gradio event the script triggers, at
+most once a second, when one of them should show something else. Every open tab shows the same run; closing them does not stop training. The page
 binds 127.0.0.1 by default, makes no share link, sends no analytics and loads nothing from the
 internet (the default theme's fonts are bundled; only basic components are used).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from mini.explore.style import CSS
 log = logging.getLogger(__name__)
 
 REFRESH_S = 0.45  # the live parts: a little faster than 2 Hz, so a slow tick never drops below
-CONTROLS_S = 1.0  # readouts, sliders and toggles
+CONTROLS_S = 1.0  # sliders and toggles: at most once a second, when they changed
 TOUCH_S = 2.0  # a slider the user moved is not overwritten by the refresh for this long
 
 
@@ -63,8 +66,11 @@ def _gradio():
     return gr
 
 
-def build(controller: Controller, title: str = "dopesheet explorer"):
-    """The Gradio Blocks of the explorer page for ``controller``."""
+def build(
+    controller: Controller, title: str = "dopesheet explorer"
+) -> tuple[Any, Callable[[], str]]:
+    """The Gradio Blocks of the explorer page for ``controller``, and the function whose value
+    changes when the page's sliders and toggles should be refreshed."""
     gr = _gradio()
     c = controller
     infos = c.properties
@@ -108,36 +114,43 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
 
         names = list(infos)
         sent_state = gr.State(None)  # per tab: what its controls were last sent
-        controls = [*(sliders[n] for n in names), *(follows[n] for n in names)]
+        controls = [*(sliders[n] for n in names), *(follows[n] for n in names)]  # as in wanted()
 
-        def refresh_controls(sent: dict | None):
-            """Once a second per tab: the sliders and toggles whose value changed (the rest of
-            the page refreshes through ``/mx/live``: Gradio rebuilds every output component's
-            config on each event, even a skipped one)."""
-            sent = dict(sent or {})
-            snap = c.snapshot()
+        def wanted(snap: Any) -> dict[tuple[str, str], object]:
+            """What each slider and toggle should show; ``None`` while the user moves it."""
             now = time.monotonic()
-            skip = gr.skip()
-
-            def changed(key: object, value: object) -> bool:
-                if sent.get(key) == value:
-                    return False
-                sent[key] = value
-                return True
-
-            out = []
+            out: dict[tuple[str, str], object] = {}  # in the order of `controls`
             for kind in ("slider", "follow"):
                 for n in names:
                     if n not in snap.props or now - touched.get(n, -1e9) < TOUCH_S:
-                        out.append(skip)  # the user is moving it: leave it alone,
-                        sent.pop((kind, n), None)  # and send it afresh afterwards
-                        continue
-                    if kind == "slider":
+                        out[(kind, n)] = None
+                    elif kind == "slider":
                         value = snap.targets.get(n, snap.props[n])
-                        want: object = round(infos[n].to_slider(value), infos[n].decimals)
+                        out[(kind, n)] = round(infos[n].to_slider(value), infos[n].decimals)
                     else:
-                        want = n not in snap.overridden or n in snap.returning
-                    out.append(gr.update(value=want) if changed((kind, n), want) else skip)
+                        out[(kind, n)] = n not in snap.overridden or n in snap.returning
+            return out
+
+        def controls_version() -> str:
+            """Changes when some slider or toggle should show something else: the page's
+            script then asks for them (``#mx-sync``), at most once a second."""
+            return hashlib.blake2b(repr(sorted(wanted(c.snapshot()).items())).encode(), digest_size=8).hexdigest()  # fmt: skip
+
+        def refresh_controls(sent: dict | None):
+            """The sliders and toggles of one tab whose value changed. (Gradio rebuilds every
+            output component's config on each event, even a skipped one: so this runs only when
+            ``controls_version`` changed, not on a timer.)"""
+            sent = dict(sent or {})
+            out = []
+            for key, want in wanted(c.snapshot()).items():
+                if want is None:  # the user is moving it: leave it alone,
+                    sent.pop(key, None)  # and send it afresh afterwards
+                    out.append(gr.skip())
+                elif sent.get(key) == want:
+                    out.append(gr.skip())
+                else:
+                    sent[key] = want
+                    out.append(gr.update(value=want))
             return [*out, sent]
 
         quick = {"queue": False, "show_progress": "hidden"}
@@ -195,12 +208,10 @@ def build(controller: Controller, title: str = "dopesheet explorer"):
         save.click(do_save, None, saved_file, queue=False, show_progress="minimal")
         # queue=False: Gradio's queue summarises every event it ever ran with pandas after each
         # one (its monitoring), which grows with the session; these need none of that.
-        gr.Timer(CONTROLS_S).tick(
-            refresh_controls, sent_state, [*controls, sent_state], trigger_mode="always_last",
-            **quick,
-        )  # fmt: skip
+        sync = gr.Button("sync", elem_id="mx-sync", elem_classes="mx-hidden")
+        sync.click(refresh_controls, sent_state, [*controls, sent_state], **quick)
         demo.load(refresh_controls, sent_state, [*controls, sent_state], **quick)
-    return demo
+    return demo, controls_version
 
 
 def _live(part: str) -> str:
@@ -208,9 +219,12 @@ def _live(part: str) -> str:
     return f'<div data-live="{part}"></div>'
 
 
-def live_payload(controller: Controller, title: str, seen: str = "") -> dict[str, Any]:
-    """What ``/mx/live`` answers: the HTML of every live part of the page; the main column
-    only when it changed since the version ``seen`` (the page sends back ``v``)."""
+def live_payload(
+    controller: Controller, title: str, seen: str = "", controls: str = ""
+) -> dict[str, Any]:
+    """What ``/mx/live`` answers: the HTML of every live part of the page (the main column
+    only when it changed since the version ``seen`` the page sends back) and ``controls``, the
+    version of the sliders and toggles."""
     c = controller
     snap = c.snapshot()
     version = f"{snap.run}.{snap.version}.{len(snap.notes)}"
@@ -219,23 +233,25 @@ def live_payload(controller: Controller, title: str, seen: str = "") -> dict[str
         parts[f"read:{name}"] = views.readout(name, snap, info.log)
     if seen != version:
         parts["main"] = views.main_column(c.panels, c.history, snap, c.properties)
-    return {"v": version, "parts": parts}
+    return {"v": version, "parts": parts, "cv": controls}
 
 
-def _serve_live(app: Any, controller: Controller, title: str) -> None:
+def _serve_live(
+    app: Any, controller: Controller, title: str, controls_version: Callable[[], str]
+) -> None:
     """Add ``GET /mx/live`` to the running Gradio app: a plain JSON route, so the 2 Hz refresh
     skips Gradio's event machinery (per event it re-instantiates every output component, and
     its front end re-renders them): ~4x less CPU on both sides."""
     from fastapi.routing import APIRoute
 
     def live(v: str = "") -> dict[str, Any]:
-        return live_payload(controller, title, v)
+        return live_payload(controller, title, v, controls_version())
 
     app.router.routes.insert(0, APIRoute("/mx/live", live, methods=["GET"]))
 
 
 LIVE_JS = f"""() => {{
-  let version = "", busy = false;
+  let version = "", busy = false, controls = "", synced = 0;
   const shown = new Map();
   async function tick() {{
     if (busy) return;
@@ -251,6 +267,12 @@ LIVE_JS = f"""() => {{
         const html = d.parts[el.dataset.live];
         if (html !== undefined && shown.get(el) !== html) {{ el.innerHTML = html; shown.set(el, html); }}
       }});
+      const now = Date.now();
+      if (d.cv !== controls && now - synced > {int(CONTROLS_S * 1000)}) {{  // sliders, toggles
+        const el = document.getElementById("mx-sync");
+        const button = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
+        if (button) {{ button.click(); controls = d.cv; synced = now; }}
+      }}
     }} catch (e) {{ /* the server is restarting or gone: try again */ }}
     finally {{ busy = false; }}
   }}
@@ -289,7 +311,7 @@ def launch(
     """Serve the page in this process (returns at once; the server runs in threads)."""
     gr = _gradio()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per refresh otherwise
-    demo = build(controller, title)
+    demo, controls_version = build(controller, title)
     port = port or free_port(host)
     # the page may hand out saved dopesheets, and nothing else of this machine
     out = controller.trainer.out_dir
@@ -301,7 +323,7 @@ def launch(
         footer_links=[], theme=theme, css=CSS, js=LIVE_JS, pwa=False, mcp_server=False,
         enable_monitoring=False,
     )  # fmt: skip
-    _serve_live(app, controller, title)
+    _serve_live(app, controller, title, controls_version)
     _calm_queue(demo)
     url = url or f"http://{host}:{port}/"
     log.info("explorer serving at %s", url)

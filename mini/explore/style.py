@@ -2,6 +2,7 @@
 
 CSS = """
 .gradio-container { max-width: 1480px !important; }
+.mx-hidden { display: none !important; }
 .mx-status { display: flex; align-items: center; gap: 26px; flex-wrap: wrap; padding: 12px 18px 16px;
   border: 1px solid var(--border-color-primary); border-radius: 12px; position: relative;
   background: var(--background-fill-secondary); }

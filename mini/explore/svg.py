@@ -249,25 +249,37 @@ def scatter_chart(
             f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{rx:.1f}" ry="{ry:.1f}" class="mx-ring"/>'
         )
     for layer in layers:
-        px, py = frame.px(layer.x), frame.py(layer.y)
-        ok = np.isfinite(px) & np.isfinite(py)
-        colors = np.full(len(px), layer.color, dtype=object) if isinstance(layer.color, str) else np.asarray(layer.color, dtype=object)  # fmt: skip
-        # fill-opacity, not opacity: a group's opacity makes the browser paint it off-screen first
-        alpha = f' fill-opacity="{layer.opacity}"' if layer.opacity < 1 else ""
-        for color in dict.fromkeys(colors[ok].tolist()):  # one group per colour: a lighter page
-            pick = ok & (colors == color)
-            if layer.hollow:
-                paint = f'fill="white" fill-opacity="0.85" stroke="{color}" stroke-width="1.6"'
-            else:
-                edge = f' stroke="{layer.outline}" stroke-width="1"' if layer.outline else ""
-                paint = f'fill="{color}"{edge}'
-            dots = "".join(
-                f'<circle cx="{a}" cy="{b}" r="{layer.radius}"/>'
-                for a, b in zip(np.round(px[pick], 1).tolist(), np.round(py[pick], 1).tolist(), strict=True)
-            )  # fmt: skip
-            parts.append(f"<g {paint}{alpha}>{dots}</g>")
+        parts.append(_points(frame, layer))
     parts.append("</g>")
     return frame.svg(parts, label)
+
+
+def _points(frame: Frame, layer: Points) -> str:
+    """One layer's circles, grouped by colour (a lighter page) unless nearly every point has
+    its own colour (then each circle carries its fill)."""
+    px, py = frame.px(layer.x), frame.py(layer.y)
+    ok = np.isfinite(px) & np.isfinite(py)
+    xs, ys = np.round(px[ok], 1).tolist(), np.round(py[ok], 1).tolist()
+    colors = [layer.color] * len(px) if isinstance(layer.color, str) else list(layer.color)
+    colors = [c for c, good in zip(colors, ok.tolist(), strict=True) if good]
+    # fill-opacity, not opacity: a group's opacity makes the browser paint it off-screen first
+    alpha = f' fill-opacity="{layer.opacity}"' if layer.opacity < 1 else ""
+    r = layer.radius
+    if layer.hollow:
+        base, paint = ' fill="white" fill-opacity="0.85" stroke-width="1.6"', "stroke"
+    else:
+        edge = f' stroke="{layer.outline}" stroke-width="1"' if layer.outline else ""
+        base, paint = edge + alpha, "fill"
+    groups: dict[str, list[str]] = {}
+    for x, y, c in zip(xs, ys, colors, strict=True):
+        groups.setdefault(c, []).append(f'<circle cx="{x}" cy="{y}" r="{r}"/>')
+    if len(groups) * 4 > len(xs):  # nearly one colour per point: no groups
+        dots = "".join(
+            f'<circle cx="{x}" cy="{y}" r="{r}" {paint}="{c}"/>'
+            for x, y, c in zip(xs, ys, colors, strict=True)
+        )
+        return f"<g{base}>{dots}</g>"
+    return "".join(f'<g{base} {paint}="{c}">{"".join(d)}</g>' for c, d in groups.items())
 
 
 def limits(*arrays: np.ndarray, pad: float = 0.08, square: bool = True) -> tuple[tuple[float, float], tuple[float, float]]:  # fmt: skip

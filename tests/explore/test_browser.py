@@ -171,6 +171,8 @@ def test_the_vq_explorer_in_a_browser(tmp_path, browser):
         assert np.all(np.diff(recon[back - 1 : back + 100]) > 0)
         number = page.locator("#mx-slider-recon input[type=number]")
         wait_until(lambda: float(number.input_value()) == 1.0, "the slider following again")
+        for other_prop, value in (("vq-blend", 0.0), ("ema-decay", 0.9)):  # the others untouched
+            assert float(page.input_value(f"#mx-slider-{other_prop} input[type=number]")) == value
 
         # fire an action
         page.click("#mx-fire-refresh")

@@ -79,9 +79,13 @@ def test_a_scatter_draws_one_circle_per_finite_point_inside_a_clip():
     )  # fmt: skip
     root = parse(svg)
     circles = [e for e in root.iter() if e.tag.endswith("circle")]
-    groups = [e for e in root.iter() if e.tag.endswith("}g") and e.get("fill")]
-    assert len(circles) == 4 and len(groups) == 4  # a group per colour and layer
-    assert groups[-1].get("fill") == "white" and groups[-1].get("stroke") == "#111"  # a ring
+    assert len(circles) == 4  # the NaN point is left out
+    filled = {c.get("fill") for c in circles[:3]}
+    assert filled == {"#f00", "#0f0", "#000"}  # distinct colours: each circle its own fill
+    ring = [g for g in root.iter() if g.tag.endswith("}g") and g.get("fill") == "white"]
+    assert ring and ring[0][0].get("stroke") == "#111"  # hollow: a ring in the point's colour
+    many = scatter_chart([Points(np.zeros(40), np.zeros(40), ["#abc", "#def"] * 20)], xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+    assert many.count("<g") == 1 + 2  # the clip group, then one group per colour
     assert any(e.tag.endswith("ellipse") for e in root.iter())
     assert any(e.tag.endswith("clipPath") for e in root.iter())
 
