@@ -65,8 +65,10 @@ class SavedDopesheet:
 
     def summary(self) -> str:
         worst = max(self.errors.values(), key=_relative_error, default=None)
-        if worst is None or _relative_error(worst) < 1e-12:
+        if worst is None or worst.max_abs == 0.0:
             return f"{self.path.name}: reproduces the run exactly"
+        if _relative_error(worst) < 1e-12:  # log columns: exp(log(x)) is x to a few ulp
+            return f"{self.path.name}: reproduces the run (to float rounding)"
         return (
             f"{self.path.name}: within {worst.max_abs:.3g} of the run ({worst.prop} at step "
             f"{worst.step:,}: {worst.baked:.4g} instead of {worst.ran:.4g}; changes made while "

@@ -71,6 +71,8 @@ def ticks(lo: float, hi: float, log: bool = False, n: int = 5) -> list[float]:
     from matplotlib.ticker import LogLocator, MaxNLocator
 
     if log:
+        if not (lo > 0 and math.isfinite(hi / lo)):  # beyond float range (subnormals): no ticks
+            return []
         subs = (1.0, 2.0, 5.0) if hi / lo < 100 and n > 2 else (1.0,)  # 1-2-5 on short ranges
         vals = LogLocator(subs=subs, numticks=n + 1).tick_values(lo, hi)
     else:
