@@ -210,9 +210,7 @@ def test_the_vq_explorer_in_a_browser(tmp_path, browser):
             else:
                 assert np.array_equal(again[name].to_numpy(), used), name
         assert (fired_at, "refresh") in saved.actions
-        page.wait_for_selector(
-            ".mx-notes li:has-text('reproduces the run')", timeout=WAIT_MS
-        )
+        page.wait_for_selector(".mx-notes li:has-text('reproduces the run')", timeout=WAIT_MS)
         png = page.screenshot(full_page=True)
         write_bytes(REPO / "docs" / "vq-explorer.png", png)
 
