@@ -31,9 +31,9 @@ from mini.atomic import write_text
 from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo, property_infos
-from mini.explore.snapshot import PanelFailure, SavedDopesheet, Snapshot, Status
+from mini.explore.snapshot import PanelFailure, SavedDopesheet, Snapshot, Status, bake_error
 from mini.temporal import Dopesheet, Timeline
-from mini.temporal.bake import bake, bake_error
+from mini.temporal.bake import bake
 from mini.training.events import PRE_STEP, STEP_METRICS, Event
 from mini.training.modes import eval_mode
 from mini.training.trainer import FitResult, Trainer

@@ -1,5 +1,5 @@
-"""What the explorer hands out: the :class:`Snapshot` the page shows, a saved dopesheet, a
-failed panel. Plain values, safe to read on any thread."""
+"""What the explorer hands out: the :class:`Snapshot` the page shows, a saved dopesheet and how
+closely it reproduces the run, a failed panel. Plain values, safe to read on any thread."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mini.temporal import Dopesheet
-from mini.temporal.bake import BakeError
+from mini.temporal import Dopesheet, Timeline
 
 Status = Literal["ready", "running", "paused", "finished", "stopped", "failed"]
 
@@ -78,3 +77,32 @@ class SavedDopesheet:
 
 def _relative_error(e: BakeError) -> float:
     return e.max_abs / max(abs(e.ran), 1e-300)
+
+
+@dataclass(frozen=True)
+class BakeError:
+    """The largest deviation of a baked dopesheet from the run, for one property."""
+
+    prop: str
+    max_abs: float
+    step: int
+    ran: float
+    baked: float
+
+
+def bake_error(timeline: Timeline, baked: Dopesheet) -> dict[str, BakeError]:
+    """Per property, where the saved dopesheet's values differ most from what ``timeline`` ran
+    and plans to run (``max_abs`` is 0.0 for an exact bake). Computed from the values alone, so
+    it holds for any way of baking."""
+    n = len(timeline)
+    if baked.n_steps != n:
+        raise ValueError(f"the baked dopesheet has {baked.n_steps} steps, the run {n}")
+    ran = timeline.values(0, n)
+    again = Timeline(baked).values(0, n)
+    out = {}
+    for name in timeline.names:
+        diff = np.abs(again[name] - ran[name])
+        diff[np.isnan(ran[name])] = 0.0  # steps before the property existed
+        i = int(np.argmax(diff))
+        out[name] = BakeError(name, float(diff[i]), i, float(ran[name][i]), float(again[name][i]))
+    return out

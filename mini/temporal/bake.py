@@ -13,17 +13,14 @@ keys a dopesheet segment is a rest-to-rest curve of the column's interpolator, s
 exact (to float rounding: bitwise in linear space, a few ulp for ``:log`` columns) whenever each
 runtime change started and ended while the property was at rest on a ``minjerk`` column: moved
 while it held still or sat on a key, returned (``follow``) while the schedule held still.
-Otherwise :func:`bake_error` measures the deviation; see ``docs/explorer.md`` for its bounds.
+Otherwise the deviation is bounded as ``docs/explorer.md`` says (the explorer measures it).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from mini.temporal.curves import PropCurve
 from mini.temporal.dopesheet import Dopesheet
@@ -31,7 +28,7 @@ from mini.temporal.eras import Era
 from mini.temporal.overrides import Override, influence_end
 from mini.temporal.timeline import Timeline
 
-__all__ = ["BakeError", "bake", "bake_error"]
+__all__ = ["bake"]
 
 
 def bake(timeline: Timeline, actions: Iterable[tuple[int, str]] = ()) -> Dopesheet:
@@ -143,31 +140,3 @@ def _phases_and_actions(
             if era.start <= step < hi:
                 actions.setdefault(step, []).append(action)
     return phases, actions
-
-
-@dataclass(frozen=True)
-class BakeError:
-    """The largest deviation of a baked dopesheet from the run, for one property."""
-
-    prop: str
-    max_abs: float
-    step: int
-    ran: float
-    baked: float
-
-
-def bake_error(timeline: Timeline, baked: Dopesheet) -> dict[str, BakeError]:
-    """Per property, where the baked dopesheet's values differ most from what ``timeline`` ran
-    (``max_abs`` is 0.0 for an exact bake)."""
-    n = len(timeline)
-    if baked.n_steps != n:
-        raise ValueError(f"the baked dopesheet has {baked.n_steps} steps, the run {n}")
-    ran = timeline.values(0, n)
-    again = Timeline(baked).values(0, n)
-    out = {}
-    for name in timeline.names:
-        diff = np.abs(again[name] - ran[name])
-        diff[np.isnan(ran[name])] = 0.0  # steps before the property existed
-        i = int(np.argmax(diff))
-        out[name] = BakeError(name, float(diff[i]), i, float(ran[name][i]), float(again[name][i]))
-    return out

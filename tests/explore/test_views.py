@@ -105,3 +105,20 @@ def test_png_encodes_the_pixels_exactly():
     rows = np.frombuffer(zlib.decompress(data[idat + 4 : idat + 4 + length]), np.uint8)
     pixels = rows.reshape(h, w + 1)[:, 1:]
     assert (w, h) == (7, 5) and np.array_equal(pixels, np.round((1 - gray) * 255))
+
+
+def test_bake_error_finds_the_largest_deviation_and_where():
+    from mini.explore.snapshot import bake_error
+    from mini.temporal import Timeline
+    from mini.temporal.bake import bake
+
+    tl = Timeline(Dopesheet.from_text("STEP,w,v\n0,0,1\n600,2,1\n999,2,1\n"))
+    for _ in range(200):
+        tl.step()
+    tl.set("v", 3.0, 50)  # v holds still: exact
+    tl.set("w", -1.0, 100)  # w is moving: approximated
+    baked = bake(tl)
+    errors = bake_error(tl, baked)
+    diff = np.abs(Timeline(baked).values()["w"] - tl.values()["w"])
+    assert errors["v"].max_abs == 0.0
+    assert errors["w"].max_abs == diff.max() > 0 and errors["w"].step == int(diff.argmax())

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mini.temporal import Dopesheet, Timeline, realize
-from mini.temporal.bake import bake, bake_error
+from mini.temporal.bake import bake
 
 # w holds still on 0..300 and 600..999 and moves on 300..600; lr (log) decays throughout
 SHEET = (
@@ -53,7 +53,6 @@ def test_changes_made_at_rest_are_reproduced_exactly():
     for name in ("w", "z"):
         assert np.array_equal(again[name], ran[name]), name
     np.testing.assert_allclose(again["lr"], ran["lr"], rtol=1e-13)  # untouched, log space
-    assert all(e.max_abs == 0.0 for k, e in bake_error(tl, baked).items() if k != "lr")
     # the run's phases and dopesheet actions stay; fired actions follow the step's own
     assert baked.actions == [(120, "refresh"), (300, "kick"), (300, "refresh")]
     assert [(p.name, p.start) for p in baked.phases] == [("Warm", 0), ("Main", 300)]
@@ -83,7 +82,7 @@ def test_the_saved_dopesheet_realizes_to_what_a_stepping_loop_saw():
     assert realize(baked)["w"].tolist() == seen
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     s=st.integers(1, 598),
     d=st.integers(1, 400),
@@ -92,15 +91,14 @@ def test_the_saved_dopesheet_realizes_to_what_a_stepping_loop_saw():
 def test_a_change_made_while_moving_stays_within_the_documented_bound(s, d, value):
     """Keys where the run was are exact; in between a rest-to-rest segment replaces (a) the
     part of a schedule segment (change Δ) the run followed before the change — off by at most
-    0.228·|Δ| — and (b) a transition that started moving at (v0, a0) — off by at most
-    0.198·|v0|·d + 0.0173·|a0|·d²."""
+    0.2282·|Δ| — and (b) a transition that started moving at (v0, a0) — off by at most
+    0.1976·|v0|·d + 0.0173·|a0|·d²."""
     tl = Timeline(Dopesheet.from_text("STEP,w\n0,0\n600,2\n999,2\n"))
     walk(tl, s)
     _, v0, a0 = tl.kinematics("w")
     tl.set("w", value, d)
     baked = bake(tl)
     err = np.abs(Timeline(baked).values()["w"] - tl.values()["w"])
-    bound = max(0.228 * 2.0, 0.198 * abs(v0) * d + 0.0173 * abs(a0) * d * d) + 1e-9
+    bound = max(0.2282 * 2.0, 0.1976 * abs(v0) * d + 0.0173 * abs(a0) * d * d) + 1e-9
     assert err.max() <= bound
     assert err[s] == 0.0 and err[min(s + d, 999)] == 0.0  # baked keys are exact
-    assert bake_error(tl, baked)["w"].max_abs == err.max()
