@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
                 best[procs] = (min(wall, old[0]), max(sps, old[1])) if old else (wall, sps)
                 print(f"round {r}: {procs} process(es): {wall:.1f} s wall, {sps:,.0f} steps/s")
     (w1, s1), (w2, s2) = best[1], best[2]
-    print(f"VQ example, {args.steps:,} steps, global batch {args.batch_size}, best of {args.rounds}")
+    print(
+        f"VQ example, {args.steps:,} steps, global batch {args.batch_size}, best of {args.rounds}"
+    )
     print(f"1 process : {w1:6.1f} s wall, {s1:6,.0f} steps/s")
     print(f"2 processes: {w2:6.1f} s wall, {s2:6,.0f} steps/s  ({s2 / s1:.2f}x steps/s)")
 

@@ -1,27 +1,39 @@
 """The colour curriculum: a 4-D colour autoencoder learns a hue wheel because a dopesheet says so.
 
     python -m examples.color_curriculum [--schedule CSV] [--steps N] [--out DIR] [--seed S]
-                                        [--no-video] [--resume CKPT]
+                                        [--no-video] [--resume CKPT] [--watch]
+                                        [--explore [--host H] [--port P]]
 
 Writes to ``out/color_curriculum/``: ``schedule.png``, ``phase-history.png``,
 ``latent-evolution.mp4``, ``metrics.jsonl``, ``checkpoints/`` and ``summary.json``.
+``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
 
-from ex_color.experiment import build, make_optimizer, rgb_validation_grid, summarize
+from ex_color.experiment import (
+    ColorExperiment,
+    build,
+    make_optimizer,
+    rgb_validation_grid,
+    summarize,
+)
+from ex_color.explore import HueMetricsPanel, LatentPanel
 from examples.common import (
     console,
     entry,
+    explore,
     finish,
     fit,
     is_main,
     load_schedule,
     parser,
+    read_dopesheet,
     release_memory,
     render_optional,
     save_figure,
@@ -38,8 +50,8 @@ from mini.render import (
     schedule_panels,
     schedule_phases,
 )
-from mini.temporal import plot_timeline, realize
-from mini.training import LatentRecorder
+from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
+from mini.training import LatentRecorder, Trainer
 
 WEIGHTS = ["loss-recon", "reg-separate", "reg-planar", "reg-norm", "reg-anchor"]
 
@@ -78,12 +90,49 @@ def render_video(trainer, recorder: LatentRecorder, colors: np.ndarray, path: Pa
     return anim.render(path, last_frame=path.with_name("latest.png")).frames_per_second
 
 
+def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
+    """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
+    re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
+    runs: list[ColorExperiment] = []
+
+    def schedule() -> Timeline:
+        if args.watch:
+            try:
+                return Timeline(read_dopesheet(args.schedule, args.steps))
+            except (DopesheetError, OSError) as e:
+                console.print(
+                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
+                )
+        return Timeline(timeline.dopesheet)
+
+    hue = HueMetricsPanel()
+
+    def make_trainer() -> Trainer:
+        exp = build(seed=args.seed)
+        runs.append(exp)
+        hue.anchor = exp.anchor  # the anchor drift of the run on screen
+        trainer = exp.trainer(
+            schedule(), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
+            checkpoint_every=args.checkpoint_every, progress=False, seed=args.seed,
+        )  # fmt: skip
+        watch(trainer, args)
+        return trainer
+
+    return explore(
+        args, make_trainer, [LatentPanel(), hue], title="colour curriculum",
+        action_labels={"anchor": "Capture anchor"},
+        summary=lambda trainer: summarize(runs[-1].model, runs[-1].anchor),
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parser(
         __doc__.splitlines()[0], "color-curriculum.csv", "color_curriculum", 600
     ).parse_args(argv)
     timeline = load_schedule(args.schedule, args.steps)
     run = setup(args)
+    if args.explore:
+        return explore_runs(args, timeline)
     n = len(timeline)
     exp = build(seed=args.seed)
     trainer = exp.trainer(

@@ -59,6 +59,17 @@ def int_at_least(low: int, meaning: str = "") -> Callable[[str], int]:
     return parse
 
 
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port, 1–65535."""
+    value = int_at_least(1, "a TCP port")(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: use a port from 1 to 65535")
+    return value
+
+
+port_number.__name__ = "port"
+
+
 def parser(description: str, schedule: str, out: str, frames: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument(
@@ -100,6 +111,19 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
     p.add_argument(
         "--threads", type=int_at_least(1), default=1,
         help="torch threads (tiny models run fastest on one; more only adds sync)",
+    )  # fmt: skip
+    p.add_argument(
+        "--explore", action="store_true",
+        help="steer the run from a local web page: Start/Pause/Reset, a slider per dopesheet "
+        "property, action buttons, Save as dopesheet (needs pip install 'dopesheet[explore]')",
+    )  # fmt: skip
+    p.add_argument(
+        "--host", default="127.0.0.1",
+        help="address the --explore page listens on (default 127.0.0.1: this machine only)",
+    )  # fmt: skip
+    p.add_argument(
+        "--port", type=port_number, default=None,
+        help="port of the --explore page (default: a free one)",
     )  # fmt: skip
     p.add_argument(
         "--onednn", action="store_true",
@@ -162,6 +186,77 @@ def watch(trainer: Trainer, args: argparse.Namespace) -> None:
     """``--watch``: adopt saved edits of ``--schedule`` during the run (rescaled like it)."""
     if args.watch:
         trainer.add(DopesheetWatcher(args.schedule, load=lambda p: read_dopesheet(p, args.steps)))
+
+
+def explore(
+    args: argparse.Namespace,
+    make_trainer: Callable[[], Trainer],
+    panels: list[Any],
+    *,
+    title: str,
+    action_labels: dict[str, str] | None = None,
+    summary: Callable[[Trainer], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``--explore``: serve the explorer page for runs of ``make_trainer()`` until Ctrl-C, then
+    stop training cleanly (its checkpoint and ``metrics.jsonl`` are written) and write
+    ``summary.json`` of the run on screen into its folder (``summary(trainer)`` adds figures)."""
+    if args.resume is not None or args.dist.active:
+        fail("--explore starts fresh runs in one process: drop --resume and run without torchrun")
+    from mini.explore import Controller, launch
+
+    try:
+        controller = Controller(
+            make_trainer, panels, save_dir=args.out, action_labels=action_labels
+        )
+        page = launch(controller, title=title, host=args.host, port=args.port)
+    except ImportError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"cannot serve the explorer on {args.host}:{args.port or 'a free port'}: {e}")
+    console.print(
+        f"explorer: [bold]{page.url}[/bold]  (runs and saved dopesheets go to {args.out}; "
+        "Ctrl-C stops training cleanly)",
+        highlight=False,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning:[/yellow] --host {args.host}: anyone who can reach this machine "
+            "can steer the run (the page has no login)"
+        )
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    try:
+        console.print("Ctrl-C: stopping after this step (press again to abort at once)")
+        result = controller.close()
+        page.close()
+    except KeyboardInterrupt:
+        fail("aborted by a second Ctrl-C: the step did not finish", EXIT_INTERRUPTED)
+    trainer = controller.trainer
+    out: dict[str, Any] = {
+        "explored": True,
+        "run": controller.run_number,
+        "status": controller.status,
+        "steps_trained": controller.snapshot().step,
+        "checkpoint": str(result.checkpoint) if result and result.checkpoint else None,
+        "fired": [list(f) for f in trainer.fired],
+    }
+    if summary is not None and controller.snapshot().step > 0:
+        try:
+            out.update(summary(trainer))
+        except Exception as e:  # e.g. a model that went non-finite: keep the rest
+            out["summary_error"] = f"{type(e).__name__}: {e}"
+    error = controller.snapshot().error
+    if error:
+        out["error"] = error
+    if trainer.out_dir is not None and trainer.out_dir.is_dir():
+        write_summary(trainer.out_dir / "summary.json", out)
+        console.print(f"run {controller.run_number}: outputs in {trainer.out_dir}", highlight=False)
+    if error:
+        fail(f"the run on screen failed: {error}", 1)
+    return out
 
 
 def load_schedule(path: Path, steps: int | None) -> Timeline:

@@ -5,7 +5,8 @@ dopesheet schedules.
                                      [--latent-dim E] [--out DIR] [--seed S] [--no-video]
                                      [--no-refresh] [--refresh-every N] [--resume CKPT]
                                      [--relaxation sample|gumbel|soft] [--learn ema|loss]
-                                     [--gradient straight-through|rotation] [--targets]
+                                     [--gradient straight-through|rotation] [--targets] [--watch]
+                                     [--explore [--host H] [--port P]]
 
 Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
 ``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
@@ -14,6 +15,7 @@ Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
 configuration that meets the production targets on held-out digits (:data:`TARGETS_CONFIG`:
 ``schedules/vq-targets.csv`` plus model flags); flags given on the command line override it.
 Every figure in ``summary.json`` without a ``train_`` prefix is measured on the held-out split.
+``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from examples.common import (
     REPO,
     console,
     entry,
+    explore,
     finish,
     fit,
     int_at_least,
     is_main,
     load_schedule,
     parser,
+    read_dopesheet,
     render_optional,
     save_figure,
     setup,
@@ -42,7 +46,7 @@ from examples.common import (
     write_summary,
 )
 from mini.render import frame_steps
-from mini.temporal import Timeline, plot_timeline, realize
+from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.experiment import (
     VQExperiment,
@@ -52,6 +56,7 @@ from vq.experiment import (
     summarize,
     without_actions,
 )
+from vq.explore import panels as vq_panels
 from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
 from vq.quantizer import GRADIENTS, LEARN, RELAXATIONS
 from vq.residual import quantizer_levels
@@ -149,6 +154,47 @@ def render_video(
     return anim.render(path, last_frame=path.with_name("latest.png")).frames_per_second
 
 
+def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
+    """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
+    re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
+    runs: list[VQExperiment] = []
+
+    def schedule() -> Timeline:
+        ds = timeline.dopesheet
+        if args.watch:
+            try:
+                ds = read_dopesheet(args.schedule, args.steps)
+            except (DopesheetError, OSError) as e:
+                console.print(
+                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
+                )
+        if args.no_refresh:
+            ds = without_actions(ds, {"refresh"})
+        return Timeline(ds)
+
+    def make_trainer() -> Trainer:
+        exp = build(
+            args.latent_dim, args.codes, args.levels,
+            seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
+            refresh=not args.no_refresh,
+        )  # fmt: skip
+        runs.append(exp)
+        trainer = exp.trainer(
+            schedule(), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
+            checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
+        )  # fmt: skip
+        watch(trainer, args)
+        return trainer
+
+    probe = build(args.latent_dim, args.codes, args.levels, seed=args.seed)
+    panels = vq_panels(probe.model, probe.data.val, probe.data.val_labels)
+    return explore(
+        args, make_trainer, panels, title="VQ curriculum",
+        action_labels={"refresh": "Refresh dead codes"},
+        summary=lambda trainer: summarize(runs[-1].model, runs[-1].data),
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
@@ -156,6 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
     run = setup(args)
     if args.no_refresh:
         timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
+    if args.explore:
+        return explore_runs(args, timeline)
     ds = timeline.dopesheet
     n = len(timeline)
     label = args.schedule.name + (" without refresh" if args.no_refresh else "")

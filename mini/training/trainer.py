@@ -388,7 +388,9 @@ class Trainer:
             self._emit_named(ACTION, action, state, action=action)
         if self._queued:
             self._fire_queued(state)
-        if self._distributed and (state.actions or (self.fired and self.fired[-1][0] == state.step)):
+        if self._distributed and (
+            state.actions or (self.fired and self.fired[-1][0] == state.step)
+        ):
             sync_from_main(self.model, self._stateful, self.dist)
         self._emit(PRE_STEP, state)
         self._apply_props(state.props)

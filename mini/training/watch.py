@@ -1,8 +1,9 @@
 """``--watch``: adopt saved edits of the dopesheet file while the run trains.
 
-The watcher looks at the file's modification time and size every ``every_s`` seconds (one
-``stat`` call; the per-step cost is a clock read) and parses it once the change has settled
-(the same size and time on two looks, so an editor's half-written save is not read). A valid
+The watcher looks at the file every ``every_s`` seconds (its size, times, inode and a digest of
+its bytes, so a same-size rewrite within one tick of a coarse file-system clock is still seen;
+between looks the per-step cost is a clock read) and parses it once the change has settled
+(the same on two looks at least ``settle_s`` apart, so a half-written save is not read). A valid
 edit is adopted from the next step with :meth:`Trainer.adopt` — every property continues
 smoothly from its current value — logged in ``metrics.jsonl`` (``extras["dopesheet-reload"]``)
 and copied to ``<out>/schedules/``. An invalid edit keeps the last good schedule: its problems
@@ -12,6 +13,7 @@ on, and a later fix is adopted.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -29,24 +31,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_DIGEST_BYTES = 1 << 20  # bigger files are compared by size, times and inode only
+
 
 class DopesheetWatcher:
-    """Watches ``path``; ``load(path)`` reads it (default ``Dopesheet.from_csv``; pass one that
-    also rescales, e.g. for ``--steps``)."""
+    """Watches ``path`` every ``every_s`` seconds; ``load(path)`` reads it (default
+    ``Dopesheet.from_csv``; pass one that also rescales, e.g. for ``--steps``). A change is read
+    once it looked the same on two looks at least ``settle_s`` apart."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         load: Callable[[Path], Dopesheet] | None = None,
         every_s: float = 0.5,
+        settle_s: float = 0.05,
     ):
         self.path = Path(path)
         self.load = load or Dopesheet.from_csv
         self.every_s = every_s
+        self.settle_s = settle_s
         self.adopted: list[dict[str, Any]] = []  # {"step", "changed", "copy"}
         self.errors: list[dict[str, Any]] = []  # {"step", "problems"}
         self._seen = self._signature()  # the version the run started with
-        self._pending: tuple[int, int] | None = None
+        self._pending: tuple[int, int, int, bytes] | None = None
+        self._pending_since = 0.0
         self._next = 0.0
         self._trainer: Trainer | None = None
 
@@ -54,12 +62,13 @@ class DopesheetWatcher:
         self._trainer = trainer
         trainer.on(PRE_STEP, self.poll)
 
-    def _signature(self) -> tuple[int, int] | None:
+    def _signature(self) -> tuple[int, int, int, bytes] | None:
         try:
             st = os.stat(self.path)
+            data = self.path.read_bytes() if st.st_size <= MAX_DIGEST_BYTES else b""
         except OSError:  # being replaced by an editor right now
             return None
-        return st.st_mtime_ns, st.st_size
+        return st.st_mtime_ns, st.st_size, st.st_ino, hashlib.blake2b(data, digest_size=16).digest()
 
     def poll(self, event: Event) -> None:
         now = time.monotonic()
@@ -71,7 +80,9 @@ class DopesheetWatcher:
             self._pending = None
             return
         if sig != self._pending:  # changed since the last look: let the save settle
-            self._pending = sig
+            self._pending, self._pending_since = sig, now
+            return
+        if now - self._pending_since < self.settle_s:  # looks in quick succession: wait
             return
         self._seen, self._pending = sig, None
         self.check_now(event.trainer, event.step)

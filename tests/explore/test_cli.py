@@ -1,0 +1,87 @@
+"""``--explore`` from the command line: the URL is printed, the page serves the run, Ctrl-C
+stops training cleanly and writes the run's outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.explore.test_browser import CHROMIUM, wait_for_steps_over
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def test_a_bad_port_is_a_usage_error_naming_the_flag(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "examples.color_curriculum", "--explore", "--port", "70000",
+         "--out", str(tmp_path)],
+        cwd=REPO, env=env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert p.returncode == 2
+    assert "--port" in p.stderr and "1 to 65535" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium browser found (apt-get install chromium)")
+def test_the_colour_explorer_from_the_command_line(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "examples.color_curriculum", "--explore", "--out", str(out)],
+        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        lines = []
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            url = m.group(1) if m else None
+        assert url, "no URL printed:\n" + "".join(lines)
+        with urllib.request.urlopen(url, timeout=30) as r:  # the page is served
+            assert r.status == 200
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#mx-step", timeout=60_000)
+            assert "Capture anchor" in page.inner_text("#mx-fire-anchor")
+            page.click("#mx-start")
+            wait_for_steps_over(page, 100)
+            page.close()  # closing the page does not stop training
+            browser.close()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log
+    run = out / "run-1"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["explored"] and summary["status"] == "stopped" and summary["steps_trained"] > 100
+    assert "recon_mse" in summary and Path(summary["checkpoint"]).is_file()
+    metrics = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(metrics) == summary["steps_trained"]
