@@ -161,7 +161,8 @@ def test_without_a_terminal_progress_prints_plain_lines():
     assert "phase 'A' done" in out and "\x1b[" not in out  # plain text, no escape codes
 
 
-def test_print_from_a_handler_goes_above_the_live_bar(capsys):
+def test_print_from_a_handler_goes_above_the_live_bar(capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # CI=1 means plain lines, no live bar
     buf = io.StringIO()
     progress = TrainingProgress(console=Console(file=buf, force_terminal=True, width=100))
     trainer = make(SHEET)
