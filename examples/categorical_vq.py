@@ -4,11 +4,13 @@ temperature on the dopesheet.
     python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|PATH]
                                       [--features A,B,...] [--exclude C,...] [--steps N]
                                       [--seed S] [--out DIR] [--no-video]
+                                      [--explore [--host H] [--port P]] [--watch]
     python -m examples.categorical_vq encode --checkpoint CKPT [--data ...] --out tokens.npz
 
 Writes to ``out/categorical_vq/``: ``summary.json``, ``metrics.jsonl``, ``schedule.png``,
 ``assignment-<phase>.png`` at each phase end, ``assignment.mp4`` (the assignment sharpening as
 the temperature falls), ``checkpoints/`` (``best.pt`` by the composite validation score).
+``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
 from __future__ import annotations
@@ -22,23 +24,27 @@ import pandas as pd
 
 from examples.common import (
     console,
+    explore,
     fail,
     finish,
     fit,
     int_at_least,
     load_schedule,
     parser,
+    read_dopesheet,
     render_optional,
     save_figure,
     setup,
+    watch,
     write_summary,
 )
-from mini.temporal import plot_timeline, realize
-from mini.training import CheckpointError
+from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
+from mini.training import CheckpointError, Trainer
 from mini.training.events import Event
+from vq.categorical_explore import panels as categorical_panels
 from vq.categorical_run import CategoricalRun, build, final_summary
-from vq.categorical_video import plot_assignment, render_assignment_video
-from vq.tabular import TableError, load_table
+from vq.categorical_video import feature_labels, plot_assignment, render_assignment_video
+from vq.tabular import FeatureTable, TableError, load_table
 
 
 def _names(text: str | None) -> list[str]:
@@ -79,15 +85,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def display_names(run: CategoricalRun) -> list[str]:
-    """Feature names for the pictures; with a planted grouping, each with its group (``g2``)
-    or ``noise`` for a distractor, so the recovery can be seen."""
-    groups = run.split.table.groups
-    if groups is None:
-        return list(run.split.features)
-    return [
-        f"{f} · {'noise' if g < 0 else f'g{g}'}"
-        for f, g in zip(run.split.features, groups.tolist(), strict=True)
-    ]
+    """Feature names for the pictures, with their planted group when the data has one."""
+    return feature_labels(run.split.features, run.split.table.groups)
 
 
 def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
@@ -103,6 +102,49 @@ def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
     return handler
 
 
+def build_run(args: argparse.Namespace, table: FeatureTable, steps: int) -> CategoricalRun:
+    """The run the flags describe (a fresh model each call, same seed)."""
+    return build(
+        table, args.mode, data=args.data, max_categories=args.max_categories,
+        latent_dim=args.latent_dim, levels=args.levels, codes=args.codes,
+        batch_size=args.batch_size, eval_every=args.eval_every,
+        frame_every=-(-steps // args.frames), weight_decay=args.weight_decay, seed=args.seed,
+    )  # fmt: skip
+
+
+def explore_runs(args: argparse.Namespace, timeline: Timeline, table: FeatureTable, probe: CategoricalRun) -> dict:  # fmt: skip
+    """``--explore``: each Start/Reset trains a fresh tokenizer (same seed) on the dopesheet —
+    re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
+    runs: list[CategoricalRun] = []
+
+    def schedule() -> Timeline:
+        if args.watch:
+            try:
+                return Timeline(read_dopesheet(args.schedule, args.steps))
+            except (DopesheetError, OSError) as e:
+                console.print(
+                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
+                )
+        return Timeline(timeline.dopesheet)
+
+    def make_trainer() -> Trainer:
+        run = build_run(args, table, len(timeline))
+        runs.append(run)
+        trainer = run.trainer(
+            schedule(), out_dir=args.out / f"run-{len(runs)}",
+            checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
+        )  # fmt: skip
+        watch(trainer, args)
+        return trainer
+
+    return explore(
+        args, make_trainer, categorical_panels(probe),
+        title=f"categorical VQ ({args.mode}, {args.data})",
+        action_labels={"harden": "Harden assignment", "refresh": "Refresh dead codes"},
+        summary=lambda trainer: final_summary(runs[-1])[1],
+    )  # fmt: skip
+
+
 def train(argv: list[str] | None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
@@ -110,15 +152,12 @@ def train(argv: list[str] | None) -> dict:
     try:
         table = load_table(args.data, features=_names(args.features) or None,
                            exclude=_names(args.exclude), seed=args.seed)  # fmt: skip
-        run = build(
-            table, args.mode, data=args.data, max_categories=args.max_categories,
-            latent_dim=args.latent_dim, levels=args.levels, codes=args.codes,
-            batch_size=args.batch_size, eval_every=args.eval_every,
-            frame_every=-(-len(timeline) // args.frames), weight_decay=args.weight_decay, seed=args.seed,
-        )  # fmt: skip
+        run = build_run(args, table, len(timeline))
     except TableError as e:
         fail(str(e))
     setup(args)
+    if args.explore:
+        return explore_runs(args, timeline, table, run)
     out = args.out
     trainer = run.trainer(timeline, out_dir=args.run, checkpoint_every=args.checkpoint_every,
                           seed=args.seed)  # fmt: skip

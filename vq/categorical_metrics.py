@@ -15,7 +15,8 @@ Definitions (also in ``docs/categorical.md``):
 - **reconstruction quality**: :func:`vq.metrics.reconstruction_quality` on normalised features
   (``1 − MSE/variance``, every feature weighted equally).
 - **utilization**: per category and level, the fraction of codes the validation rows use;
-  averaged over categories and levels.
+  averaged over categories and levels (``utilization_levels``: per live category, keyed by its
+  name ``c<index>``, the fraction per level).
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def validation_report(
         "recon_quality": reconstruction_quality(x_val, result.outputs),
         "utilization": float(np.mean(util)) if util else 0.0,
         "utilization_per_category": util,
+        "utilization_levels": {
+            f"c{k}": u for k, u in zip(live.tolist(), per_category, strict=True)
+        },
         "orthogonality": inter_category_orthogonality(q),
         "canonical_correlation": canonical_correlation(q),
         "topographic_correlation": topographic_correlation(

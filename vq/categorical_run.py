@@ -124,6 +124,7 @@ class Evaluator:
             "categories": r["k"],
             "recon_quality": r["recon_quality"],
             "utilization": r["utilization"],
+            "utilization_levels": r["utilization_levels"],
             "orthogonality": r["orthogonality"],
             "topographic_correlation": r["topographic_correlation"],
             "val_loss": loss,

@@ -18,6 +18,17 @@ import pandas as pd
 SIZE = (1280, 720)
 
 
+def feature_labels(features: Sequence[str], groups: np.ndarray | None) -> list[str]:
+    """Feature names for the pictures; with a planted grouping, each with its group (``f03 ·
+    g2``) or ``noise`` for a distractor, so the recovery can be seen."""
+    if groups is None:
+        return [str(f) for f in features]
+    return [
+        f"{f} · {'noise' if g < 0 else f'g{g}'}"
+        for f, g in zip(features, np.asarray(groups).tolist(), strict=True)
+    ]
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -85,3 +85,43 @@ def test_the_colour_explorer_from_the_command_line(tmp_path):
     assert "recon_mse" in summary and Path(summary["checkpoint"]).is_file()
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert len(metrics) == summary["steps_trained"]
+
+
+@pytest.mark.slow
+def test_the_categorical_explorer_serves_its_panels_and_stops_on_ctrl_c(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "examples.categorical_vq", "--explore", "--steps", "200",
+         "--out", str(out)],
+        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url, lines = None, []
+        deadline = time.monotonic() + 120
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            url = m.group(1) if m else None
+        assert url, "no URL printed:\n" + "".join(lines)
+        with urllib.request.urlopen(url + "mx/live", timeout=30) as r:
+            main = json.loads(r.read())["parts"]["main"]
+        for title in (
+            "feature × category assignment", "assignment over steps",
+            "codebook utilization per category",
+        ):  # fmt: skip
+            assert f"<h3>{title}</h3>" in main
+        assert "f00 · g" in main or "f00 · noise" in main  # synthetic data: groups marked
+        with urllib.request.urlopen(url + "config", timeout=30) as r:
+            config = r.read().decode()
+        assert "Harden assignment" in config and "Refresh dead codes" in config
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log and "Ctrl-C: stopping" in log

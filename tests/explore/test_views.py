@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import xml.etree.ElementTree as ET
 
@@ -123,3 +124,37 @@ def test_bake_error_finds_the_largest_deviation_and_where():
     diff = np.abs(Timeline(baked).values()["w"] - tl.values()["w"])
     assert errors["v"].max_abs == 0.0
     assert errors["w"].max_abs == diff.max() > 0 and errors["w"].step == int(diff.argmax())
+
+
+def test_a_heatmap_draws_every_cell_darker_for_larger_values():
+    from mini.explore.heatmap import heatmap, ramp
+
+    m = np.array([[0.0, 0.25, 1.0], [0.5, 0.75, np.nan]])
+    framed = np.array([[False, False, True], [False, True, False]])
+    svg = heatmap(m, ["a<b", "c"], ["x", "y", "z"], row_marks=["#123456", None], outline=framed,
+                  breaks=[1], column_notes=["1", "2", "0"], notes_label="n", scale_label="P")  # fmt: skip
+    root = parse(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    cells = [r for r in root.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
+    assert len(cells) == 6
+    fills = {c.find(f"{ns}title").text: c.get("fill") for c in cells}
+    lut = ramp()
+    assert fills["a<b → x: 0.000"] == lut[0] and fills["a<b → z: 1.000"] == lut[-1]
+    assert fills["c → x: 0.500"] == lut[round(0.5 * (len(lut) - 1))]
+
+    def luminance(hex_colour: str) -> float:
+        r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    order = ["a<b → x: 0.000", "a<b → y: 0.250", "c → x: 0.500", "c → y: 0.750", "a<b → z: 1.000"]
+    lum = [luminance(fills[k]) for k in order]
+    assert all(x > y for x, y in itertools.pairwise(lum))  # darker as values grow
+    framed_rects = [r for r in root.iter(f"{ns}rect") if r.get("stroke") == "#f59e0b"]
+    assert len(framed_rects) == 2
+    assert len([r for r in root.iter(f"{ns}rect") if r.get("fill") == "#123456"]) == 1
+    assert len(list(root.iter(f"{ns}line"))) == 1  # one break
+    assert "a&lt;b" in svg  # names are escaped
+    with pytest.raises(ValueError, match="2×2 names for a 2×3 matrix"):
+        heatmap(m, ["a", "b"], ["x", "y"])
+    big = heatmap(np.zeros((50, 41)), [str(i) for i in range(50)], [str(j) for j in range(41)])
+    assert "<title>" not in big  # no tooltips beyond 2,000 cells
