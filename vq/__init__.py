@@ -1,6 +1,7 @@
 """Vector quantizers, VQ autoencoders, codebook metrics and health handlers.
 
 >>> from vq import VectorQuantizer, ResidualVQ, VQAutoencoder, HealthMonitor, RefreshHandler
+>>> from vq import CategoricalVQ, load_table, load_tokenizer   # the categorical tokenizer
 
 Wiring a VQ autoencoder into the trainer (``schedules/vq-curriculum.csv``)::
 
@@ -67,21 +68,49 @@ _EXPORTS = {
     "vq_term": "vq.criteria",
     "bind_quantizer": "vq.wiring",
     "quantizer_bindings": "vq.wiring",
+    # the categorical tokenizer (docs/categorical.md)
+    "FeatureAssignment": "vq.assignment",
+    "assignment_imbalance": "vq.assignment",
+    "assignment_overlap": "vq.assignment",
+    "near_hard_fraction": "vq.assignment",
+    "CategoricalConfig": "vq.categorical",
+    "CategoricalVQ": "vq.categorical",
+    "canonical_correlation": "vq.categorical_metrics",
+    "inter_category_orthogonality": "vq.categorical_metrics",
+    "discover_categories": "vq.discovery",
+    "synthetic_table": "vq.synthetic",
+    "FeatureTable": "vq.tabular",
+    "TableError": "vq.tabular",
+    "load_table": "vq.tabular",
+    "read_table": "vq.tabular",
+    "split_table": "vq.tabular",
+    "Tokenizer": "vq.tokens",
+    "load_tokenizer": "vq.tokens",
+    "save_tokens": "vq.tokens",
 }
 
 __all__ = [
     "Batches",
+    "CategoricalConfig",
+    "CategoricalVQ",
     "CodebookHealth",
     "Digits",
+    "FeatureAssignment",
+    "FeatureTable",
     "HealthMonitor",
     "HeldOutMetrics",
     "QuantizerOutput",
     "RefreshHandler",
     "ResidualOutput",
     "ResidualVQ",
+    "TableError",
+    "Tokenizer",
     "VQAutoencoder",
     "VectorQuantizer",
+    "assignment_imbalance",
+    "assignment_overlap",
     "bind_quantizer",
+    "canonical_correlation",
     "code_counts",
     "codebook_health",
     "codebook_orthogonality",
@@ -90,15 +119,24 @@ __all__ = [
     "digits_vqvae",
     "digits_vqvae_2d",
     "digits_vqvae_large",
+    "discover_categories",
     "effective_rank",
     "heldout_metrics",
+    "inter_category_orthogonality",
     "load_digits_split",
+    "load_table",
+    "load_tokenizer",
+    "near_hard_fraction",
     "orthogonality_penalty",
     "perplexity",
     "quantizer_bindings",
     "quantizer_levels",
+    "read_table",
     "recon_mse",
     "reconstruction_quality",
+    "save_tokens",
+    "split_table",
+    "synthetic_table",
     "topographic_correlation",
     "topographic_penalty",
     "utilization",
@@ -121,8 +159,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from vq.assignment import (
+        FeatureAssignment,
+        assignment_imbalance,
+        assignment_overlap,
+        near_hard_fraction,
+    )
+    from vq.categorical import CategoricalConfig, CategoricalVQ
+    from vq.categorical_metrics import canonical_correlation, inter_category_orthogonality
     from vq.criteria import recon_mse, vq_loss, vq_term
     from vq.data import Batches, Digits, load_digits_split
+    from vq.discovery import discover_categories
     from vq.health import HealthMonitor, RefreshHandler
     from vq.heldout import HeldOutMetrics, heldout_metrics
     from vq.metrics import (
@@ -142,4 +189,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vq.quantizer import QuantizerOutput, VectorQuantizer
     from vq.regularizers import orthogonality_penalty, topographic_penalty
     from vq.residual import ResidualOutput, ResidualVQ, quantizer_levels
+    from vq.synthetic import synthetic_table
+    from vq.tabular import FeatureTable, TableError, load_table, read_table, split_table
+    from vq.tokens import Tokenizer, load_tokenizer, save_tokens
     from vq.wiring import bind_quantizer, quantizer_bindings
