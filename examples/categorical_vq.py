@@ -29,16 +29,16 @@ from examples.common import (
     finish,
     fit,
     int_at_least,
+    latest_dopesheet,
     load_schedule,
     parser,
-    read_dopesheet,
     render_optional,
     save_figure,
     setup,
     watch,
     write_summary,
 )
-from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
+from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import CheckpointError, Trainer
 from mini.training.events import Event
 from vq.categorical_explore import panels as categorical_panels
@@ -116,22 +116,13 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline, table: FeatureTab
     """``--explore``: each Start/Reset trains a fresh tokenizer (same seed) on the dopesheet —
     re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
     runs: list[CategoricalRun] = []
-
-    def schedule() -> Timeline:
-        if args.watch:
-            try:
-                return Timeline(read_dopesheet(args.schedule, args.steps))
-            except (DopesheetError, OSError) as e:
-                console.print(
-                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
-                )
-        return Timeline(timeline.dopesheet)
+    dopesheet = latest_dopesheet(args, timeline.dopesheet)
 
     def make_trainer() -> Trainer:
         run = build_run(args, table, len(timeline))
         runs.append(run)
         trainer = run.trainer(
-            schedule(), out_dir=args.out / f"run-{len(runs)}",
+            Timeline(dopesheet()), out_dir=args.out / f"run-{len(runs)}",
             checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
         )  # fmt: skip
         watch(trainer, args)

@@ -31,9 +31,9 @@ from examples.common import (
     finish,
     fit,
     is_main,
+    latest_dopesheet,
     load_schedule,
     parser,
-    read_dopesheet,
     release_memory,
     render_optional,
     save_figure,
@@ -50,7 +50,7 @@ from mini.render import (
     schedule_panels,
     schedule_phases,
 )
-from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
+from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 
 WEIGHTS = ["loss-recon", "reg-separate", "reg-planar", "reg-norm", "reg-anchor"]
@@ -94,16 +94,7 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
     """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
     re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
     runs: list[ColorExperiment] = []
-
-    def schedule() -> Timeline:
-        if args.watch:
-            try:
-                return Timeline(read_dopesheet(args.schedule, args.steps))
-            except (DopesheetError, OSError) as e:
-                console.print(
-                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
-                )
-        return Timeline(timeline.dopesheet)
+    dopesheet = latest_dopesheet(args, timeline.dopesheet)
 
     hue = HueMetricsPanel()
 
@@ -112,7 +103,7 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
         runs.append(exp)
         hue.anchor = exp.anchor  # the anchor drift of the run on screen
         trainer = exp.trainer(
-            schedule(), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
+            Timeline(dopesheet()), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
             checkpoint_every=args.checkpoint_every, progress=False, seed=args.seed,
         )  # fmt: skip
         watch(trainer, args)

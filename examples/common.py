@@ -182,6 +182,24 @@ def read_dopesheet(path: Path, steps: int | None) -> Dopesheet:
     return ds.scaled(steps) if steps else ds
 
 
+def latest_dopesheet(args: argparse.Namespace, first: Dopesheet) -> Callable[[], Dopesheet]:
+    """For ``--explore``: the dopesheet each Start/Reset trains on — with ``--watch``,
+    ``--schedule`` read again, keeping the last good one while the file cannot be read."""
+    last = [first]
+
+    def current() -> Dopesheet:
+        if args.watch:
+            try:
+                last[0] = read_dopesheet(args.schedule, args.steps)
+            except (DopesheetError, OSError) as e:
+                console.print(
+                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
+                )
+        return last[0]
+
+    return current
+
+
 def watch(trainer: Trainer, args: argparse.Namespace) -> None:
     """``--watch``: adopt saved edits of ``--schedule`` during the run (rescaled like it)."""
     if args.watch:

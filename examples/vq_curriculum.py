@@ -36,9 +36,9 @@ from examples.common import (
     fit,
     int_at_least,
     is_main,
+    latest_dopesheet,
     load_schedule,
     parser,
-    read_dopesheet,
     render_optional,
     save_figure,
     setup,
@@ -46,7 +46,7 @@ from examples.common import (
     write_summary,
 )
 from mini.render import frame_steps
-from mini.temporal import DopesheetError, Timeline, plot_timeline, realize
+from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.experiment import (
     VQExperiment,
@@ -158,16 +158,10 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
     """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
     re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
     runs: list[VQExperiment] = []
+    dopesheet = latest_dopesheet(args, timeline.dopesheet)
 
     def schedule() -> Timeline:
-        ds = timeline.dopesheet
-        if args.watch:
-            try:
-                ds = read_dopesheet(args.schedule, args.steps)
-            except (DopesheetError, OSError) as e:
-                console.print(
-                    f"[red]{args.schedule} cannot be read, using the last good one:[/red] {e}"
-                )
+        ds = dopesheet()
         if args.no_refresh:
             ds = without_actions(ds, {"refresh"})
         return Timeline(ds)
