@@ -8,8 +8,10 @@ name exists, as the dopesheet parser does for the file itself.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mini.temporal import Dopesheet
 from mini.training.events import NAMED_EVENTS, Subscription
@@ -87,6 +89,29 @@ def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
                 + ": the data would never be used (fix the phase name)"
             )
     return problems
+
+
+BUILTIN_PROPS = ("lr", "grad-clip")
+
+
+def check_run(ds: Dopesheet, names: RunNames, optimizer: Any) -> None:
+    """``Trainer.check``: :class:`ConfigError` listing every problem of :func:`run_problems`;
+    a warning naming the dopesheet properties nothing reads (criteria, bindings, reads, the
+    built-in ``lr``/``grad-clip`` and their ``-<group>`` forms for named param groups)."""
+    problems = run_problems(ds, names)
+    if problems:
+        raise ConfigError("the run cannot start:\n  " + "\n  ".join(problems))
+    used = {*names.criteria, *names.bound, *names.read, *BUILTIN_PROPS}
+    for group in optimizer.param_groups:
+        if group.get("name") is not None:
+            used |= {f"lr-{group['name']}", f"grad-clip-{group['name']}"}
+    unused = unused_props(ds, used)
+    if unused:
+        warnings.warn(
+            f"{ds.source}: propert{'ies' if len(unused) > 1 else 'y'} "
+            f"{', '.join(map(repr, unused))} not read by anything in this run (typo?)",
+            stacklevel=4,  # the user's fit() or check() call
+        )
 
 
 def unused_props(ds: Dopesheet, used: Collection[str]) -> list[str]:

@@ -11,12 +11,15 @@ first ``next()`` — ``DataLoader(shuffle=True, num_workers=0)``, plain lists an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from mini.temporal import Dopesheet, Timeline
 
 
 @dataclass
@@ -191,3 +194,25 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
     return batch
+
+
+def run_timeline(
+    schedule: Timeline | Dopesheet | str | os.PathLike[str], data: Any,
+    steps_per_epoch: int | None, total_steps: int | None,
+) -> Timeline:  # fmt: skip
+    """The run's timeline. A CSV path is read with the units the run knows: ``2ep`` steps use
+    ``steps_per_epoch`` (default: the number of batches of the first phase's loader, when it
+    has a length), ``50%`` steps use ``total_steps``."""
+    if isinstance(schedule, Timeline):
+        return schedule
+    if isinstance(schedule, Dopesheet):
+        return Timeline(schedule)
+    if steps_per_epoch is None:
+        first = data if isinstance(data, PhaseData) else next(iter(data.values()), None)
+        try:
+            steps_per_epoch = len(first.train) if first is not None else None  # type: ignore[arg-type]
+        except TypeError:  # an endless or sized-by-nothing iterable
+            steps_per_epoch = None
+    return Timeline(
+        Dopesheet.from_csv(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +24,9 @@ from torch import Tensor, nn
 from mini.temporal import Dopesheet, State, Timeline
 from mini.training import checkpoint as checkpointing
 from mini.training.bindings import lr_targets
-from mini.training.checks import ConfigError, RunNames, run_problems, unused_props
+from mini.training.checks import ConfigError, RunNames, check_run, run_problems
 from mini.training.criteria import SpecialCriterion, batch_inputs, default_forward
-from mini.training.data import PhaseData, PhaseIterators, model_device, stateful
+from mini.training.data import PhaseData, PhaseIterators, model_device, run_timeline, stateful
 from mini.training.distributed import (
     Distributed,
     barrier,
@@ -63,7 +62,6 @@ from mini.training.validation import CriterionEntry, validate_phase
 log = logging.getLogger(__name__)
 
 Forward = Callable[[nn.Module, Any], Any]
-_BUILTIN_PROPS = ("lr", "grad-clip")
 
 __all__ = ["ConfigError", "FitResult", "NonFiniteLossError", "Trainer", "batch_inputs"]
 
@@ -116,7 +114,7 @@ class Trainer:
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         self.model = model
         self.optimizer = optimizer
-        self.timeline = _timeline(schedule, data, steps_per_epoch, total_steps)
+        self.timeline = run_timeline(schedule, data, steps_per_epoch, total_steps)
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
         self.dist = dist_setup() if distributed == "auto" else (distributed or Distributed())
@@ -261,13 +259,6 @@ class Trainer:
         return self._steps_this_fit / dt if dt > 0 else 0.0
 
     # -- checks before step 0 -------------------------------------------------------------------------
-    def _used_props(self) -> set[str]:
-        used = set(self.criteria) | set(self._bindings) | self._reads | set(_BUILTIN_PROPS)
-        for group in self.optimizer.param_groups:
-            if group.get("name") is not None:
-                used |= {f"lr-{group['name']}", f"grad-clip-{group['name']}"}
-        return used
-
     def _names(self) -> RunNames:
         return RunNames(
             self.criteria, self._bindings, self._reads, self.bus.subscriptions(), self.data,
@@ -278,17 +269,7 @@ class Trainer:
         """Raise :class:`ConfigError` listing every property, phase, action or data the run
         needs but the dopesheet lacks (with "did you mean"); warn about dopesheet properties
         that nothing reads."""
-        ds = self.timeline.dopesheet
-        problems = run_problems(ds, self._names())
-        if problems:
-            raise ConfigError("the run cannot start:\n  " + "\n  ".join(problems))
-        unused = unused_props(ds, self._used_props())
-        if unused:
-            warnings.warn(
-                f"{ds.source}: propert{'ies' if len(unused) > 1 else 'y'} "
-                f"{', '.join(map(repr, unused))} not read by anything in this run (typo?)",
-                stacklevel=3,
-            )
+        check_run(self.timeline.dopesheet, self._names(), self.optimizer)
 
     def adopt(self, dopesheet: Dopesheet) -> list[str]:
         """Adopt an edited dopesheet from the next step on (``Timeline.reload``: every property
@@ -483,28 +464,6 @@ class Trainer:
     def load(self, path: str | os.PathLike[str]) -> int:
         """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step."""
         return checkpointing.restore(self, path)
-
-
-def _timeline(
-    schedule: Timeline | Dopesheet | str | os.PathLike[str], data: Any,
-    steps_per_epoch: int | None, total_steps: int | None,
-) -> Timeline:  # fmt: skip
-    """The run's timeline. A CSV path is read with the units the run knows: ``2ep`` steps use
-    ``steps_per_epoch`` (default: the number of batches of the first phase's loader, when it
-    has a length), ``50%`` steps use ``total_steps``."""
-    if isinstance(schedule, Timeline):
-        return schedule
-    if isinstance(schedule, Dopesheet):
-        return Timeline(schedule)
-    if steps_per_epoch is None:
-        first = data if isinstance(data, PhaseData) else next(iter(data.values()), None)
-        try:
-            steps_per_epoch = len(first.train) if first is not None else None  # type: ignore[arg-type]
-        except TypeError:  # an endless or sized-by-nothing iterable
-            steps_per_epoch = None
-    return Timeline(
-        Dopesheet.from_csv(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
-    )
 
 
 def _stateful(obj: Any) -> bool:
