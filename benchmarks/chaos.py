@@ -113,14 +113,15 @@ def chaos(name: str, kills: int, rng: random.Random, root: Path, tally: Tally) -
         out = root / f"{name}-kill{i}"
         when = rng.uniform(0.1, 1.0) * wall
         tally.injected += 1
-        code, _ = run(args, out, kill_after=when)
+        code, err = run(args, out, kill_after=when)
         corrupt = i % 3 == 2 and (out / "checkpoints").is_dir()
         if corrupt:  # and the newest checkpoint is truncated
             files = sorted((out / "checkpoints").glob("step-*.pt"))
             if files:
                 files[-1].write_bytes(files[-1].read_bytes()[:64])
                 tally.injected += 1
-        code, err = finish(args, out) if code is None else (code, "")
+        if code is None:
+            code, err = finish(args, out)
         if code != 0:
             tally.lost += 1 + corrupt
             tally.notes.append(f"{name} kill at {when:.1f}s: resume failed ({code}): {err[-300:]}")
