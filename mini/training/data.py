@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data.distributed import DistributedSampler
 
 from mini.temporal import Dopesheet, Timeline
 
@@ -44,6 +45,30 @@ def stateful(obj: Any) -> bool:
     )
 
 
+def epoch_sampler(loader: Any) -> Any:
+    """The sampler of ``loader`` that wants ``set_epoch`` (a ``DistributedSampler``, say), or
+    ``None``: such a sampler reshuffles only when told the epoch."""
+    for sampler in (
+        getattr(loader, "sampler", None),
+        getattr(getattr(loader, "batch_sampler", None), "sampler", None),
+    ):
+        if callable(getattr(sampler, "set_epoch", None)):
+            return sampler
+    return None
+
+
+def per_rank(loader: Any) -> bool:
+    """Whether ``loader`` already yields one rank's share (its sampler is a
+    ``DistributedSampler``), so a distributed run must not slice its batches again."""
+    return any(
+        isinstance(s, DistributedSampler)
+        for s in (
+            getattr(loader, "sampler", None),
+            getattr(getattr(loader, "batch_sampler", None), "sampler", None),
+        )
+    )
+
+
 class _Cycle:
     """An endless iterator over one loader, re-iterating it each epoch."""
 
@@ -55,8 +80,11 @@ class _Cycle:
         self.taken = 0  # batches taken from the current epoch's iterator
         self.rng_at_iter: torch.Tensor | None = None
         self.it: Iterator[Any] | None = None
+        self.sampler = epoch_sampler(loader)
 
     def _start_epoch(self) -> None:
+        if self.sampler is not None:  # as Lightning does: a new order each pass
+            self.sampler.set_epoch(self.epoch)
         if not self.stateful:
             self.rng_at_iter = torch.get_rng_state()
         self.it = iter(self.loader)

@@ -3,7 +3,8 @@
 Every rank walks the same timeline, so properties, phases and actions agree by construction.
 Data: every rank draws the same *global* batch (same loaders, same seeds) and trains on its own
 slice of it (:class:`RankSlices`) — so a 2-process run with batch B is the 1-process run with
-batch B, split, and its loss curve matches it; the colour sampler's dynamic weights are set
+batch B, split, and its loss curve matches it (a loader over a ``DistributedSampler`` already
+yields one rank's share and is used as it is, with ``set_epoch`` called each pass); the colour sampler's dynamic weights are set
 identically on every rank by the same properties. Gradients are averaged by
 ``DistributedDataParallel``; logged losses are averaged across ranks; after a step with actions
 (anchor capture, dead-code refresh) the model and the handlers' state are broadcast from rank 0,
@@ -24,6 +25,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+
+from mini.training.data import per_rank
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +135,10 @@ class StatefulRankSlices(RankSlices):
 
 
 def slice_loader(loader: Iterable[Any], ctx: Distributed) -> Iterable[Any]:
-    """``loader`` as this rank sees it (itself when not distributed)."""
-    if not ctx.active:
+    """``loader`` as this rank sees it: itself when not distributed or when it already yields
+    this rank's share (a ``DataLoader`` over a ``DistributedSampler``), else
+    :class:`RankSlices` of its global batches."""
+    if not ctx.active or per_rank(loader):
         return loader
     stateful = callable(getattr(loader, "state_dict", None))
     return (StatefulRankSlices if stateful else RankSlices)(loader, ctx.rank, ctx.world_size)

@@ -5,7 +5,8 @@ SCENARIO OUT STEPS`` trains SCENARIO with a fixed *global* batch (split over the
 writes ``OUT/rank<r>.pt``: the final weights, what the scenario captured, the logged losses.
 Scenarios: ``mlp`` (a regression MLP with a per-sample loss: the 1-process run's curve is
 reproduced up to float rounding), ``color`` (the colour curriculum with its anchor capture),
-``vq`` (the digits VQ-VAE: EMA codebooks, k-means seeding, refresh actions).
+``vq`` (the digits VQ-VAE: EMA codebooks, k-means seeding, refresh actions), ``sampler`` (the
+MLP on a ``DataLoader`` over a ``DistributedSampler``: per-rank data, not a sliced global batch).
 """
 
 from __future__ import annotations
@@ -66,6 +67,31 @@ def mlp(steps: int) -> tuple[Trainer, dict]:
     return trainer, {}
 
 
+def sampler(steps: int) -> tuple[Trainer, dict]:
+    """The MLP on a DataLoader over a ``DistributedSampler``: each rank loads its own share (32
+    rows a batch), which the trainer must neither slice again nor replay in one order."""
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    from mini.training.distributed import setup
+
+    setup()  # the sampler asks the process group for its rank: join it first
+    torch.manual_seed(0)
+    model = MLP()
+    x = torch.randn(512, 4, generator=torch.Generator().manual_seed(1))
+    rows = torch.cat([x, torch.sin(x.sum(1, keepdim=True)), torch.arange(512.0)[:, None]], 1)
+    loader = DataLoader(rows, batch_size=32, sampler=DistributedSampler(rows, seed=0))
+    ds = Dopesheet.from_text(f"STEP,lr:log,fit\n0,1e-2,1\n{steps - 1},1e-3,\n", source="s.csv")
+    fit = lambda b, r: F.mse_loss(r.outputs, b[:, 4:5])  # noqa: E731
+    trainer = Trainer(
+        model, torch.optim.Adam(model.parameters()), ds, PhaseData(loader), {"fit": fit},
+        progress=False,
+    )  # fmt: skip
+    seen: list[torch.Tensor] = []
+    trainer.on("step-metrics", lambda e: seen.append(e.batch[:, 5].long()))
+    return trainer, {"seen": seen}
+
+
 def color(steps: int) -> tuple[Trainer, dict]:
     from ex_color.experiment import build, make_optimizer
 
@@ -86,7 +112,7 @@ def vq(steps: int) -> tuple[Trainer, dict]:
 
 def main(scenario: str, out: Path, steps: int) -> None:
     torch.set_num_threads(1)
-    trainer, extra = {"mlp": mlp, "color": color, "vq": vq}[scenario](steps)
+    trainer, extra = {"mlp": mlp, "sampler": sampler, "color": color, "vq": vq}[scenario](steps)
     losses: list[float] = []
     trainer.on("step-metrics", lambda e: losses.append(e.losses["total"]))
     trainer.fit()
@@ -96,6 +122,8 @@ def main(scenario: str, out: Path, steps: int) -> None:
         "model": trainer.model.state_dict(),
         "losses": torch.tensor(losses, dtype=torch.float64),
     }
+    if "seen" in extra:
+        result["seen"] = torch.stack(extra["seen"])
     if "anchor" in extra:
         result["anchors"] = extra["anchor"].anchors
         result["captured_at"] = extra["anchor"].captured_at

@@ -49,6 +49,16 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_distributed_sampler_loader_is_each_ranks_share_reshuffled_each_pass(tmp_path):
+    r0, r1 = launch("sampler", tmp_path, 20, 2)  # 8 batches of 32 a pass on each rank
+    assert same_weights(r0["model"], r1["model"])
+    assert r0["seen"].shape == (20, 32)  # the rank's whole batch: not sliced again
+    first = torch.cat([r0["seen"][:8].flatten(), r1["seen"][:8].flatten()])
+    assert sorted(first.tolist()) == list(range(512))  # the two shares cover the data once
+    assert not torch.equal(r0["seen"][:8], r0["seen"][8:16])  # set_epoch: a new order
+
+
+@pytest.mark.slow
 def test_ranks_hold_identical_weights_and_anchors(tmp_path):
     r0, r1 = launch("color", tmp_path, 240, 2)
     assert same_weights(r0["model"], r1["model"])
