@@ -26,6 +26,28 @@ def env() -> dict[str, str]:
     return e
 
 
+def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
+    """Start an example with ``--explore``; returns the process, the URL it printed and the
+    lines it printed until then."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args, "--explore"], cwd=REPO, env=env(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url, lines = None, []
+    deadline = time.monotonic() + 120
+    while url is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        url = m.group(1) if m else None
+    if url is None:
+        proc.kill()
+        raise AssertionError("no URL printed:\n" + "".join(lines))
+    return proc, url, lines
+
+
 def test_a_bad_port_is_a_usage_error_naming_the_flag(tmp_path):
     p = subprocess.run(
         [sys.executable, "-m", "examples.color_curriculum", "--explore", "--port", "70000",
@@ -42,22 +64,8 @@ def test_the_colour_explorer_from_the_command_line(tmp_path):
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "examples.color_curriculum", "--explore", "--out", str(out)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    proc, url, lines = start("examples.color_curriculum", "--out", str(out))
     try:
-        url = None
-        deadline = time.monotonic() + 120
-        lines = []
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-            url = m.group(1) if m else None
-        assert url, "no URL printed:\n" + "".join(lines)
         with urllib.request.urlopen(url, timeout=30) as r:  # the page is served
             assert r.status == 200
         with sync_playwright() as p:
@@ -90,22 +98,8 @@ def test_the_colour_explorer_from_the_command_line(tmp_path):
 @pytest.mark.slow
 def test_the_categorical_explorer_serves_its_panels_and_stops_on_ctrl_c(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "examples.categorical_vq", "--explore", "--steps", "200",
-         "--out", str(out)],
-        cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    proc, url, lines = start("examples.categorical_vq", "--steps", "200", "--out", str(out))
     try:
-        url, lines = None, []
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-            url = m.group(1) if m else None
-        assert url, "no URL printed:\n" + "".join(lines)
         with urllib.request.urlopen(url + "mx/live", timeout=30) as r:
             main = json.loads(r.read())["parts"]["main"]
         for title in (
