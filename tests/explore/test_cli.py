@@ -48,6 +48,16 @@ def start(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     return proc, url, lines
 
 
+def ctrl_c(proc: subprocess.Popen, lines: list[str]) -> str:
+    """Press Ctrl-C; the run must end cleanly (exit 0, no traceback). Returns all it printed."""
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log
+    return log
+
+
 def test_a_bad_port_is_a_usage_error_naming_the_flag(tmp_path):
     p = subprocess.run(
         [sys.executable, "-m", "examples.color_curriculum", "--explore", "--port", "70000",
@@ -79,14 +89,10 @@ def test_the_colour_explorer_from_the_command_line(tmp_path):
             page.close()  # closing the page does not stop training
             browser.close()
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, _ = proc.communicate(timeout=120)
+        ctrl_c(proc, lines)
     finally:
         if proc.poll() is None:
             proc.kill()
-    log = "".join(lines) + rest
-    assert proc.returncode == 0, log
-    assert "Traceback" not in log
     run = out / "run-1"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["explored"] and summary["status"] == "stopped" and summary["steps_trained"] > 100
@@ -111,11 +117,7 @@ def test_the_categorical_explorer_serves_its_panels_and_stops_on_ctrl_c(tmp_path
         with urllib.request.urlopen(url + "config", timeout=30) as r:
             config = r.read().decode()
         assert "Harden assignment" in config and "Refresh dead codes" in config
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        rest, _ = proc.communicate(timeout=120)
+        assert "Ctrl-C: stopping" in ctrl_c(proc, lines)
     finally:
         if proc.poll() is None:
             proc.kill()
-    log = "".join(lines) + rest
-    assert proc.returncode == 0, log
-    assert "Traceback" not in log and "Ctrl-C: stopping" in log
