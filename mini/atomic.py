@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +35,38 @@ def describe_os_error(error: OSError, path: str | os.PathLike[str]) -> str:
 def temp_path(path: Path) -> Path:
     """The temp name used while ``path`` is written (hidden, per process, same folder)."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.tmp(\.[^.]*)?$")
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files that writers killed mid-write (``kill -9``, a crash) left in
+    ``folder``: :func:`temp_path` names whose process is gone. Returns what was removed."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        m = _TEMP_NAME.match(p.name)
+        if m is None or not p.is_file() or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 @contextlib.contextmanager

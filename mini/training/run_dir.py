@@ -10,6 +10,7 @@ Folders written before ``run.json`` existed are adopted when resumed from.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -18,7 +19,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from mini.atomic import write_text
+from mini.atomic import remove_stale_temp_files, write_text
+
+log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 
@@ -68,6 +71,7 @@ def claim_run_dir(
     path = Path(folder)
     existing = read_run_id(path)
     if resuming and existing is not None and resume_run_id in (None, existing):
+        _sweep(path)
         return RunDir(path, existing)
     if resuming and existing is None and resume_run_id is not None and _only_run_outputs(path):
         return _write(path, resume_run_id)  # adopt a folder written before run.json existed
@@ -76,6 +80,13 @@ def claim_run_dir(
             raise RunDirError(_refusal(path, existing, resume_run_id, resuming))
         _clear(path)
     return _write(path, resume_run_id or uuid.uuid4().hex[:12], fresh=True)
+
+
+def _sweep(path: Path) -> None:
+    """Temp files of writers killed mid-write (checkpoints, metrics, summaries) go on resume."""
+    for folder in (path, path / "checkpoints"):
+        for stale in remove_stale_temp_files(folder):
+            log.info("removed %s, left by a write that was interrupted", stale)
 
 
 def _only_run_outputs(path: Path) -> bool:

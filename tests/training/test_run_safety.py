@@ -123,6 +123,26 @@ def test_resume_continues_the_run_in_its_own_folder(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == list(range(40))
 
 
+def test_resume_removes_temp_files_that_killed_writers_left(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    first = make(tmp_path, checkpoint_every=5)
+    first.on("step-metrics", lambda e: first.stop("test") if e.step == 12 else None)
+    first.fit()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)  # a process that has exited: its half-written files are garbage
+    ckpts = tmp_path / "checkpoints"
+    left = [ckpts / f".step-0000015.pt.{dead}.tmp.pt", tmp_path / f".summary.json.{dead}.tmp.json"]
+    busy = ckpts / f".step-0000099.pt.{os.getpid()}.tmp.pt"  # a live writer's: not touched
+    for p in [*left, busy]:
+        p.write_bytes(b"half a checkpoint")
+    make(tmp_path, checkpoint_every=5).fit(resume=tmp_path)
+    assert not any(p.exists() for p in left) and busy.exists()
+
+
 # -- 3. the non-finite guard ------------------------------------------------------------------------
 def poison_at(step_ref, at):
     def poison(batch, result):
