@@ -436,7 +436,10 @@ class Controller:
 
     @property
     def status(self) -> Status:
-        return self._status
+        """``ready``, ``running``, ``paused``, ``finished``, ``stopped`` or ``failed``. Read under
+        the lock: a run seen ended has its final snapshot (edits noted, last panels) taken."""
+        with self._lock:
+            return self._status
 
 
 def _actions(trainer: Trainer) -> list[str]:
