@@ -50,7 +50,8 @@ def digits(seed: int = 0) -> tuple[TensorDataset, tuple[Tensor, Tensor]]:
 
 class EpochShuffle(Sampler[int]):
     """A fresh permutation per epoch drawn from ``(seed, epoch)`` alone, so a run resumed at an
-    epoch sees the same batches (Lightning calls ``set_epoch``; the other loops do it here)."""
+    epoch sees the same batches (Lightning and our Trainer call ``set_epoch``; the plain loop and
+    Ignite do it here)."""
 
     def __init__(self, n: int, seed: int = 0):
         self.n, self.seed, self.epoch = n, seed, 0
@@ -199,8 +200,6 @@ def train_trainer(
     )  # fmt: skip
     trainer.bind("label-smoothing", loss_fn.set_label_smoothing)
     trainer.on("action:snapshot", _snapshot(run, val))
-    per_epoch = len(loader)  # the trainer re-iterates the loader on the first step of an epoch
-    trainer.on("pre-step", lambda e: loader.sampler.set_epoch(e.step // per_epoch))
     trainer.on("step-metrics", lambda e: run.lrs.append([g["lr"] for g in opt.param_groups]))
     for logger in loggers:
         trainer.add(logger)

@@ -4,8 +4,8 @@ Every rank walks the same timeline, so properties, phases and actions agree by c
 Data: every rank draws the same *global* batch (same loaders, same seeds) and trains on its own
 slice of it (:class:`RankSlices`) — so a 2-process run with batch B is the 1-process run with
 batch B, split, and its loss curve matches it (a loader over a ``DistributedSampler`` already
-yields one rank's share and is used as it is, with ``set_epoch`` called each pass); the colour sampler's dynamic weights are set
-identically on every rank by the same properties. Gradients are averaged by
+yields one rank's share and is used as it is, with ``set_epoch`` called each pass); the colour
+sampler's dynamic weights are set identically on every rank by the same properties. Gradients are averaged by
 ``DistributedDataParallel``; logged losses are averaged across ranks; after a step with actions
 (anchor capture, dead-code refresh) the model and the handlers' state are broadcast from rank 0,
 so every rank holds identical state. Only rank 0 writes files. Collectives time out (default
