@@ -130,8 +130,8 @@ def test_cursor_moves_with_the_step(rendered) -> None:
     assert (xs - xs[0]) / (xs[-1] - xs[0]) == pytest.approx(expected, abs=0.03)
 
 
-def test_blitted_frames_match_a_full_redraw() -> None:
-    anim = animation()
+def blitted_frames_matching_a_full_redraw(anim) -> list[np.ndarray]:
+    """Every blitted frame, each checked against a full redraw of the same frame."""
     blitted = [np.array(buf).reshape(SIZE[1], SIZE[0], 4).copy() for buf in anim.iter_rgba()]
     fig, update = anim.figure(animated=False)
     for i, frame in enumerate(blitted):
@@ -140,6 +140,11 @@ def test_blitted_frames_match_a_full_redraw() -> None:
         full = np.asarray(fig.canvas.buffer_rgba())
         differs = np.any(np.abs(full.astype(int) - frame.astype(int)) > 8, axis=-1)
         assert differs.mean() < 0.002, f"frame {i}: {differs.sum()} pixels differ"
+    return blitted
+
+
+def test_blitted_frames_match_a_full_redraw() -> None:
+    blitted = blitted_frames_matching_a_full_redraw(animation())
     assert not np.array_equal(blitted[0], blitted[1])
 
 
@@ -333,15 +338,7 @@ def test_following_view_moves_the_axes_and_counts_points_off_screen() -> None:
 
 
 def test_following_view_blitted_frames_match_a_full_redraw() -> None:
-    anim = following(n=8)
-    blitted = [np.array(buf).reshape(SIZE[1], SIZE[0], 4).copy() for buf in anim.iter_rgba()]
-    fig, update = anim.figure(animated=False)
-    for i, frame in enumerate(blitted):
-        update(i)
-        fig.canvas.draw()
-        full = np.asarray(fig.canvas.buffer_rgba())
-        differs = np.any(np.abs(full.astype(int) - frame.astype(int)) > 8, axis=-1)
-        assert differs.mean() < 0.002, f"frame {i}: {differs.sum()} pixels differ"
+    blitted = blitted_frames_matching_a_full_redraw(following(n=8))
     # The tick labels move with the view: the area left of and below the panel changes.
     assert not np.array_equal(blitted[0][-40:, : SIZE[0] // 2], blitted[-1][-40:, : SIZE[0] // 2])
 
