@@ -42,18 +42,6 @@ def make_event(
     return Event(name=name, trainer=trainer, state=state, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (10x slower on a busy 2-core
-    machine), so these tests run single-threaded and restore the setting afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def fake_trainer() -> type[FakeTrainer]:
     return FakeTrainer

@@ -43,11 +43,6 @@ def trainer() -> FakeTrainer:
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Seeded, and single-threaded: on tiny tensors intra-op threads only add synchronisation
-    (10× slower on a busy 2-core machine). The thread setting is restored afterwards."""
+def _seeded():
+    """Every vq test starts from the same torch seed (one thread: see tests/conftest.py)."""
     torch.manual_seed(0)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
