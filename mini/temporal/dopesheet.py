@@ -20,13 +20,10 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from mini.atomic import atomic_write
 from mini.temporal.errors import DopesheetError, DopesheetWarning, ProblemCollector
-from mini.temporal.frame import frame_records, key_cell
 from mini.temporal.grammar import Units
 from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.parse import SheetParser
@@ -45,6 +42,9 @@ from mini.temporal.spec import (
     continue_phases,
     phases_of,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ACTION", "PHASE", "STEP", "Dopesheet", "Phase", "PropSpec", "Row"]
 
@@ -71,7 +71,7 @@ class Dopesheet:
     ):
         """From already-resolved rows (strictly increasing steps). Use :meth:`from_csv`,
         :meth:`from_text` or :meth:`from_df` for the CSV format with relative steps."""
-        if isinstance(specs, pd.DataFrame):
+        if type(specs).__name__ == "DataFrame":
             raise TypeError("build a dopesheet from a DataFrame with Dopesheet.from_df(df)")
         if isinstance(specs, Mapping):
             specs = list(specs.values())
@@ -191,6 +191,8 @@ class Dopesheet:
         can be (negative numbers as ``-N``, numbers between 0 and 1 as ``+F``) with a warning.
         """
         units = Units(steps_per_epoch, total_steps)
+        from mini.temporal.frame import frame_records  # pandas, loaded only for DataFrames
+
         records, mangled = frame_records(df)
         if mangled:
             warnings.warn(mangled, DopesheetWarning, stacklevel=2)
@@ -331,6 +333,10 @@ class Dopesheet:
         (headed with its full spec, so ``Dopesheet.from_df(ds.as_df()) == ds``). A key whose
         cell named its curve or a jump is written back as text: ``"value interpolator"``,
         ``"arrival|value"`` or ``"arrival|value interpolator"``."""
+        import pandas as pd
+
+        from mini.temporal.frame import key_cell
+
         data: dict[str, list[Any]] = {
             STEP: [r.step for r in self.rows],
             PHASE: [r.phase for r in self.rows],

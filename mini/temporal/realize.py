@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from numbers import Integral
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mini.temporal.dopesheet import ACTION, PHASE, STEP, Dopesheet
 from mini.temporal.timeline import Timeline, check_allocation
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = None) -> pd.DataFrame:
@@ -19,6 +22,8 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
     action; several actions on one step are joined with ``;``). ``0 <= start <= stop <= n``;
     a range that cannot fit in memory raises :class:`~mini.temporal.ScheduleTooLargeError`.
     """
+    import pandas as pd  # only here: `import mini.temporal` stays light
+
     timeline = source if isinstance(source, Timeline) else Timeline(source)
     ds = timeline.dopesheet
     n = len(timeline)
@@ -51,6 +56,8 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
 def _phase_and_action(
     ds: Dopesheet, start: int, stop: int
 ) -> tuple[pd.Categorical, pd.Categorical]:
+    import pandas as pd  # only here: `import mini.temporal` stays light
+
     phase_dtype, phase_codes, action_dtype, action_codes_at = _categories(ds)
     lengths = np.array(
         [max(0, min(p.end + 1, stop) - max(p.start, start)) for p in ds.phases], dtype=np.int64
@@ -66,6 +73,8 @@ def _phase_and_action(
 
 def _categories(ds: Dopesheet):
     """Categorical dtypes and codes for PHASE/ACTION, cached on the (immutable) dopesheet."""
+    import pandas as pd  # only here: `import mini.temporal` stays light
+
     cached = getattr(ds, "_realize_categories", None)
     if cached is None:
         names = [p.name or "" for p in ds.phases]
