@@ -45,7 +45,7 @@ class _Piece:
 def bake(
     timeline: Timeline, actions: Iterable[tuple[int, str]] = (), *, tolerance: float = 0.0
 ) -> Dopesheet:
-    """A dopesheet that realizes to the values ``timeline`` gives (its overrides and reloads
+    r"""A dopesheet that realizes to the values ``timeline`` gives (its overrides and reloads
     included), with its phases and actions plus ``actions`` (``(step, name)`` pairs, e.g. fired
     at runtime) as ACTION cells.
 
@@ -53,6 +53,21 @@ def bake(
     that relative error (of the value for ``:log`` properties, of the largest magnitude in the
     stretch for linear ones) where the run is approximated, for far fewer keys. Steps where a
     property did not exist yet (added by a reload) take its first baked value.
+
+    Args:
+        timeline: the run's timeline, steered or not.
+        actions: ``(step, name)`` pairs to write as ACTION cells besides the dopesheet's own.
+        tolerance: the relative error allowed; 0 reproduces every value bit for bit.
+
+    >>> from mini.temporal import Dopesheet, Timeline, bake
+    >>> tl = Timeline(Dopesheet.from_text("STEP,lr:log\n0,1e-3\n100,1e-4\n"))
+    >>> _ = tl.set("lr", 5e-3, duration=20)  # a runtime override from step 0
+    >>> baked = bake(tl, actions=[(40, "snapshot")])
+    >>> same = Timeline(baked)
+    >>> all(same[i].props["lr"] == tl[i].props["lr"] for i in range(len(tl)))
+    True
+    >>> same[40].actions
+    ('snapshot',)
     """
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"bake: tolerance must be a finite number >= 0, got {tolerance!r}")

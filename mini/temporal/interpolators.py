@@ -104,7 +104,23 @@ _REGISTRY: dict[str, Interpolator] = {}
 def register_interpolator(
     interpolator: Interpolator, *aliases: str, replace: bool = False
 ) -> Interpolator:
-    """Make ``interpolator`` usable in dopesheet headers as ``prop:space:<name>`` (and aliases)."""
+    r"""Make ``interpolator`` usable in dopesheet headers as ``prop:space:<name>`` (and aliases).
+
+    Args:
+        interpolator: the curve, with a name that has no ``:``, ``,``, ``|`` or spaces.
+        *aliases: further names for it in headers and cells.
+        replace: allow replacing an interpolator registered under one of the names.
+
+    Returns:
+        ``interpolator``, so that it can be used as a decorator-style one-liner.
+
+    >>> import numpy as np
+    >>> from mini.temporal import Dopesheet, Interpolator, Timeline, register_interpolator
+    >>> _ = register_interpolator(Interpolator("ease-in", lambda t: t * t), replace=True)
+    >>> tl = Timeline(Dopesheet.from_text("STEP,x::ease-in\n0,0\n10,1\n"))
+    >>> [round(tl[i].props["x"], 2) for i in (0, 5, 10)]
+    [0.0, 0.25, 1.0]
+    """
     for name in (interpolator.name, *aliases):
         if not name or any(c in name for c in ":,| \t"):
             raise ValueError(
@@ -117,6 +133,11 @@ def register_interpolator(
 
 
 def get_interpolator(name: str) -> Interpolator:
+    """The interpolator registered as ``name`` (a ``KeyError`` listing the known ones if none).
+
+    >>> get_interpolator("step") is get_interpolator("step-end")
+    True
+    """
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -126,6 +147,11 @@ def get_interpolator(name: str) -> Interpolator:
 
 
 def interpolator_names() -> list[str]:
+    """Every name a header may use, sorted (aliases included).
+
+    >>> [n for n in interpolator_names() if n in ("cosine", "linear", "minjerk", "step-end")]
+    ['cosine', 'linear', 'minjerk', 'step-end']
+    """
     return sorted(_REGISTRY)
 
 
