@@ -108,6 +108,7 @@ class State:
     actions: tuple[str, ...]
     is_phase_start: bool
     is_phase_end: bool
+    schedule_step: int | None = None  # the dopesheet step played (differs under gates)
 
     def __getitem__(self, prop: str) -> float:
         try:
@@ -275,7 +276,7 @@ class Timeline:
     def _state_at(self, i: int, props: dict[str, float]) -> State:
         era = self._era_at(i)
         ph = era.phase_at(i)
-        return State(i, ph.name, props, era.dopesheet.actions_at(i), i == ph.start, i == ph.end)
+        return State(i, ph.name, props, era.dopesheet.actions_at(i), i == ph.start, i == ph.end, i)
 
     # -- runtime control ----------------------------------------------------------------------------
     def kinematics(self, prop: str, step: int | None = None) -> tuple[float, float, float]:
