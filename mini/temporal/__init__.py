@@ -7,6 +7,8 @@ from mini.temporal.bake import bake
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.edits import past_edits
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
+from mini.temporal.gated import GatedTimeline, GateMetricError, Opening, timeline_for
+from mini.temporal.gates import Gate, GateContext, parse_condition, parse_gate
 from mini.temporal.interpolators import (
     COSINE,
     LINEAR,
@@ -30,7 +32,12 @@ __all__ = [
     "Dopesheet",
     "DopesheetError",
     "DopesheetWarning",
+    "Gate",
+    "GateContext",
+    "GateMetricError",
+    "GatedTimeline",
     "Interpolator",
+    "Opening",
     "Override",
     "Phase",
     "Problem",
@@ -45,9 +52,12 @@ __all__ = [
     "bake",
     "get_interpolator",
     "interpolator_names",
+    "parse_condition",
+    "parse_gate",
     "past_edits",
     "realize",
     "register_interpolator",
+    "timeline_for",
 ]
 
 

@@ -100,3 +100,9 @@ def check_gate_steps(gates: Iterable[RowGate], rows: list[Row]) -> tuple[RowGate
         if g.step not in steps:
             raise ValueError(f"the gate {g.text!r} is on step {g.step}, where no row is")
     return out
+
+
+def gate_labels(ds: Any) -> list[str]:
+    """The ``<name>`` of each gate's ``gate:<name>`` event in a dopesheet, in step order."""
+    starts = {p.start: p.name for p in ds.phases}
+    return [g.label(starts.get(g.step)) for g in ds.gates]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.gate_rows import RowGate
+from mini.temporal.gate_rows import RowGate, gate_labels
 from mini.temporal.gates import ConditionState, CustomCondition
 from mini.temporal.interpolators import MINJERK
 from mini.temporal.timeline import State, Timeline, _step_index
@@ -97,6 +97,7 @@ class GatedTimeline(Timeline):
             )
         self._row_steps = [r.step for r in ds.rows]
         self._gate_at = {g.step: g for g in ds.gates}
+        self._labels = dict(zip(self._gate_at, gate_labels(ds), strict=True))
         self._reset()
 
     # -- the two clocks --------------------------------------------------------------------------
@@ -178,7 +179,7 @@ class GatedTimeline(Timeline):
             if res is not None:
                 a.result = res
             gate = a.rg.gate
-            label = a.rg.label(self.dopesheet.phase_at(g).name if self._starts_phase(g) else None)
+            label = self._labels[g]
             if gate.kind == "until" and a.entered is not None:
                 held = step - a.entered
                 if held < gate.min_hold or not (a.result or held >= (gate.max_hold or 0)):
@@ -235,9 +236,6 @@ class GatedTimeline(Timeline):
     ) -> Opening:
         return Opening(step, self._sigma, a.rg.step, label, kind, reason, line=a.rg.line,
                        text=a.rg.text, **kw)  # fmt: skip
-
-    def _starts_phase(self, sigma: int) -> bool:
-        return any(p.start == sigma and p.name is not None for p in self.dopesheet.phases)
 
     # -- stepping --------------------------------------------------------------------------------
     @property
@@ -424,3 +422,8 @@ class GatedTimeline(Timeline):
             f"GatedTimeline({self.dopesheet.source!r}, step={self._t}, "
             f"schedule_step={self._sigma}/{self._n - 1})"
         )
+
+
+def timeline_for(dopesheet: Dopesheet) -> Timeline:
+    """A :class:`GatedTimeline` for a sheet with gates, else a plain :class:`Timeline`."""
+    return GatedTimeline(dopesheet) if dopesheet.gates else Timeline(dopesheet)
