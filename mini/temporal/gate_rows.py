@@ -106,3 +106,22 @@ def gate_labels(ds: Any) -> list[str]:
     """The ``<name>`` of each gate's ``gate:<name>`` event in a dopesheet, in step order."""
     starts = {p.start: p.name for p in ds.phases}
     return [g.label(starts.get(g.step)) for g in ds.gates]
+
+
+def describe_gate(g: RowGate, last_step: int | None = None) -> str:
+    """What a gate does, in words (``check`` and ``show`` print it)."""
+    gate = g.gate
+    if gate.kind == "until":
+        least = f", at least {gate.min_hold:,}" if gate.min_hold else ""
+        return (
+            f"{g.text!r}: holds this row until the condition holds, at most {gate.max_hold:,} "
+            f"steps{least}; later keys shift by the hold"
+        )
+    if g.step == last_step:
+        return f"{g.text!r}: early stopping: the run ends when the condition holds"
+    blend = f", blending over {gate.blend:,} steps" if gate.blend else " (no blend: values jump)"
+    least = f" (at least {gate.min_hold:,} steps after it)" if gate.min_hold else ""
+    return (
+        f"{g.text!r}: moves on to this row once the condition holds after the previous "
+        f"row{least}{blend}"
+    )

@@ -96,6 +96,9 @@ class GatedTimeline(Timeline):
                 "pass GatedTimeline(ds, conditions={name: callable})"
             )
         self._row_steps = [r.step for r in ds.rows]
+        self._row_set = set(self._row_steps)
+        wanted = {m for g in ds.gates for m in g.gate.metrics}
+        self._wanted = None if any(g.gate.customs for g in ds.gates) else wanted
         self._gate_at = {g.step: g for g in ds.gates}
         self._labels = dict(zip(self._gate_at, gate_labels(ds), strict=True))
         self._reset()
@@ -167,10 +170,14 @@ class GatedTimeline(Timeline):
         if step != self._t:
             raise ValueError(f"observe({step}, ...): the timeline is at training step {self._t}")
         self._observed = step
-        for name, v in metrics.items():
+        names = metrics.keys() if self._wanted is None else self._wanted.intersection(metrics)
+        logged = {}
+        for name in names:
+            v = metrics[name]
             if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                self._last[name] = float(v)
-        logged = {k: v for k, v in metrics.items() if k in self._last}
+                logged[name] = self._last[name] = float(v)
+        if not self._armed:
+            return []
         opened: list[Opening] = []
         nxt: int | None = self._sigma + 1
         holding = False
@@ -248,10 +255,10 @@ class GatedTimeline(Timeline):
         """Advance one training step (the schedule step as the last :meth:`observe` decided)."""
         if self._next is None:
             raise IndexError(f"the gated timeline ended at training step {self._t}")
-        holding = any(a.entered is not None for a in self._armed.values())
-        if holding and self._observed != self._t:
+        holding = self._armed and any(a.entered is not None for a in self._armed.values())
+        if (holding and self._observed != self._t) or (self._armed and self._observed is None):
             raise RuntimeError(
-                f"{self.dopesheet.source}: the schedule is held at a gate but no metrics were "
+                f"{self.dopesheet.source}: the schedule has gates but no metrics were "
                 f"observed at step {self._t}: feed them with observe(step, metrics) (in the "
                 "trainer: trainer.add(GateHandler()))"
             )
@@ -260,10 +267,11 @@ class GatedTimeline(Timeline):
         t0, s0, r0 = self._pieces[-1]
         if not (r0 == rate and s0 + r0 * (t - t0) == nxt):
             self._pieces.append((t, nxt, rate))
-        self._t, self._sigma = t, nxt
+        prev, self._t, self._sigma = self._sigma, t, nxt
         self._next = nxt + 1 if nxt + 1 < self._n else None
-        self._arm(t)
-        self._gstate = self._gated_state(t)
+        if nxt != prev and nxt in self._row_set:  # gates arm (holds begin) only on rows
+            self._arm(t)
+        self._gstate = self._gated_state(t, nxt, prev)
         return self._gstate
 
     def __iter__(self) -> Iterator[State]:
@@ -289,18 +297,23 @@ class GatedTimeline(Timeline):
         self._gstate = self._gated_state(self._t)
         return self._gstate
 
-    def _gated_state(self, t: int) -> State:
-        sigma = self.sigma_at(t)
-        prev = self.sigma_at(t - 1) if t > 0 else -1
+    def _gated_state(self, t: int, sigma: int | None = None, prev: int | None = None) -> State:
+        if sigma is None:
+            sigma = self.sigma_at(t)
+            prev = self.sigma_at(t - 1) if t > 0 else -1
         base = Timeline._state_at(self, sigma, self._props(sigma))
-        start = (
-            t == 0 or self.dopesheet.phase_at(prev).start != self.dopesheet.phase_at(sigma).start
-        )
+        if sigma == prev:  # held: nothing starts or fires again
+            return State(t, base.phase, base.props, (), False, base.is_phase_end and not (
+                sigma in self._gate_at and self._gate_at[sigma].gate.kind == "until"
+            ), sigma)  # fmt: skip
+        start = base.is_phase_start or t == 0
+        if not start and sigma != prev + 1:  # a jump may land inside another phase
+            ds = self.dopesheet
+            start = ds.phase_at(prev).start != ds.phase_at(sigma).start  # type: ignore[arg-type]
         end = base.is_phase_end and not (
             sigma in self._gate_at and self._gate_at[sigma].gate.kind == "until"
         )
-        actions = base.actions if sigma != prev else ()
-        return State(t, base.phase, base.props, actions, start, end, sigma)
+        return State(t, base.phase, base.props, base.actions, start, end, sigma)
 
     def _props(self, sigma: int) -> dict[str, float]:
         if not self._blends:

@@ -391,6 +391,11 @@ class ConditionState:
         self.nodes = list(walk(condition))
         self.metrics = {n.metric for n in self.nodes if hasattr(n, "metric")}
         self.customs = dict(customs or {})
+        self._sizes = [sum(1 for _ in walk(n)) for n in self.nodes]  # subtree sizes (offsets)
+        self._windowed = [
+            (k, n) for k, n in enumerate(self.nodes) if isinstance(n, Plateau | Stable)
+        ]
+        self._has_custom = any(isinstance(n, Custom) for n in self.nodes)
         self.start = 0
         self.windows: list[list[Any]] = [[] for _ in self.nodes]
 
@@ -401,12 +406,10 @@ class ConditionState:
     def update(
         self, step: int, logged: Mapping[str, float], last: Mapping[str, float], schedule_step: int
     ) -> bool | None:
-        seen = [m for m in self.metrics if m in logged]
-        for k, node in enumerate(self.nodes):
-            if isinstance(node, Plateau | Stable) and node.metric in logged:
+        for k, node in self._windowed:
+            if node.metric in logged:
                 self._add(k, node, step, float(logged[node.metric]))
-        has_custom = any(isinstance(n, Custom) for n in self.nodes)
-        if not seen and not has_custom:
+        if not self._has_custom and self.metrics.isdisjoint(logged):
             return None
         ctx = GateContext(step, schedule_step, last)
         return self._holds(self.condition, 0, step, last, ctx)
@@ -434,7 +437,7 @@ class ConditionState:
             j, results = k + 1, []
             for p in c.parts:
                 results.append(self._holds(p, j, step, last, ctx))
-                j += sum(1 for _ in walk(p))
+                j += self._sizes[j]
             return all(results) if isinstance(c, All) else any(results)
         if isinstance(c, Compare):
             return c.metric in last and OPS[c.op](float(last[c.metric]), c.value)

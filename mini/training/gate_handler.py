@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import numbers
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mini.temporal import GatedTimeline, GateMetricError, Opening
 from mini.temporal.gates import CustomCondition
@@ -47,6 +48,9 @@ class GateHandler:
             a :class:`~mini.temporal.GateContext` and returns a bool.
         write_as_run: write ``as-run.csv`` (the schedule with gates resolved) into the run folder
             at the end of the run.
+        unknown: ``"error"`` (default): a gate metric that is neither a criterion nor declared
+            stops the run before step 0; ``"warn"``: a warning (it must still be logged by the
+            time the gate needs it).
     """
 
     def __init__(
@@ -55,10 +59,12 @@ class GateHandler:
         conditions: Mapping[str, CustomCondition] | None = None,
         *,
         write_as_run: bool = True,
+        unknown: Literal["error", "warn"] = "error",
     ):
         self.declared = dict(metrics or {})
         self.conditions = dict(conditions or {})
         self.write_as_run = write_as_run
+        self.unknown = unknown
         self.trainer: Trainer | None = None
         self.as_run_path: Path | None = None
 
@@ -90,12 +96,13 @@ class GateHandler:
     def _check_names(self, event: Event) -> None:
         known = self.known_metrics()
         tl = self.timeline
-        problems = []
+        problems: list[str] = []
+        warnings_: list[str] = []
         for rg in tl.dopesheet.gates:
             where = f"{tl.dopesheet.source}:{rg.line}:{rg.column}"
             for m in rg.gate.metrics:
                 if m not in known:
-                    problems.append(
+                    (warnings_ if self.unknown == "warn" else problems).append(
                         f"{where}: the gate {rg.text!r} reads {m!r}, which this run does not log"
                         f"{did_you_mean(m, known)}; it logs: {', '.join(sorted(known))} (declare "
                         f"others with GateHandler(metrics={{{m!r}: 'where it is logged'}}))"
@@ -106,6 +113,8 @@ class GateHandler:
                         f"{where}: custom condition {c}() is not given"
                         f"{did_you_mean(c, tl.conditions)}: GateHandler(conditions={{{c!r}: fn}})"
                     )
+        for w in warnings_:
+            warnings.warn(w, stacklevel=2)
         if problems:
             raise ConfigError("the gates cannot be followed:\n  " + "\n  ".join(problems))
 
