@@ -247,7 +247,11 @@ class _Parser:
                 raise self.fail(
                     f"expected {' or '.join(repr(a) for a in allowed)} or the end of the gate",
                     f"'{kind}' takes {', '.join(a + ' N' for a in allowed)}"
-                    + ("; join conditions with 'and'/'or'" if t.kind == "name" else ""),
+                    + (
+                        "; join conditions with 'and'/'or'"
+                        if t.kind == "name" and word not in KEYWORDS
+                        else ""
+                    ),
                 )
             if word in opts:
                 raise self.fail(f"{word!r} given twice", f"keep one '{word} N'", t)

@@ -151,3 +151,52 @@ def test_fuzz_gate_cells_give_a_gate_or_a_dopesheet_error(words, noise):
     if cell.strip():
         assert ds.gates and ds.gates[0].step == 10
         assert parse_gate(str(ds.gates[0].gate)) == ds.gates[0].gate  # printing round-trips
+
+
+GATED = "STEP,PHASE,x,GATE\n0,A,0,\n100,B,1,until loss < 0.1 max 50\n200,,2,when q plateau 20 max\n"
+
+
+def test_cli_check_show_realize_and_plot_speak_of_the_gates(tmp_path, capsys):
+    from mini.temporal.cli import main
+
+    path = tmp_path / "gated.csv"
+    path.write_text(GATED)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"gate: {path}:3: step 100:" in out and "at most 50 steps" in out
+    assert "early stopping" in out
+    assert main(["show", str(path)]) == 0
+    assert "gate at step 100 (line 3)" in capsys.readouterr().out
+    assert main(["realize", str(path), "-o", str(tmp_path / "all.csv")]) == 0
+    assert "nominal schedule" in capsys.readouterr().err
+    assert main(["plot", str(path), "-o", str(tmp_path / "p.png")]) == 0
+
+
+def test_plain_timeline_of_a_gated_sheet_warns_that_it_is_nominal():
+    from mini.temporal import DopesheetWarning, Timeline, realize
+
+    ds = Dopesheet.from_text(GATED)
+    with pytest.warns(DopesheetWarning, match="nominal"):
+        Timeline(ds)
+    with pytest.warns(DopesheetWarning, match="nominal"):
+        assert len(realize(ds)) == 201
+
+
+def test_the_documented_gate_errors_are_what_the_parser_reports():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "gates.md").read_text()
+    rows = re.findall(r"^\| `(.+?)` \| `(bad\.csv:.+?)` \|$", doc, flags=re.M)
+    assert len(rows) >= 6
+    for cell, message in rows:
+        cell = cell.replace("\\|", "|")
+        if cell.startswith("STEP"):
+            text = cell.replace("⏎", "\n")
+        elif cell.startswith("…"):
+            text = "STEP,x,GATE\n0,0," + cell[1:].replace("⏎", "\n")
+        else:
+            text = f"STEP,PHASE,x,GATE\n0,A,0,\n100,B,1,{cell}\n"
+        with pytest.raises(DopesheetError) as e:
+            Dopesheet.from_text(text, source="bad.csv")
+        assert message.replace("\\|", "|") in str(e.value), cell
