@@ -191,3 +191,25 @@ def test_a_sheet_without_gates_plays_as_before():
     gated, plain = list(GatedTimeline(ds)), list(Timeline(ds))
     assert gated == plain
     assert all(s.schedule_step == s.step for s in plain)
+
+
+@pytest.mark.parametrize("cut", [11, 14, 25])
+def test_a_fault_checkpoint_resumes_the_step_that_failed(cut):
+    """A fault checkpoint is taken after stepping to ``cut`` but before its metrics, and is
+    saved as the state after ``cut - 1``: resuming runs ``cut`` again, identically."""
+    _, full = run(GATED, _stream)
+    tl = GatedTimeline(Dopesheet.from_text(GATED))
+    for s in tl:
+        if s.step == cut:
+            break
+        tl.observe(s.step, _stream(s.step, s.schedule_step))
+    saved = json.loads(json.dumps(tl.state_dict() | {"step": cut - 1}))
+    fresh = GatedTimeline(Dopesheet.from_text(GATED))
+    fresh.load_state_dict(saved)
+    assert fresh.state == full[cut - 1]
+    resumed = full[:cut]
+    while len(fresh) > fresh.state.step + 1:
+        s = fresh.step()
+        resumed.append(s)
+        fresh.observe(s.step, _stream(s.step, s.schedule_step))
+    assert resumed == full
