@@ -4,11 +4,12 @@
 """
 
 from mini.temporal.bake import bake
+from mini.temporal.conditions import GateContext
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.edits import past_edits
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
 from mini.temporal.gated import GatedTimeline, GateMetricError, Opening, timeline_for
-from mini.temporal.gates import Gate, GateContext, parse_condition, parse_gate
+from mini.temporal.gates import Gate, parse_condition, parse_gate
 from mini.temporal.interpolators import (
     COSINE,
     LINEAR,

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from mini.temporal.conditions import ConditionState, CustomCondition
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.gate_rows import RowGate, gate_labels
-from mini.temporal.gates import ConditionState, CustomCondition
 from mini.temporal.interpolators import MINJERK
 from mini.temporal.timeline import State, Timeline, _step_index
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from mini.temporal import GatedTimeline, GateMetricError, Opening
-from mini.temporal.gates import CustomCondition
+from mini.temporal.conditions import CustomCondition
 from mini.training.checks import ConfigError, did_you_mean
 from mini.training.events import GATE, PRE_STEP, STEP_METRICS, TRAIN_END, TRAIN_START, Event
 

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from mini.temporal import Dopesheet, DopesheetError
 from mini.temporal.check import check_csv
+from mini.temporal.conditions import ConditionState
 from mini.temporal.gates import (
     All,
     Any_,
     Compare,
-    ConditionState,
     Custom,
     GateSyntaxError,
     Plateau,
