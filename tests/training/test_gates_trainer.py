@@ -185,3 +185,14 @@ def test_lightning_gives_the_same_openings(straight):
     ).fit(Module(), loader)  # fmt: skip
     ours = [(o.label, o.kind, o.step, o.held, o.skipped) for o in trainer.timeline.openings]
     assert [(o.label, o.kind, o.step, o.held, o.skipped) for o in tl.openings] == ours
+
+
+def test_the_progress_line_shows_the_schedule_step_when_it_differs(straight):
+    from mini.training.events import Event
+    from mini.training.progress import TrainingProgress
+
+    trainer = straight[0]
+    held, plain = trainer.timeline[13], trainer.timeline[5]
+    line = TrainingProgress().line(Event("step-metrics", trainer, held, losses={}))
+    assert "step 14/45" in line and "schedule step 10" in line
+    assert "schedule" not in TrainingProgress().line(Event("step-metrics", trainer, plain))
