@@ -2,7 +2,7 @@
 :class:`~mini.temporal.GatedTimeline`, emits ``gate`` / ``gate:<name>`` when one opens, records
 the openings and both clocks in ``metrics.jsonl``, and writes the as-run dopesheet at the end.
 
-It uses only the trainer's public seams (``on``, ``record``, ``stop``, ``bus``, ``timeline``), so
+It uses only the trainer's public seams (``on``, ``record``, ``bus``, ``timeline``), so
 the same handler serves every loop that emits ``step-metrics`` with the step's losses and extras.
 """
 
@@ -135,7 +135,9 @@ class GateHandler:
     def _opened(self, event: Event, o: Opening) -> None:
         assert self.trainer is not None
         trainer = self.trainer
-        what = {"until": "held", "when": "moved on", "stop": "stopped the run"}[o.kind]
+        what = {"until": "held", "when": "moved on", "stop": "ended the run (early stopping)"}[
+            o.kind
+        ]
         log.info(
             "gate %s (line %d, %r) %s at step %d (schedule step %d)%s",
             o.label, o.line, o.text, what, o.step, o.schedule_step,
@@ -145,8 +147,6 @@ class GateHandler:
         for name in (GATE, f"{GATE}:{o.label}"):
             if trainer.bus.has(name):
                 trainer.bus.emit(Event(name, trainer, event.state, extras={"gate": o.to_dict()}))
-        if o.kind == "stop":
-            trainer.stop(f"gate {o.label} ({o.text!r}) at step {o.step}")
 
     def _finish(self, event: Event) -> None:
         assert self.trainer is not None

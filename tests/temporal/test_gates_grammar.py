@@ -138,7 +138,7 @@ _ALPHABET = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_ALPHABET, max_size=12), st.text(max_size=12))
 def test_fuzz_gate_cells_give_a_gate_or_a_dopesheet_error(words, noise):
     cell = " ".join(words) + noise

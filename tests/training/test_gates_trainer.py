@@ -138,8 +138,10 @@ def test_unknown_metric_is_an_error_before_step_0(tmp_path):
 def test_when_on_the_last_row_stops_the_run(tmp_path):
     sheet = "STEP,lr,mse,GATE\n0,1e-2,1,\n100,,,when mse plateau 3 delta 10\n"
     trainer = build(tmp_path, sheet=sheet)
-    result = trainer.fit()
-    assert result.last_step == 3 and "gate" in (result.stopped or "")
+    result = trainer.fit()  # the schedule ends there: a complete run, not a stopped one
+    assert result.last_step == 3 and result.stopped is None
+    assert [o.kind for o in trainer.timeline.openings] == ["stop"]
+    assert (tmp_path / AS_RUN).exists() and Dopesheet.from_csv(tmp_path / AS_RUN).last_step == 3
 
 
 @pytest.mark.slow
