@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import numbers
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -101,11 +100,20 @@ class GateHandler:
         for rg in tl.dopesheet.gates:
             where = f"{tl.dopesheet.source}:{rg.line}:{rg.column}"
             for m in rg.gate.metrics:
-                if m not in known:
-                    (warnings_ if self.unknown == "warn" else problems).append(
+                if m in known:
+                    continue
+                hint = f"{did_you_mean(m, known)}; known: {', '.join(sorted(known))}"
+                if self.unknown == "warn":
+                    warnings_.append(
+                        f"{where}: the gate {rg.text!r} reads {m!r}, which is neither a criterion "
+                        f"nor a declared metric{hint}: a handler must log it, or the run stops "
+                        "when the gate needs it"
+                    )
+                else:
+                    problems.append(
                         f"{where}: the gate {rg.text!r} reads {m!r}, which this run does not log"
-                        f"{did_you_mean(m, known)}; it logs: {', '.join(sorted(known))} (declare "
-                        f"others with GateHandler(metrics={{{m!r}: 'where it is logged'}}))"
+                        f"{hint} (declare others with GateHandler(metrics={{{m!r}: 'where it is "
+                        "logged'}))"
                     )
             for c in rg.gate.customs:
                 if c not in tl.conditions:
@@ -114,7 +122,7 @@ class GateHandler:
                         f"{did_you_mean(c, tl.conditions)}: GateHandler(conditions={{{c!r}: fn}})"
                     )
         for w in warnings_:
-            warnings.warn(w, stacklevel=2)
+            log.warning(w)
         if problems:
             raise ConfigError("the gates cannot be followed:\n  " + "\n  ".join(problems))
 
