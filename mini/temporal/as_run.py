@@ -11,6 +11,7 @@ step lies between consecutive keys, so nothing is interpolated).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from mini.temporal.dopesheet import Dopesheet
@@ -35,9 +36,17 @@ def as_run_dopesheet(tl: GatedTimeline) -> Dopesheet:
     keys: dict[str, dict[int, tuple[str | None, float | None]]] = {n: {} for n in ds.specs}
     dense = 0
     for name in ds.specs:
-        steps = [s for s, _ in ds.keyframes(name)]
+        frames = ds.keyframes(name)
+        steps = [s for s, _ in frames]
         interps = ds.key_interpolators(name)
         arrivals = ds.key_arrivals(name)
+        # (a, b, k): the segment arriving at key k, or a flat stretch (k None): before the first
+        # key, after the last, and between equal keys (a constant is two equal keys anywhere)
+        stretches: list[tuple[float, float, int | None]] = [(-math.inf, steps[0], None)]
+        for k in range(1, len(steps)):
+            flat = frames[k][1] == frames[k - 1][1] and arrivals[k] in (None, frames[k][1])
+            stretches.append((steps[k - 1], steps[k], None if flat else k))
+        stretches.append((steps[-1], math.inf, None))
         out = keys[name]
         for t0, t1, s0, rate in spans:
             if rate == 0:
@@ -47,12 +56,21 @@ def as_run_dopesheet(tl: GatedTimeline) -> Dopesheet:
             s1 = s0 + (t1 - t0)
             shift = t0 - s0
             covered: set[int] = set()
-            for k in range(len(steps) - 1):
-                a, b = steps[k], steps[k + 1]
-                if s0 <= a and b <= s1 and not any(g < b and a < h for g, h in blended):
-                    out.setdefault(a + shift, (None, None))
-                    out[b + shift] = (interps[k + 1], arrivals[k + 1])
-                    covered.update(range(a + shift + 1, b + shift))
+            for a, b, k in stretches:
+                lo, hi = max(a, s0), min(b, s1)
+                if hi <= lo or any(g < hi and lo < h for g, h in blended):
+                    continue
+                if k is None:  # constant: its two ends within the piece
+                    lo, hi = int(lo), int(hi)
+                    out.setdefault(lo + shift, (None, None))
+                    out.setdefault(hi + shift, (None, None))
+                elif s0 <= a and b <= s1:  # a whole segment: its own keys, shifted
+                    lo, hi = int(a), int(b)
+                    out.setdefault(lo + shift, (None, None))
+                    out[hi + shift] = (interps[k], arrivals[k])
+                else:
+                    continue
+                covered.update(range(lo + shift + 1, hi + shift))
             for t in range(t0, t1 + 1):
                 if t not in covered and t not in out:
                     out[t] = (None, None)
