@@ -198,3 +198,21 @@ def test_the_progress_line_shows_the_schedule_step_when_it_differs(straight):
     line = TrainingProgress().line(Event("step-metrics", trainer, held, losses={}))
     assert "step 14/45" in line and "schedule step 10" in line
     assert "schedule" not in TrainingProgress().line(Event("step-metrics", trainer, plain))
+
+
+@pytest.mark.slow
+def test_the_colour_example_follows_a_gated_schedule(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cmd = [
+        sys.executable, "-m", "examples.color_curriculum", "--no-video", "--steps", "150",
+        "--schedule", "schedules/color-curriculum-gated.csv", "--out", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    recs = records(tmp_path)
+    assert all("schedule-step" in r["extras"] for r in recs)
+    assert Dopesheet.from_csv(tmp_path / AS_RUN).last_step == len(recs) - 1
