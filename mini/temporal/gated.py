@@ -7,6 +7,17 @@ property is ``own + (schedule − own)·s((σ − g)/B)`` in its interpolation s
 the path it was on before the jump (``σ − d``) and ``s`` the minimum-jerk shape (as an override's
 release, :mod:`mini.temporal.overrides`), so there is no jump and velocity stays bounded. Values
 are a function of ``σ`` alone, so a hold freezes everything and later keys shift by the hold.
+
+>>> from mini.temporal import Dopesheet
+>>> rows = ["STEP,x,GATE", "0,0,", "10,1,until loss < 0.5 max 20", "20,2,"]
+>>> ds = Dopesheet.from_text(chr(10).join(rows))  # one CSV line each
+>>> tl = GatedTimeline(ds)
+>>> for state in tl:
+...     _ = tl.observe(state.step, {"loss": 1.0 if state.step < 13 else 0.1})
+>>> len(tl), [(o.step, o.held) for o in tl.openings]
+(24, [(13, 3)])
+>>> tl[12].schedule_step, tl[14].schedule_step
+(10, 11)
 """
 
 from __future__ import annotations

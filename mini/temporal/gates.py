@@ -12,6 +12,12 @@ A gate cell is read by a small recursive-descent parser (never ``eval``)::
 
 ``NAME '(' ')'`` is a custom condition registered from Python. Conditions are evaluated by
 :class:`mini.temporal.conditions.ConditionState`.
+
+>>> gate = parse_gate("until loss-recon < 1e-3 and usage stable 100 max 2000")
+>>> gate.kind, gate.max_hold, gate.metrics
+('until', 2000, ['loss-recon', 'usage'])
+>>> print(gate)
+until loss-recon < 0.001 and usage stable 100 delta 0.0 max 2000
 """
 
 from __future__ import annotations
