@@ -21,7 +21,14 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from mini.atomic import OutputError, atomic_write, write_text
-from mini.temporal import Dopesheet, DopesheetError, Timeline
+from mini.temporal import (
+    Dopesheet,
+    DopesheetError,
+    GatedTimeline,
+    GateMetricError,
+    Timeline,
+    timeline_for,
+)
 from mini.training import (
     CheckpointError,
     ConfigError,
@@ -33,6 +40,7 @@ from mini.training import (
     claim_run_dir,
     distributed,
 )
+from mini.training.gate_handler import GateHandler
 from mini.training.watch import DopesheetWatcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -289,18 +297,28 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
     except OSError as e:
         console.print(f"[red]cannot read {path}: {e}[/red]")
         sys.exit(2)
-    return Timeline(ds)
+    return timeline_for(ds)  # a sheet with a GATE column follows its gates (docs/gates.md)
 
 
 def fit(trainer: Trainer, resume: Path | None) -> FitResult:
     """Train, turning every user-facing failure into a message and an exit code (no traceback):
     a mis-wired run or an unusable checkpoint (2), non-finite values (3, the state from before
     the failing step is saved), a full disk (2); on Ctrl-C say where the checkpoint is (130)."""
+    if isinstance(trainer.timeline, GatedTimeline) and not any(
+        isinstance(getattr(h, "__self__", None), GateHandler) for h in trainer.bus.handlers()
+    ):
+        trainer.add(GateHandler(unknown="warn"))  # held-out metrics come from handlers
     try:
         result = trainer.fit(resume=resume)
     except NonFiniteLossError as e:
         fail(str(e), EXIT_NON_FINITE)
-    except (ConfigError, CheckpointError, RunDirError, distributed.DistributedError) as e:
+    except (
+        ConfigError,
+        CheckpointError,
+        RunDirError,
+        distributed.DistributedError,
+        GateMetricError,
+    ) as e:
         fail(str(e))
     except OutputError as e:
         last = (

@@ -19,9 +19,12 @@ along minimum-jerk curves (log-space columns in log space) and hitting every key
 """
 
 from mini.temporal.bake import bake
+from mini.temporal.conditions import GateContext
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.edits import past_edits
 from mini.temporal.errors import DopesheetError, DopesheetWarning, Problem
+from mini.temporal.gated import GatedTimeline, GateMetricError, Opening, timeline_for
+from mini.temporal.gates import Gate, parse_condition, parse_gate
 from mini.temporal.interpolators import (
     COSINE,
     LINEAR,
@@ -45,7 +48,12 @@ __all__ = [
     "Dopesheet",
     "DopesheetError",
     "DopesheetWarning",
+    "Gate",
+    "GateContext",
+    "GateMetricError",
+    "GatedTimeline",
     "Interpolator",
+    "Opening",
     "Override",
     "Phase",
     "Problem",
@@ -60,9 +68,12 @@ __all__ = [
     "bake",
     "get_interpolator",
     "interpolator_names",
+    "parse_condition",
+    "parse_gate",
     "past_edits",
     "realize",
     "register_interpolator",
+    "timeline_for",
 ]
 
 

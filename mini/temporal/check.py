@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from mini.temporal.gate_rows import RowGate
 from mini.temporal.grammar import Units
 from mini.temporal.parse import SheetParser
 from mini.temporal.read import CsvRecords, stream_lines
@@ -27,6 +28,7 @@ class SheetSummary:
     n_phases: int  # named phases
     phase_names: list[str]  # the first MAX_PHASE_NAMES of them
     warnings: list[str] = field(default_factory=list)
+    gates: list[RowGate] = field(default_factory=list)
 
     @property
     def realized_nbytes(self) -> int:
@@ -56,5 +58,6 @@ def check_csv(
                     names.append(row.phase)
             last_step, last_lines = row.step, row.lines
     return SheetSummary(
-        source, last_step + 1, last_lines, parser.specs, n_phases, names, parser.warnings
-    )
+        source, last_step + 1, last_lines, parser.specs, n_phases, names, parser.warnings,
+        parser.gate_cells.gates,
+    )  # fmt: skip

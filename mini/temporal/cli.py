@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -21,7 +22,8 @@ from rich.table import Table
 from mini.atomic import atomic_write
 from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, Problem
+from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, DopesheetWarning, Problem
+from mini.temporal.gate_rows import describe_gate
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
 from mini.temporal.spec import Row
 from mini.temporal.timeline import ScheduleTooLargeError, Timeline
@@ -100,6 +102,9 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
                 "realize(ds) in Python need it whole (is the last step a typo? to plot, rescale "
                 f"with --steps {PLOT_RESCALE})",
             )
+        for g in summary.gates:
+            what = describe_gate(g, summary.n_steps - 1)
+            _say(out, f"gate: {path}:{g.line}: step {g.step:,}: {what}")
         phases = ", ".join(summary.phase_names) or "no phases"
         if summary.n_phases > len(summary.phase_names):
             phases += f", … ({summary.n_phases:,} phases)"
@@ -131,14 +136,19 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     table.add_column("ACTION", style="yellow")
     for spec in ds.specs.values():
         table.add_column(spec.header, justify="right")
+    gates = {g.step: g.text for g in ds.gates}
+    if gates:
+        table.add_column("GATE", style="cyan")
     for r in ds.rows:
-        cells = [_key_text(r, n) for n in ds.specs]
+        cells = [_key_text(r, n) for n in ds.specs] + ([gates.get(r.step, "")] if gates else [])
         table.add_row(
             ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions), *cells
         )
     out.print(table)
     for ph in ds.phases:
         out.print(f"  phase {ph.name or '(unnamed)'}: steps {ph.start:,}–{ph.end:,} ({len(ph):,})")
+    for g in ds.gates:
+        out.print(f"  gate at step {g.step:,} (line {g.line}): {describe_gate(g, ds.last_step)}")
     return 0
 
 
@@ -213,7 +223,15 @@ def write_realized(timeline: Timeline, f: IO[str], chunk: int | None = None) -> 
 
 def cmd_realize(args: argparse.Namespace, out: Console, err: Console) -> int:
     ds = _load(args)
-    timeline = Timeline(ds)
+    if ds.gates:
+        _say(
+            err,
+            f"note: {ds.source} has {len(ds.gates)} gate(s): this is its nominal schedule (no gate "
+            "holds or moves on); a run writes the schedule it followed to as-run.csv",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DopesheetWarning)  # said above, once
+        timeline = Timeline(ds)
     if args.output == "-":
         columns = write_realized(timeline, sys.stdout)
         sys.stdout.flush()

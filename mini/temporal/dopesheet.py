@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from mini.atomic import atomic_write
 from mini.temporal.errors import DopesheetError, DopesheetWarning, ProblemCollector
+from mini.temporal.gate_rows import GATE, RowGate, check_gate_steps
 from mini.temporal.grammar import Units
 from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.parse import SheetParser
@@ -68,6 +69,7 @@ class Dopesheet:
         rows: Iterable[Row] = (),
         *,
         source: str = "<rows>",
+        gates: Iterable[RowGate] = (),
     ):
         """From already-resolved rows (strictly increasing steps). Use :meth:`from_csv`,
         :meth:`from_text` or :meth:`from_df` for the CSV format with relative steps."""
@@ -81,6 +83,7 @@ class Dopesheet:
         self._index_keys()
         self.phases = phases_of(self.rows, self.last_step)
         self._actions = {r.step: r.actions for r in self.rows if r.actions}
+        self.gates: tuple[RowGate, ...] = check_gate_steps(gates, self.rows)
 
     def _index_keys(self) -> None:
         """Validate the rows and index each property's keys (one pass)."""
@@ -208,7 +211,7 @@ class Dopesheet:
             rows = list(parser.rows(records))
         for message in parser.warnings:
             warnings.warn(message, DopesheetWarning, stacklevel=3)
-        return cls(parser.specs, rows, source=source)
+        return cls(parser.specs, rows, source=source, gates=parser.gate_cells.gates)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:
@@ -230,6 +233,7 @@ class Dopesheet:
             [PropSpec(name, s["space"], s["interpolator"]) for name, s in specs.items()],
             rows,
             source=str(data.get("source", "<dict>")),
+            gates=[RowGate.from_dict(g) for g in data.get("gates", ())],
         )
 
     # -- queries --------------------------------------------------------------------------------
@@ -315,7 +319,11 @@ class Dopesheet:
         if self.last_step == 0:
             raise ValueError("a one-step dopesheet cannot be scaled")
         factor = (n_steps - 1) / self.last_step
-        moved = [dataclasses.replace(r, step=math.floor(r.step * factor + 0.5)) for r in self.rows]
+
+        def place(step: int) -> int:
+            return math.floor(step * factor + 0.5)
+
+        moved = [dataclasses.replace(r, step=place(r.step)) for r in self.rows]
         problems = ProblemCollector(self.source)
         rows = merge_rows(moved, problems)
         if problems.total:
@@ -325,7 +333,10 @@ class Dopesheet:
             raise DopesheetError(
                 [dataclasses.replace(p, fix=fix) for p in problems.problems], problems.total
             )
-        return Dopesheet(self.specs, rows, source=f"{self.source} (scaled to {n_steps} steps)")
+        gates = [dataclasses.replace(g, step=place(g.step)) for g in self.gates]
+        return Dopesheet(
+            self.specs, rows, source=f"{self.source} (scaled to {n_steps} steps)", gates=gates
+        )
 
     # -- views ----------------------------------------------------------------------------------
     def as_df(self) -> pd.DataFrame:
@@ -347,6 +358,9 @@ class Dopesheet:
                 data[spec.header] = [key_cell(r, name) for r in self.rows]
             else:
                 data[spec.header] = [r.values.get(name, math.nan) for r in self.rows]
+        if self.gates:
+            by_step = {g.step: g.text for g in self.gates}
+            data[GATE] = [by_step.get(r.step, "") for r in self.rows]
         return pd.DataFrame(data)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
@@ -375,7 +389,7 @@ class Dopesheet:
                 }
                 for r in self.rows
             ],
-        }
+        } | ({"gates": [g.to_dict() for g in self.gates]} if self.gates else {})
 
     @property
     def content_hash(self) -> str:
@@ -395,7 +409,7 @@ class Dopesheet:
                 | ({"arrivals": dict(r.arrivals)} if r.arrivals else {})
                 for r in self.rows
             ],
-        }
+        } | ({"gates": {str(g.step): str(g.gate) for g in self.gates}} if self.gates else {})
         return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()
 
     def __eq__(self, other: object) -> bool:

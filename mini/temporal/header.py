@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mini.temporal.errors import ProblemCollector
+from mini.temporal.gate_rows import GATE
 from mini.temporal.grammar import did_you_mean
 from mini.temporal.interpolators import interpolator_names
 from mini.temporal.spec import ACTION, PHASE, RESERVED, SPACES, STEP, PropSpec
@@ -23,10 +24,11 @@ class Columns:
     phase: int | None
     action: int | None
     props: tuple[tuple[int, PropSpec], ...]
+    gate: int | None = None  # the GATE column (docs/gates.md)
 
     def number(self, name: str) -> int | None:
         """The 1-based CSV column of ``STEP``/``PHASE``/``ACTION`` or a property name."""
-        index = {STEP: self.step, PHASE: self.phase, ACTION: self.action}.get(name)
+        index = {STEP: self.step, PHASE: self.phase, ACTION: self.action, GATE: self.gate}.get(name)
         if index is None:
             index = next((i for i, spec in self.props if spec.name == name), None)
         return None if index is None else index + 1
@@ -40,7 +42,7 @@ def parse_header(header: list[str], problems: ProblemCollector) -> Columns | Non
     for i, raw in enumerate(header):
         name = raw.strip()
         col = i + 1
-        if name in RESERVED:
+        if name in RESERVED or name == GATE:
             if name in reserved:
                 problems.add(1, col, f"{name} appears twice", f"keep one {name} column", name)
             else:
@@ -54,7 +56,7 @@ def parse_header(header: list[str], problems: ProblemCollector) -> Columns | Non
                 "name it 'prop[:space[:interpolator]]' or delete it",
             )
             continue
-        if name.upper() in RESERVED:
+        if name.upper() in (*RESERVED, GATE):
             problems.add(
                 1,
                 col,
@@ -70,8 +72,9 @@ def parse_header(header: list[str], problems: ProblemCollector) -> Columns | Non
         problems.add(1, None, *_no_step_column(header))
         return None
     return Columns(
-        len(header), reserved[STEP], reserved.get(PHASE), reserved.get(ACTION), tuple(props)
-    )
+        len(header), reserved[STEP], reserved.get(PHASE), reserved.get(ACTION), tuple(props),
+        reserved.get(GATE),
+    )  # fmt: skip
 
 
 def _read_prop_header(

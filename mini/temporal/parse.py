@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from math import isfinite
 
 from mini.temporal.errors import ProblemCollector
+from mini.temporal.gate_rows import GateCells
 from mini.temporal.grammar import (
     CellError,
     StepCell,
@@ -40,6 +41,7 @@ class SheetParser:
         self.source = source
         self.units = units or Units()
         self.problems = ProblemCollector(source)
+        self.gate_cells = GateCells(self.problems)
         self.columns: Columns | None = None
         self.specs: dict[str, PropSpec] = {}
         self.warnings: list[str] = []
@@ -95,6 +97,7 @@ class SheetParser:
                 if name not in keyed:
                     self.warnings.append(self._first_key_warning(r, name))
             keyed.update(r.values)
+            self.gate_cells.attach(r)
             self.last_step = r.step
             yield r
 
@@ -167,6 +170,8 @@ class SheetParser:
             self._uses_percent |= "%" in text
         phase = fields[columns.phase].strip() or None if columns.phase is not None else None
         action = fields[columns.action] if columns.action is not None else ""
+        if columns.gate is not None:
+            self.gate_cells.read(line, columns.gate + 1, fields[columns.gate])
         actions = split_actions(action) if action else ()
         values: dict[str, float] = {}
         curves: dict[str, str] = {}

@@ -8,11 +8,14 @@ and actions are ticks along the top.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.errors import DopesheetWarning
+from mini.temporal.gated import GatedTimeline
 from mini.temporal.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -75,7 +78,11 @@ def plot_timeline(
     ``max_points`` samples plus the keys. Returns a matplotlib Figure (``fig.savefig``)."""
     from matplotlib.figure import Figure
 
-    timeline = source if isinstance(source, Timeline) else Timeline(source)
+    if isinstance(source, GatedTimeline):  # a run: what it followed; before it: the nominal
+        source = source.as_run() if source.state.step > 0 else source.dopesheet
+    with warnings.catch_warnings():  # a gated sheet: its nominal schedule, gates marked below
+        warnings.simplefilter("ignore", DopesheetWarning)
+        timeline = source if isinstance(source, Timeline) else Timeline(source)
     ds = timeline.dopesheet
     steps = sample_steps(ds, max_points)
     values = timeline.values_at(steps)
@@ -103,11 +110,31 @@ def plot_timeline(
         ax.grid(alpha=0.25, lw=0.5)
         for step, _ in ds.actions:
             ax.axvline(step, color="0.35", lw=0.8, ls=(0, (2, 2)), zorder=1)
+        _mark_gates(ax, ds)
         ax.margins(x=0.01)
     _label_phases_and_actions(axes[0], ds)
+    if ds.gates:
+        axes[0].annotate(
+            "gates: ▮ hold up to max (until) · ◂ may start early (when); nominal schedule",
+            xy=(0.0, 1.12), xycoords="axes fraction", fontsize=7, color="C3",
+        )  # fmt: skip
     axes[-1].set_xlabel("step")
     fig.suptitle(title or f"{ds.source} — {ds.n_steps:,} steps", fontsize=11)
     return fig
+
+
+def _mark_gates(ax, ds: Dopesheet) -> None:
+    """A gate's row as a red line; an ``until``'s possible hold (its ``max``) as a hatched span
+    after it, a ``when``'s possible early start as a span back to the previous row."""
+    steps = [r.step for r in ds.rows]
+    for g in ds.gates:
+        ax.axvline(g.step, color="C3", lw=1.0, zorder=2)
+        if g.gate.kind == "until":
+            ax.axvspan(g.step, g.step + (g.gate.max_hold or 0), color="C3", alpha=0.08,
+                       hatch="//", lw=0, zorder=0)  # fmt: skip
+        else:
+            prev = steps[steps.index(g.step) - 1] + g.gate.min_hold
+            ax.axvspan(prev, g.step, color="C3", alpha=0.05, lw=0, zorder=0)
 
 
 def _shade_phases(ax, ds: Dopesheet) -> None:

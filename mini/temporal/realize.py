@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = None) -> pd.DataFrame:
     """Every step's values on ``[start, stop)``: columns ``STEP``, ``PHASE``, ``ACTION`` and one
-    column per property (base name). A :class:`Timeline` includes its runtime overrides.
+    column per property (base name). A :class:`Timeline` includes its runtime overrides, a
+    :class:`~mini.temporal.GatedTimeline` the steps run so far; a gated :class:`Dopesheet` gives
+    its nominal schedule (no gate holds or moves on), with a warning saying so.
 
     ``PHASE`` and ``ACTION`` are categorical (``""`` where a step has no phase name or no
     action; several actions on one step are joined with ``;``). ``0 <= start <= stop <= n``;
@@ -24,6 +26,10 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
     """
     import pandas as pd  # only here: `import mini.temporal` stays light
 
+    from mini.temporal.gated import GatedTimeline
+
+    if isinstance(source, GatedTimeline):  # a gated run: the steps it ran, as it ran them
+        source = source.as_run()
     timeline = source if isinstance(source, Timeline) else Timeline(source)
     ds = timeline.dopesheet
     n = len(timeline)

@@ -17,6 +17,7 @@ import logging
 import math
 import numbers
 import os
+import warnings
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +30,7 @@ from mini.temporal.bake import bake
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
+from mini.temporal.errors import DopesheetWarning
 from mini.temporal.overrides import Override, finite_state
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class State:
     actions: tuple[str, ...]
     is_phase_start: bool
     is_phase_end: bool
+    schedule_step: int | None = None  # the dopesheet step played (differs under gates)
 
     def __getitem__(self, prop: str) -> float:
         try:
@@ -129,6 +132,13 @@ class Timeline:
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
+        if dopesheet.gates and type(self) is Timeline:
+            warnings.warn(
+                f"{dopesheet.source}: the sheet has GATE cells; this Timeline plays its nominal "
+                "schedule (gates ignored); GatedTimeline follows them (docs/gates.md)",
+                DopesheetWarning,
+                stacklevel=2,
+            )
         self._set_eras([Era(0, dopesheet, {})])
         self._step = 0
         self._state: State | None = None  # computed on first use (realize never needs it)
@@ -275,7 +285,7 @@ class Timeline:
     def _state_at(self, i: int, props: dict[str, float]) -> State:
         era = self._era_at(i)
         ph = era.phase_at(i)
-        return State(i, ph.name, props, era.dopesheet.actions_at(i), i == ph.start, i == ph.end)
+        return State(i, ph.name, props, era.dopesheet.actions_at(i), i == ph.start, i == ph.end, i)
 
     # -- runtime control ----------------------------------------------------------------------------
     def kinematics(self, prop: str, step: int | None = None) -> tuple[float, float, float]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mini.temporal import Dopesheet
+from mini.temporal.gate_rows import gate_labels
 from mini.training.events import NAMED_EVENTS, Subscription
 
 
@@ -69,6 +70,8 @@ def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
         if not name or sub.optional or base not in NAMED_EVENTS:
             continue
         known, kind = (actions, "action") if base == "action" else (phases, "phase")
+        if base == "gate":
+            known, kind = set(gate_labels(ds)), "gate"
         if name not in known:
             problems.append(
                 unknown_name(kind, name, known, ds.source)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data.distributed import DistributedSampler
 
-from mini.temporal import Dopesheet, Timeline
+from mini.temporal import Dopesheet, Timeline, timeline_for
 
 
 @dataclass
@@ -234,13 +234,13 @@ def run_timeline(
     if isinstance(schedule, Timeline):
         return schedule
     if isinstance(schedule, Dopesheet):
-        return Timeline(schedule)
+        return timeline_for(schedule)
     if steps_per_epoch is None:
         first = data if isinstance(data, PhaseData) else next(iter(data.values()), None)
         try:
             steps_per_epoch = len(first.train) if first is not None else None  # type: ignore[arg-type]
         except TypeError:  # an endless or sized-by-nothing iterable
             steps_per_epoch = None
-    return Timeline(
+    return timeline_for(
         Dopesheet.from_csv(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     )

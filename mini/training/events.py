@@ -2,7 +2,8 @@
 
 Names are the API (Ignite-style): ``train-start``, ``phase-start`` / ``phase-start:<phase>``,
 ``action`` / ``action:<name>``, ``pre-step``, ``step-metrics``, ``phase-end`` /
-``phase-end:<phase>`` (carries validation inference), ``train-end``.
+``phase-end:<phase>`` (carries validation inference), ``train-end``; ``gate`` / ``gate:<name>``
+when a dopesheet gate opens (see ``docs/gates.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ PRE_STEP = "pre-step"
 STEP_METRICS = "step-metrics"
 PHASE_END = "phase-end"
 TRAIN_END = "train-end"
-EVENTS = (TRAIN_START, PHASE_START, ACTION, PRE_STEP, STEP_METRICS, PHASE_END, TRAIN_END)
+GATE = "gate"  # a dopesheet gate opened (emitted by mini.training.gate_handler.GateHandler)
+EVENTS = (TRAIN_START, PHASE_START, ACTION, PRE_STEP, STEP_METRICS, PHASE_END, TRAIN_END, GATE)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def base_name(event: str) -> str:
     return event.split(":", 1)[0]
 
 
-NAMED_EVENTS = (PHASE_START, PHASE_END, ACTION)  # also as '<event>:<name>'
+NAMED_EVENTS = (PHASE_START, PHASE_END, ACTION, GATE)  # also as '<event>:<name>'
 
 
 @dataclass(eq=False)

@@ -114,8 +114,10 @@ class TrainingProgress:
         """The plain progress line for ``event``'s step."""
         n = len(event.trainer.timeline)
         done = event.step + 1
+        sched = event.state.schedule_step  # differs from the step under gates
+        clock = [] if sched is None or sched == event.step else [f"schedule step {sched:,}"]
         return " | ".join(
-            [f"step {done:,}/{n:,} ({100 * done / n:.0f}%)", event.phase or "-",
+            [f"step {done:,}/{n:,} ({100 * done / n:.0f}%)", *clock, event.phase or "-",
              f"{event.trainer.steps_per_second:,.0f} steps/s", *self._info(event)]
         )  # fmt: skip
 
