@@ -27,6 +27,7 @@ class SheetSummary:
     n_phases: int  # named phases
     phase_names: list[str]  # the first MAX_PHASE_NAMES of them
     warnings: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)  # names of the search cells
 
     @property
     def realized_nbytes(self) -> int:
@@ -56,5 +57,6 @@ def check_csv(
                     names.append(row.phase)
             last_step, last_lines = row.step, row.lines
     return SheetSummary(
-        source, last_step + 1, last_lines, parser.specs, n_phases, names, parser.warnings
-    )
+        source, last_step + 1, last_lines, parser.specs, n_phases, names, parser.warnings,
+        list(parser.search.params),
+    )  # fmt: skip

@@ -23,7 +23,7 @@ from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, Problem
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
-from mini.temporal.spec import Row
+from mini.temporal.spec import STEP, Row
 from mini.temporal.timeline import ScheduleTooLargeError, Timeline
 
 REALIZE_CHUNK = 1_000_000
@@ -103,9 +103,16 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         phases = ", ".join(summary.phase_names) or "no phases"
         if summary.n_phases > len(summary.phase_names):
             phases += f", … ({summary.n_phases:,} phases)"
+        searched = (
+            f", {len(summary.search)} search cells ({', '.join(summary.search)}), read at their "
+            "nominal values"
+            if summary.search
+            else ""
+        )
         _say(
             out,
-            f"ok: {path}: {summary.n_steps:,} steps, {len(summary.specs)} properties, {phases}",
+            f"ok: {path}: {summary.n_steps:,} steps, {len(summary.specs)} properties, {phases}"
+            + searched,
         )
     for p in problems:
         _say(out, str(p))
@@ -131,19 +138,28 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     table.add_column("ACTION", style="yellow")
     for spec in ds.specs.values():
         table.add_column(spec.header, justify="right")
+    searched = {(p.line, p.prop): p for p in ds.search or ()}
     for r in ds.rows:
-        cells = [_key_text(r, n) for n in ds.specs]
+        cells = [_key_text(r, n, searched) for n in ds.specs]
+        step = _key_text(r, STEP, searched) or f"{r.step:,}"
         table.add_row(
-            ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions), *cells
+            ",".join(map(str, r.lines)), step, r.phase or "", ", ".join(r.actions), *cells
         )
     out.print(table)
+    for p in ds.search or ():
+        out.print(f"  search {p.name}: {p.text} (nominal {p.nominal:g})")
     for ph in ds.phases:
         out.print(f"  phase {ph.name or '(unnamed)'}: steps {ph.start:,}–{ph.end:,} ({len(ph):,})")
     return 0
 
 
-def _key_text(r: Row, name: str) -> str:
-    """A key as ``show`` prints it: ``0.003``, ``0.003 linear``, ``1e-05|0.001 cosine``."""
+def _key_text(r: Row, name: str, searched: dict | None = None) -> str:
+    """A key as ``show`` prints it: ``0.003``, ``0.003 linear``, ``1e-05|0.001 cosine``; a
+    search cell as ``?1e-4..1e-2 → 0.001`` (its range, then its nominal value)."""
+    for line in r.lines if searched else ():
+        if (p := searched.get((line, name))) is not None:  # type: ignore[union-attr]
+            nominal = f"{r.step:,}" if name == STEP else f"{p.nominal:g}"
+            return f"{p.text}{p.suffix} → {nominal}"
     if name not in r.values:
         return ""
     text = f"{r.values[name]:g}"

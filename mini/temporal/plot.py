@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mini.temporal.dopesheet import Dopesheet
+from mini.temporal.search_cells import SearchSpace
 from mini.temporal.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ def plot_timeline(
     ``max_points`` samples plus the keys. Returns a matplotlib Figure (``fig.savefig``)."""
     from matplotlib.figure import Figure
 
+    space = source.search if isinstance(source, Dopesheet) else None
+    if space:  # a search space: draw its nominal schedule and the band each search cell spans
+        source = source.with_values(space.nominal())
     timeline = source if isinstance(source, Timeline) else Timeline(source)
     ds = timeline.dopesheet
     steps = sample_steps(ds, max_points)
@@ -96,6 +100,8 @@ def plot_timeline(
                 [k for k, _ in keys], [v for _, v in keys], "o", ms=4, color=color_of[name],
                 markeredgecolor="white", markeredgewidth=0.6, zorder=3,
             )  # fmt: skip
+            if space:
+                draw_value_bands(ax, ds, space, name, color_of[name])
         if names and all(ds.specs[n].space == "log" for n in names):
             ax.set_yscale("log")
         if names:
@@ -104,10 +110,50 @@ def plot_timeline(
         for step, _ in ds.actions:
             ax.axvline(step, color="0.35", lw=0.8, ls=(0, (2, 2)), zorder=1)
         ax.margins(x=0.01)
+    if space:
+        for ax in axes:
+            draw_step_bands(ax, ds, space)
     _label_phases_and_actions(axes[0], ds)
     axes[-1].set_xlabel("step")
     fig.suptitle(title or f"{ds.source} — {ds.n_steps:,} steps", fontsize=11)
     return fig
+
+
+def _row_step(ds: Dopesheet, line: int) -> int | None:
+    return next((r.step for r in ds.rows if line in r.lines), None)
+
+
+def draw_value_bands(ax, ds: Dopesheet, space: SearchSpace, name: str, color: str) -> None:
+    """The range (a bar) or the set (ticks) each search cell of ``name`` may take, drawn at its
+    key's step of the filled sheet ``ds``."""
+    for p in space:
+        if p.prop != name or (step := _row_step(ds, p.line)) is None:
+            continue
+        low, high = p.bounds
+        ax.plot([step, step], [low, high], color=color, lw=7, alpha=0.22, solid_capstyle="butt")
+        if p.kind == "choice":
+            ax.plot([step] * len(p.choices), p.choices, "_", ms=12, mew=1.5, color=color)
+
+
+def draw_step_bands(ax, ds: Dopesheet, space: SearchSpace) -> None:
+    """The steps each searched STEP cell may land on, shaded across the panel."""
+    nominal = space.nominal()
+    for p in space:
+        if not p.is_step:
+            continue
+        ends = []
+        for value in p.choices or p.bounds:
+            try:
+                moved = space.fill(nominal | {p.name: value})
+            except ValueError:  # this end is not a valid schedule with the other cells nominal
+                continue
+            if (step := _row_step(moved, p.line)) is not None:
+                ends.append(step)
+        if ends and p.kind == "choice":
+            for step in ends:
+                ax.axvline(step, color="C3", lw=1.0, alpha=0.5, ls=":", zorder=1)
+        elif ends:
+            ax.axvspan(min(ends), max(ends), color="C3", alpha=0.08, lw=0, zorder=0)
 
 
 def _shade_phases(ax, ds: Dopesheet) -> None:

@@ -30,6 +30,7 @@ from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
 from mini.temporal.overrides import Override, finite_state
+from mini.temporal.search_cells import refuse_search_space
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class Timeline:
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
+        refuse_search_space(dopesheet)
         self._set_eras([Era(0, dopesheet, {})])
         self._step = 0
         self._state: State | None = None  # computed on first use (realize never needs it)
