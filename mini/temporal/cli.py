@@ -259,6 +259,31 @@ def _check_disk(path: Path, ds: Dopesheet) -> None:
         )
 
 
+def cmd_from_pbt(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """A Ray Tune PBT policy log as a dopesheet (the reading lives in mini.search.pbt)."""
+    from mini.search.pbt import PolicyError, policy_dopesheet, read_policy
+
+    try:
+        policy = read_policy(args.file)
+        ds = policy_dopesheet(
+            policy, steps_per_iteration=args.steps_per_iteration, transition=args.transition,
+            blend=args.blend, log=tuple(args.log), last_iteration=args.iterations,
+            source=str(args.file),
+        )  # fmt: skip
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    except PolicyError as e:
+        raise UsageError(str(e)) from None
+    if args.output == "-":
+        ds.as_df().to_csv(sys.stdout, index=False)
+    else:
+        ds.to_csv(args.output)
+    changes = len(policy.changes)
+    _say(err if args.output == "-" else out, f"wrote {args.output}: {changes} exploit steps, "
+         f"{len(ds.specs)} properties, {ds.n_steps:,} steps ({args.transition})")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mini.temporal",
@@ -292,6 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "plot":
             p.add_argument("--dpi", type=_positive_int, default=120)
         p.set_defaults(run=fn)
+    p = sub.add_parser(
+        "from-pbt", help="turn a Ray Tune PBT policy log (pbt_policy_*.txt) into a dopesheet"
+    )
+    p.add_argument("file", help="a pbt_policy_<trial>.txt that Tune wrote")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="dopesheet CSV, - for stdout"
+    )
+    p.add_argument(
+        "--steps-per-iteration", type=_positive_int, default=1, metavar="N",
+        help="training steps per Tune iteration (a report): keys land at iteration × N",
+    )  # fmt: skip
+    p.add_argument(
+        "--transition", choices=("hold", "smooth"), default="hold",
+        help="hold: the value changes at the exploit step, as Tune replays it; smooth: a "
+        "minimum-jerk move over --blend steps",
+    )  # fmt: skip
+    p.add_argument("--blend", type=_positive_int, default=None, metavar="N", help="smooth: steps")
+    p.add_argument("--log", action="append", default=[], metavar="KEY", help="log-space key")
+    p.add_argument("--iterations", type=_positive_int, default=None, help="end the run there")
+    p.set_defaults(run=cmd_from_pbt)
     return parser
 
 
