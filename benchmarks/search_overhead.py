@@ -8,10 +8,10 @@
 2. Workers: the same search with 1 and with 2 workers (processes sharing the study), trials
    per hour each, alternating; target ≥ 1.6× with 2 workers on 2 cores.
 
-The run function trains a 64→64→10 MLP on the digits for ``--steps`` steps (one torch thread)
+The run function trains a 64→64→10 MLP on the digits for 601 steps (one torch thread)
 under the searched learning-rate schedule, so a trial costs what a short real trial costs.
 
-Run: ``nice -n 10 python -m benchmarks.search_overhead [--trials N] [--rounds R] [--steps S]``
+Run: ``nice -n 10 python -m benchmarks.search_overhead [--trials N] [--rounds R] [--worker-trials N]``
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from mini.temporal import Dopesheet, Timeline
 
 SPACE = """STEP,lr:log,wd
 0,?1e-3..3e-2,?{0 1e-4 1e-3}
-?40..160,?1e-3..3e-2,
-200,?1e-4..3e-3,
+?100..400,?1e-3..3e-2,
+600,?1e-4..3e-3,
 """
 
 
