@@ -157,7 +157,7 @@ def _optuna(folder, ds, run, objectives, trials, seed, sampler, pruning, workers
 
         study, interrupted = optimize(
             folder, ds, run, objectives, trials, sampler=sampler, seed=seed, pruning=pruning,
-            workers=workers, on_trial=on_trial,
+            workers=workers, on_trial=on_trial if progress else None,
         )  # fmt: skip
         rows = rows_from_study(study)
         bar.update(rows)

@@ -209,11 +209,10 @@ def run_one(
     except KeyboardInterrupt:
         _interrupt(study, trial._trial_id, values)
         raise
-    trial.set_user_attr("seconds", outcome.seconds)
-    if outcome.reason:
-        trial.set_user_attr("reason", outcome.reason[:2000])
-    scalars = {k: v for k, v in outcome.metrics.items() if isinstance(v, int | float)}
-    trial.set_user_attr("metrics", {k: float(v) for k, v in scalars.items()})
+    scalars = {k: float(v) for k, v in outcome.metrics.items() if isinstance(v, int | float)}
+    trial.set_user_attr(  # one record: each attribute is a write to the journal
+        "result", {"seconds": outcome.seconds, "reason": outcome.reason[:2000], "metrics": scalars}
+    )
     if outcome.state == "complete":
         study.tell(trial, outcome.objectives)
     elif outcome.state == "pruned":

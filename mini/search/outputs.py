@@ -51,16 +51,17 @@ def rows_from_study(study: Any) -> list[TrialRow]:
             state = "interrupted"
         if state == "waiting":
             continue
-        seconds = t.user_attrs.get("seconds")
+        result = t.user_attrs.get("result", {})
+        objectives = list(t.values) if t.values else None
         out.append(
             TrialRow(
                 t.number,
                 state,
                 dict(t.params),
-                list(t.values) if t.values else None,
-                seconds,
-                t.user_attrs.get("reason", ""),
-                dict(t.user_attrs.get("metrics", {})),
+                objectives,
+                result.get("seconds"),
+                result.get("reason", ""),
+                dict(result.get("metrics", {})),
             )
         )
     return out
