@@ -281,6 +281,7 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
     """The dopesheet, validated before anything trains (exit 2 listing every problem)."""
     try:
         ds = read_dopesheet(path, steps)
+        timeline = Timeline(ds)  # refuses a sheet with search cells (use --search)
     except DopesheetError as e:
         console.print(f"[red]{path}: the dopesheet has problems; nothing was trained[/red]")
         for p in e.problems:
@@ -289,7 +290,7 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
     except OSError as e:
         console.print(f"[red]cannot read {path}: {e}[/red]")
         sys.exit(2)
-    return Timeline(ds)
+    return timeline
 
 
 def fit(trainer: Trainer, resume: Path | None) -> FitResult:

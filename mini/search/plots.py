@@ -73,7 +73,10 @@ def plot_values(
             ax.plot([best[0].values[p.name]], [best[0].objectives[index]], "o", ms=11,  # type: ignore[index]
                     mfc="none", mec="C3", mew=1.5)  # fmt: skip
         if p.log:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
         ax.axvspan(*p.bounds, color="0.9", zorder=0)
         ax.set_title(f"{p.name}  {p.text}", fontsize=9)
         ax.set_ylabel(objective.key, fontsize=8)

@@ -353,7 +353,7 @@ def refuse_search_space(ds: Dopesheet) -> None:
             None,
             f"the sheet has {len(space)} search cell{'s' * (len(space) > 1)} ({names}): it is a "
             "search space, not a schedule, and cannot be trained or realized",
-            f"search it (python -m examples.vq_curriculum --search {ds.source} --trials N, or "
+            f"search it (the examples: --search {ds.source} --trials N; Python: "
             "mini.search.search(sheet, run=...)), or fill it in with "
             "sheet.with_values({name: value, ...})",
         )

@@ -30,6 +30,19 @@ def test_trial_argv_drops_exactly_the_search_flags():
     assert trial_argv(argv) == ["--steps", "40", "--seed", "1"]
 
 
+def test_training_a_search_sheet_is_refused_with_how_to_search_it(tmp_path, capsys):
+    from examples import vq_curriculum
+
+    space = tmp_path / "space.csv"
+    space.write_text(SPACE)
+    with pytest.raises(SystemExit) as e:
+        vq_curriculum.main(["--schedule", str(space), "--out", str(tmp_path / "o"), "--no-video"])
+    assert e.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "search space" in err and f"--search {space}" in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_best_csv_replays_the_best_trial_of_the_vq_example_exactly(tmp_path):
     from examples import vq_curriculum
