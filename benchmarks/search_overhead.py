@@ -4,7 +4,7 @@
    per trial, trials.csv / summary.json / best.csv written at the end; plots and the progress
    bar off) against a bare Optuna loop (in-memory study, same TPE seed, same distributions)
    whose objective fills the same sheet and calls the same run function. Rounds alternate the
-   two sides; the ratio is the median of the per-round ratios. Target: ≤ 1.05.
+   two sides (and which goes first); the ratio is the median of the per-round ratios. Target: ≤ 1.05.
 2. Workers: the same search with 1 and with 2 workers (processes sharing the study), trials
    per hour each, alternating; target ≥ 1.6× with 2 workers on 2 cores.
 
@@ -129,10 +129,14 @@ def main() -> None:
     ratios, runs, o_ours, o_bare = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
+            if r % 2:  # alternate which side goes first
+                b = bare(sheet, args.trials)
+                run_b = IN_RUN[0]
             a = ours(sheet, args.trials, Path(tmp) / f"o{r}")
             run_a = IN_RUN[0]
-            b = bare(sheet, args.trials)
-            run_b = IN_RUN[0]
+            if not r % 2:
+                b = bare(sheet, args.trials)
+                run_b = IN_RUN[0]
             ratios.append(a / b)
             runs += [run_a / args.trials, run_b / args.trials]
             o_ours.append((a - run_a) / args.trials)
@@ -151,8 +155,11 @@ def main() -> None:
             return
         speedups = []
         for r in range(args.rounds):
+            if r % 2:
+                two = ours(sheet, args.worker_trials, Path(tmp) / f"w2-{r}", workers=2)
             one = ours(sheet, args.worker_trials, Path(tmp) / f"w1-{r}", workers=1)
-            two = ours(sheet, args.worker_trials, Path(tmp) / f"w2-{r}", workers=2)
+            if not r % 2:
+                two = ours(sheet, args.worker_trials, Path(tmp) / f"w2-{r}", workers=2)
             speedups.append(one / two)
             print(f"round {r}: 1 worker {args.worker_trials / one * 3600:.0f} trials/h, 2 workers "
                   f"{args.worker_trials / two * 3600:.0f} trials/h, ×{one / two:.2f}", flush=True)  # fmt: skip

@@ -4,8 +4,9 @@ The study lives in ``<out>/study.journal`` (Optuna's journal storage, append-onl
 for several processes), so a search that is killed resumes where it stopped: finished trials
 stay, and a trial that was running when the search died (or was interrupted with Ctrl-C) is
 recorded as ``interrupted`` and its values are queued to run again. With ``workers > 1`` the
-extra workers are processes (``spawn``) that share the study; the run function and the sheet
-must then be picklable (a module-level function).
+extra workers are processes (forked where the system can, else spawned) that share the study;
+where they are spawned, the run function and the sheet must be picklable (a module-level
+function).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 STUDY_FILE = "study.journal"
 STUDY_NAME = "search"
 SAMPLERS = ("tpe", "random")
+START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+"""How worker processes start: ``fork`` where the system has it (a worker starts at once, with
+everything already imported), else ``spawn`` (a worker imports the run function's module)."""
 
 
 class SearchSetupError(ValueError):
@@ -251,7 +255,7 @@ def optimize(
     remaining = trials - finished_count(study)
     if remaining <= 0:
         return study, False
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context(START_METHOD)
     claimed = ctx.Value("i", 0)
     procs = [
         ctx.Process(
@@ -305,6 +309,8 @@ def _worker(
     remaining: int,
 ) -> None:
     """An extra worker process: its own sampler (seeded apart), the shared study."""
+    # a forked worker must not take a lock the parent's threads (a progress bar) held at fork
+    logging.basicConfig(force=True, format="%(message)s", level=logging.WARNING)
     try:  # one thread per worker: W workers share W cores
         import torch
 

@@ -18,7 +18,8 @@ class SearchProgress:
         self.objective = objective
         self._progress = Progress(
             TextColumn("search"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-            TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled, transient=False,
+            TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled,
+            transient=False, redirect_stdout=False, redirect_stderr=False,  # workers write there
         )  # fmt: skip
         self._task = self._progress.add_task("", total=total)
 
