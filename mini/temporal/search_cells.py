@@ -29,7 +29,7 @@ from mini.temporal.spec import MAX_STEP, STEP
 if TYPE_CHECKING:
     from mini.temporal.dopesheet import Dopesheet
 
-MAX_KEPT_RECORDS = 100_000
+MAX_KEPT_RECORDS = 10_000
 """Rows of a sheet kept to fill its search cells in later; a longer sheet cannot hold search
 cells (checking it stays in constant memory)."""
 

@@ -199,3 +199,12 @@ def test_any_value_in_range_fills_exactly(low, ratio):
     value = math.sqrt(low * high)
     value = min(max(value, low), high)
     assert ds.with_values({"lr@2": value}).keyframes("lr") == [(0, value)]
+
+
+def test_a_search_cell_past_the_rows_kept_is_a_clear_error_and_long_sheets_keep_nothing():
+    from mini.temporal.search_cells import MAX_KEPT_RECORDS
+
+    rows = "".join(f"{i},{i}\n" for i in range(MAX_KEPT_RECORDS + 1))
+    (problem,) = _problems(f"STEP,x\n{rows}{MAX_KEPT_RECORDS + 5},?0..1\n")
+    assert f"up to {MAX_KEPT_RECORDS:,} rows" in problem
+    assert Dopesheet.from_text(f"STEP,x\n{rows}").search is None
