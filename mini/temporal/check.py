@@ -44,7 +44,7 @@ def check_csv(
     """Validate a dopesheet CSV exactly as :meth:`Dopesheet.from_csv` does, keeping only a
     summary. Raises :class:`~mini.temporal.errors.DopesheetError` listing the problems."""
     source = str(path)
-    parser = SheetParser(source, Units(steps_per_epoch, total_steps))
+    parser = SheetParser(source, Units(steps_per_epoch, total_steps), keep_rows=False)
     n_phases, names = 0, []
     current: str | None = None
     last_step, last_lines = -1, ()

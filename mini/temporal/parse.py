@@ -37,7 +37,7 @@ class SheetParser:
     problem at the end. After that, ``specs`` holds the keyed properties and ``warnings`` the
     messages worth a :class:`~mini.temporal.errors.DopesheetWarning`."""
 
-    def __init__(self, source: str, units: Units | None = None):
+    def __init__(self, source: str, units: Units | None = None, keep_rows: bool = True):
         self.source = source
         self.units = units or Units()
         self.problems = ProblemCollector(source)
@@ -46,7 +46,8 @@ class SheetParser:
         self.warnings: list[str] = []
         self.last_step = -1
         self._uses_percent = False
-        self.search = SearchCells()  # ``?lo..hi`` / ``?{a b}`` cells, read as nominal values
+        # ``?lo..hi`` / ``?{a b}`` cells, read as nominal values; the rows are kept to fill them
+        self.search = SearchCells(keep=keep_rows)
         # index, name, header, log space, the column's interpolator
         self._props: list[tuple[int, str, str, bool, str]] = []
 

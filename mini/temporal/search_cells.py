@@ -198,16 +198,19 @@ class SearchCells:
     """What a :class:`~mini.temporal.parse.SheetParser` needs for search cells: it keeps the
     records (up to :data:`MAX_KEPT_RECORDS`) and reads each ``?`` cell as its nominal value."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
+        """``keep=False`` (checking a file in bounded memory): read the cells, keep no rows."""
         self.params: dict[str, SearchParam] = {}
-        self.records: list[tuple[int, list[str]]] | None = []
+        self.records: list[tuple[int, list[str]]] | None = [] if keep else None
+        self.overflowed = False
+        self.seen = 0
 
     def keep(self, line: int, fields: list[str]) -> None:
-        if self.records is not None:
-            if len(self.records) >= MAX_KEPT_RECORDS:
-                self.records = None
-            else:
-                self.records.append((line, fields))
+        self.seen += 1  # counted even when not kept, so check and from_csv agree
+        if self.seen > MAX_KEPT_RECORDS:
+            self.records, self.overflowed = None, True
+        elif self.records is not None:
+            self.records.append((line, fields))
 
     def space(self, source: str, units: Units) -> SearchSpace | None:
         if not self.params or self.records is None:
@@ -215,7 +218,7 @@ class SearchCells:
         return SearchSpace(source, units, dict(self.params), self.records)
 
     def _add(self, param: SearchParam) -> str:
-        if self.records is None:
+        if self.overflowed:
             raise CellError(
                 f"search cells are read in sheets of up to {MAX_KEPT_RECORDS:,} rows",
                 "search a shorter sheet (rescale it), or write a value",
