@@ -260,8 +260,8 @@ def _check_disk(path: Path, ds: Dopesheet) -> None:
 
 
 def cmd_from_pbt(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """A Ray Tune PBT policy log as a dopesheet (the reading lives in mini.search.pbt)."""
-    from mini.search.pbt import PolicyError, policy_dopesheet, read_policy
+    """A Ray Tune PBT policy log as a dopesheet (the reading lives in mini.temporal.pbt_policy)."""
+    from mini.temporal.pbt_policy import PolicyError, policy_dopesheet, read_policy
 
     try:
         policy = read_policy(args.file)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import html
@@ -214,6 +215,8 @@ class Dopesheet:
             warnings.warn(message, DopesheetWarning, stacklevel=3)
         ds = cls(parser.specs, rows, source=source)
         ds.search = parser.search.space(source, units)
+        if ds.search is not None:
+            ds.search.parse = functools.partial(_parse_kept, cls, source, units)  # picklable
         return ds
 
     @classmethod
@@ -445,6 +448,11 @@ class Dopesheet:
         return (
             f"Dopesheet({self.source!r}, steps={self.n_steps}, specs=[{specs}], phases=[{phases}])"
         )
+
+
+def _parse_kept(cls: type[Dopesheet], source: str, units: Units, kept: Records) -> Dopesheet:
+    """Parse records kept from a first reading (a search space filled in)."""
+    return cls._parse(lambda _: kept, source, units)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -130,6 +130,9 @@ class SearchSpace:
     units: Units
     params: dict[str, SearchParam]
     records: list[tuple[int, list[str]]] = field(repr=False, default_factory=list)
+    parse: Callable[[_Kept], Dopesheet] | None = field(repr=False, default=None)
+    """Reads filled records as a dopesheet (set by ``Dopesheet``, which this module must not
+    import: the parser imports this module)."""
 
     def __len__(self) -> int:
         return len(self.params)
@@ -170,15 +173,15 @@ class SearchSpace:
         and :class:`~mini.temporal.errors.DopesheetError` when the filled sheet is not a valid
         schedule (a searched step landing past its anchor, for instance).
         """
-        from mini.temporal.dopesheet import Dopesheet
-
+        if self.parse is None:
+            raise RuntimeError("this search space was not read by Dopesheet (nothing to parse)")
         self.check_values(values)
         at = {(p.line, p.column - 1): p.cell(float(values[p.name])) for p in self}  # type: ignore[arg-type]
         filled = [
             (line, [at.get((line, i), cell) for i, cell in enumerate(fields)])
             for line, fields in self.records
         ]
-        return Dopesheet._parse(lambda _: _Kept(filled), self.source, self.units)
+        return self.parse(_Kept(filled))
 
 
 class _Kept:

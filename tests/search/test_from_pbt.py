@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mini.search.pbt import PolicyError, policy_dopesheet, read_policy
+from mini.temporal.pbt_policy import PolicyError, policy_dopesheet, read_policy
 from mini.temporal import Dopesheet, Timeline
 from mini.temporal.cli import main
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mini.temporal import Dopesheet
+from mini.temporal.dopesheet import Dopesheet
 
 Transition = Literal["hold", "smooth"]
 
