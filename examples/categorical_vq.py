@@ -38,6 +38,7 @@ from examples.common import (
     watch,
     write_summary,
 )
+from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import CheckpointError, Trainer
 from mini.training.events import Event
@@ -81,6 +82,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="AdamW weight decay of the encoders and decoders (not of the assignment logits); "
         "it keeps small tables such as breast-cancer's 455 training rows from being memorised",
     )  # fmt: skip
+    add_search_arguments(p)
     return p.parse_args(argv)
 
 
@@ -139,6 +141,8 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline, table: FeatureTab
 def train(argv: list[str] | None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
+    if args.search:
+        return run_search(main, argv, args, "recon_quality:max")
     timeline = load_schedule(args.schedule, args.steps)
     try:
         table = load_table(args.data, features=_names(args.features) or None,

@@ -50,6 +50,7 @@ from mini.render import (
     schedule_panels,
     schedule_phases,
 )
+from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 
@@ -117,9 +118,11 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parser(
-        __doc__.splitlines()[0], "color-curriculum.csv", "color_curriculum", 600
-    ).parse_args(argv)
+    p = parser(__doc__.splitlines()[0], "color-curriculum.csv", "color_curriculum", 600)
+    add_search_arguments(p)
+    args = p.parse_args(argv)
+    if args.search:
+        return run_search(main, argv, args, "recon_mse:min")
     timeline = load_schedule(args.schedule, args.steps)
     run = setup(args)
     if args.explore:

@@ -289,6 +289,9 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
     """The dopesheet, validated before anything trains (exit 2 listing every problem)."""
     try:
         ds = read_dopesheet(path, steps)
+        # a sheet with a GATE column follows its gates (docs/gates.md); one with search cells
+        # is refused (use --search)
+        timeline = timeline_for(ds)
     except DopesheetError as e:
         console.print(f"[red]{path}: the dopesheet has problems; nothing was trained[/red]")
         for p in e.problems:
@@ -297,7 +300,7 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
     except OSError as e:
         console.print(f"[red]cannot read {path}: {e}[/red]")
         sys.exit(2)
-    return timeline_for(ds)  # a sheet with a GATE column follows its gates (docs/gates.md)
+    return timeline
 
 
 def fit(trainer: Trainer, resume: Path | None) -> FitResult:

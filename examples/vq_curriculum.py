@@ -46,8 +46,10 @@ from examples.common import (
     write_summary,
 )
 from mini.render import frame_steps
+from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
+from vq.data import test_as_validation, with_test_split
 from vq.experiment import (
     VQExperiment,
     build,
@@ -110,6 +112,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the configuration that meets the production targets on held-out digits "
         "(schedules/vq-targets.csv plus model flags; other flags override it)",
     )  # fmt: skip
+    p.add_argument(
+        "--test-split", action="store_true",
+        help="hold out half the validation digits as test digits (summary.json: 'test')",
+    )  # fmt: skip
+    add_search_arguments(p)
     args = p.parse_args(argv)
     if args.targets:  # the preset becomes the defaults, so explicit flags still win
         p.set_defaults(**TARGETS_CONFIG)
@@ -192,6 +199,8 @@ def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     args = arguments(argv)
+    if args.search:
+        return run_search(main, argv, args, "recon_quality:max", ["--test-split"])
     timeline = load_schedule(args.schedule, args.steps)
     run = setup(args)
     if args.no_refresh:
@@ -202,6 +211,9 @@ def main(argv: list[str] | None = None) -> dict:
     n = len(timeline)
     label = args.schedule.name + (" without refresh" if args.no_refresh else "")
     exp = experiment(args)
+    if args.test_split:  # test digits that no run or search validates on
+        exp.data = with_test_split(exp.data, args.seed)
+        exp.monitor.validation = (exp.data.val, exp.data.val_labels)
     trainer = exp.trainer(
         timeline,
         make_optimizer(exp.model),
@@ -248,6 +260,11 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": n,
         **summary_figures,
         "targets": check_targets(summary_figures),
+        **(
+            {"test": summarize(exp.model, test_as_validation(exp.data), args.seed)}
+            if args.test_split
+            else {}
+        ),
         "train_steps_per_second": result.steps_per_second,
         "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
         "wall_seconds": time.perf_counter() - t0,

@@ -13,12 +13,15 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class Digits:
-    """Images flattened to 64 floats in [0, 1], with their digit labels."""
+    """Images flattened to 64 floats in [0, 1], with their digit labels; ``test`` (optional,
+    :func:`with_test_split`) is held out from training, validation and any search."""
 
     train: Tensor
     train_labels: Tensor
     val: Tensor
     val_labels: Tensor
+    test: Tensor | None = None
+    test_labels: Tensor | None = None
 
     @property
     def dim(self) -> int:
@@ -41,6 +44,27 @@ def load_digits_split(val_fraction: float = 0.2, seed: int = 0) -> Digits:
         return torch.as_tensor(a, dtype=torch.long)
 
     return Digits(images(x_tr), labels(y_tr), images(x_va), labels(y_va))
+
+
+def with_test_split(data: Digits, seed: int = 0) -> Digits:
+    """``data`` with half of its validation digits (stratified by label, seeded) moved to a
+    test split. The training digits stay the same, so a run trains exactly as before; what it
+    (or a search) validates on no longer includes the test digits."""
+    x_va, x_te, y_va, y_te = train_test_split(
+        data.val.numpy(), data.val_labels.numpy(), test_size=0.5, random_state=seed,
+        stratify=data.val_labels.numpy(),
+    )  # fmt: skip
+    return Digits(
+        data.train, data.train_labels, torch.as_tensor(x_va), torch.as_tensor(y_va),
+        torch.as_tensor(x_te), torch.as_tensor(y_te),
+    )  # fmt: skip
+
+
+def test_as_validation(data: Digits) -> Digits:
+    """The test split in the validation slot, to measure it with the validation code."""
+    if data.test is None or data.test_labels is None:
+        raise ValueError("these digits have no test split (see with_test_split)")
+    return Digits(data.train, data.train_labels, data.test, data.test_labels)
 
 
 class Batches:

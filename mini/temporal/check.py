@@ -29,6 +29,7 @@ class SheetSummary:
     phase_names: list[str]  # the first MAX_PHASE_NAMES of them
     warnings: list[str] = field(default_factory=list)
     gates: list[RowGate] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)  # names of the search cells
 
     @property
     def realized_nbytes(self) -> int:
@@ -45,7 +46,7 @@ def check_csv(
     """Validate a dopesheet CSV exactly as :meth:`Dopesheet.from_csv` does, keeping only a
     summary. Raises :class:`~mini.temporal.errors.DopesheetError` listing the problems."""
     source = str(path)
-    parser = SheetParser(source, Units(steps_per_epoch, total_steps))
+    parser = SheetParser(source, Units(steps_per_epoch, total_steps), keep_rows=False)
     n_phases, names = 0, []
     current: str | None = None
     last_step, last_lines = -1, ()
@@ -60,4 +61,5 @@ def check_csv(
     return SheetSummary(
         source, last_step + 1, last_lines, parser.specs, n_phases, names, parser.warnings,
         parser.gate_cells.gates,
+        list(parser.search.params),
     )  # fmt: skip

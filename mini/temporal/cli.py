@@ -25,7 +25,7 @@ from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, DopesheetWarning, Problem
 from mini.temporal.gate_rows import describe_gate
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
-from mini.temporal.spec import Row
+from mini.temporal.spec import STEP, Row
 from mini.temporal.timeline import ScheduleTooLargeError, Timeline
 
 REALIZE_CHUNK = 1_000_000
@@ -108,9 +108,16 @@ def cmd_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         phases = ", ".join(summary.phase_names) or "no phases"
         if summary.n_phases > len(summary.phase_names):
             phases += f", … ({summary.n_phases:,} phases)"
+        searched = (
+            f", {len(summary.search)} search cells ({', '.join(summary.search)}), read at their "
+            "nominal values"
+            if summary.search
+            else ""
+        )
         _say(
             out,
-            f"ok: {path}: {summary.n_steps:,} steps, {len(summary.specs)} properties, {phases}",
+            f"ok: {path}: {summary.n_steps:,} steps, {len(summary.specs)} properties, {phases}"
+            + searched,
         )
     for p in problems:
         _say(out, str(p))
@@ -139,12 +146,17 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     gates = {g.step: g.text for g in ds.gates}
     if gates:
         table.add_column("GATE", style="cyan")
+    searched = {(p.line, p.prop): p for p in ds.search or ()}
     for r in ds.rows:
-        cells = [_key_text(r, n) for n in ds.specs] + ([gates.get(r.step, "")] if gates else [])
+        cells = [_key_text(r, n, searched) for n in ds.specs]
+        cells += [gates.get(r.step, "")] if gates else []
+        step = _key_text(r, STEP, searched) or f"{r.step:,}"
         table.add_row(
-            ",".join(map(str, r.lines)), f"{r.step:,}", r.phase or "", ", ".join(r.actions), *cells
+            ",".join(map(str, r.lines)), step, r.phase or "", ", ".join(r.actions), *cells
         )
     out.print(table)
+    for p in ds.search or ():
+        out.print(f"  search {p.name}: {p.text} (nominal {p.nominal:g})")
     for ph in ds.phases:
         out.print(f"  phase {ph.name or '(unnamed)'}: steps {ph.start:,}–{ph.end:,} ({len(ph):,})")
     for g in ds.gates:
@@ -152,8 +164,13 @@ def cmd_show(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _key_text(r: Row, name: str) -> str:
-    """A key as ``show`` prints it: ``0.003``, ``0.003 linear``, ``1e-05|0.001 cosine``."""
+def _key_text(r: Row, name: str, searched: dict | None = None) -> str:
+    """A key as ``show`` prints it: ``0.003``, ``0.003 linear``, ``1e-05|0.001 cosine``; a
+    search cell as ``?1e-4..1e-2 → 0.001`` (its range, then its nominal value)."""
+    for line in r.lines if searched else ():
+        if (p := searched.get((line, name))) is not None:  # type: ignore[union-attr]
+            nominal = f"{r.step:,}" if name == STEP else f"{p.nominal:g}"
+            return f"{p.text}{p.suffix} → {nominal}"
     if name not in r.values:
         return ""
     text = f"{r.values[name]:g}"
@@ -261,6 +278,31 @@ def _check_disk(path: Path, ds: Dopesheet) -> None:
         )
 
 
+def cmd_from_pbt(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """A Ray Tune PBT policy log as a dopesheet (the reading lives in mini.temporal.pbt_policy)."""
+    from mini.temporal.pbt_policy import PolicyError, policy_dopesheet, read_policy
+
+    try:
+        policy = read_policy(args.file)
+        ds = policy_dopesheet(
+            policy, steps_per_iteration=args.steps_per_iteration, transition=args.transition,
+            blend=args.blend, log=tuple(args.log), last_iteration=args.iterations,
+            source=str(args.file),
+        )  # fmt: skip
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    except PolicyError as e:
+        raise UsageError(str(e)) from None
+    if args.output == "-":
+        ds.as_df().to_csv(sys.stdout, index=False)
+    else:
+        ds.to_csv(args.output)
+    changes = len(policy.changes)
+    _say(err if args.output == "-" else out, f"wrote {args.output}: {changes} exploit steps, "
+         f"{len(ds.specs)} properties, {ds.n_steps:,} steps ({args.transition})")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mini.temporal",
@@ -294,6 +336,26 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "plot":
             p.add_argument("--dpi", type=_positive_int, default=120)
         p.set_defaults(run=fn)
+    p = sub.add_parser(
+        "from-pbt", help="turn a Ray Tune PBT policy log (pbt_policy_*.txt) into a dopesheet"
+    )
+    p.add_argument("file", help="a pbt_policy_<trial>.txt that Tune wrote")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="dopesheet CSV, - for stdout"
+    )
+    p.add_argument(
+        "--steps-per-iteration", type=_positive_int, default=1, metavar="N",
+        help="training steps per Tune iteration (a report): keys land at iteration × N",
+    )  # fmt: skip
+    p.add_argument(
+        "--transition", choices=("hold", "smooth"), default="hold",
+        help="hold: the value changes at the exploit step, as Tune replays it; smooth: a "
+        "minimum-jerk move over --blend steps",
+    )  # fmt: skip
+    p.add_argument("--blend", type=_positive_int, default=None, metavar="N", help="smooth: steps")
+    p.add_argument("--log", action="append", default=[], metavar="KEY", help="log-space key")
+    p.add_argument("--iterations", type=_positive_int, default=None, help="end the run there")
+    p.set_defaults(run=cmd_from_pbt)
     return parser
 
 

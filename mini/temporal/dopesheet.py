@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import html
@@ -30,6 +31,7 @@ from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.parse import SheetParser
 from mini.temporal.read import CsvRecords, Records, stream_lines, text_lines
 from mini.temporal.resolve import merge_rows
+from mini.temporal.search_cells import SearchSpace, refuse_search_space
 from mini.temporal.sizes import realized_nbytes
 from mini.temporal.spec import (
     ACTION,
@@ -62,6 +64,10 @@ class Dopesheet:
     specs: dict[str, PropSpec]
     rows: list[Row]
     phases: list[Phase]
+    search: SearchSpace | None
+    """The sheet's search cells (``?lo..hi``, ``?{a b}``), or ``None`` for a plain schedule. A
+    sheet with search cells holds their nominal values and is searched or filled in with
+    :meth:`with_values`, not trained."""
 
     def __init__(
         self,
@@ -78,6 +84,7 @@ class Dopesheet:
         if isinstance(specs, Mapping):
             specs = list(specs.values())
         self.source = source
+        self.search = None
         self.specs = {spec.name: spec for spec in specs}
         self.rows = continue_phases(list(rows))
         self._index_keys()
@@ -211,7 +218,11 @@ class Dopesheet:
             rows = list(parser.rows(records))
         for message in parser.warnings:
             warnings.warn(message, DopesheetWarning, stacklevel=3)
-        return cls(parser.specs, rows, source=source, gates=parser.gate_cells.gates)
+        ds = cls(parser.specs, rows, source=source, gates=parser.gate_cells.gates)
+        ds.search = parser.search.space(source, units)
+        if ds.search is not None:
+            ds.search.parse = functools.partial(_parse_kept, cls, source, units)  # picklable
+        return ds
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:
@@ -308,6 +319,23 @@ class Dopesheet:
         return ()
 
     # -- transformations ------------------------------------------------------------------------
+    def with_values(self, values: Mapping[str, object]) -> Dopesheet:
+        """The plain dopesheet with every search cell filled in (see ``docs/format.md``,
+        "Search cells").
+
+        Args:
+            values: one value per search cell, by name (``{"lr@3": 3e-4, "STEP@5": 2500}``).
+
+        Raises:
+            ValueError: a name that is not a search cell (with a did-you-mean), a missing
+                name, or a value outside its cell's range or set.
+            DopesheetError: the filled sheet is not a valid schedule (a searched step that
+                lands past its anchor, for instance).
+        """
+        if self.search is None:
+            raise ValueError(f"{self.source} has no search cells to fill in")
+        return self.search.fill(values)
+
     def scaled(self, n_steps: int) -> Dopesheet:
         """The same curriculum stretched or compressed to ``n_steps`` steps (quick runs).
 
@@ -316,6 +344,7 @@ class Dopesheet:
         """
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        refuse_search_space(self)
         if self.last_step == 0:
             raise ValueError("a one-step dopesheet cannot be scaled")
         factor = (n_steps - 1) / self.last_step
@@ -439,6 +468,11 @@ class Dopesheet:
         return (
             f"Dopesheet({self.source!r}, steps={self.n_steps}, specs=[{specs}], phases=[{phases}])"
         )
+
+
+def _parse_kept(cls: type[Dopesheet], source: str, units: Units, kept: Records) -> Dopesheet:
+    """Parse records kept from a first reading (a search space filled in)."""
+    return cls._parse(lambda _: kept, source, units)
 
 
 @contextlib.contextmanager

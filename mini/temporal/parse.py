@@ -28,6 +28,7 @@ from mini.temporal.grammar import (
 from mini.temporal.header import Columns, parse_header
 from mini.temporal.read import Records
 from mini.temporal.resolve import Cells, Resolver
+from mini.temporal.search_cells import SearchCells
 from mini.temporal.spec import STEP, PropSpec, Row
 
 
@@ -37,7 +38,7 @@ class SheetParser:
     problem at the end. After that, ``specs`` holds the keyed properties and ``warnings`` the
     messages worth a :class:`~mini.temporal.errors.DopesheetWarning`."""
 
-    def __init__(self, source: str, units: Units | None = None):
+    def __init__(self, source: str, units: Units | None = None, keep_rows: bool = True):
         self.source = source
         self.units = units or Units()
         self.problems = ProblemCollector(source)
@@ -47,6 +48,8 @@ class SheetParser:
         self.warnings: list[str] = []
         self.last_step = -1
         self._uses_percent = False
+        # ``?lo..hi`` / ``?{a b}`` cells, read as nominal values; the rows are kept to fill them
+        self.search = SearchCells(keep=keep_rows)
         # index, name, header, log space, the column's interpolator
         self._props: list[tuple[int, str, str, bool, str]] = []
 
@@ -66,6 +69,7 @@ class SheetParser:
             self.problems.raise_if_any()
             raise AssertionError("unreachable: a header without STEP is a problem")
         self.columns = columns
+        self.search.keep(*first)
         self._props = [
             (i, p.name, p.header, p.space == "log", p.interpolator) for i, p in columns.props
         ]
@@ -74,6 +78,7 @@ class SheetParser:
         n_rows = 0
         for line, fields in stream:
             n_rows += 1
+            self.search.keep(line, fields)
             cells = self._read_cells(line, fields, columns)
             ready = resolver.add(cells) if cells is not None else resolver.skip_interval()
             if ready and not self.problems.total:
@@ -162,6 +167,8 @@ class SheetParser:
         text = fields[columns.step]
         step: StepCell | None
         try:
+            if text.lstrip().startswith("?"):
+                text = self.search.step_cell(text.strip(), line, columns.step + 1)
             step = read_step(text, self.units)
         except CellError as e:
             problems.add(line, columns.step + 1, e.message, e.fix, STEP, text.strip())
@@ -180,7 +187,10 @@ class SheetParser:
             cell = fields[i]
             if not cell or not (cell := cell.strip()):
                 continue
+            shown = cell
             try:
+                if cell[0] == "?":
+                    cell = self.search.value_cell(cell, line, i + 1, name, log)
                 if is_number(cell) and isfinite(value := float(cell)):  # fast path
                     if log and value <= 0:
                         raise not_positive(repr(cell))
@@ -188,7 +198,7 @@ class SheetParser:
                 else:
                     value, curve, arrival = read_value(cell, log, interpolator)
             except CellError as e:
-                problems.add(line, i + 1, e.message, e.fix, header, cell)
+                problems.add(line, i + 1, e.message, e.fix, header, shown)
                 continue
             values[name] = value
             if curve is not None:

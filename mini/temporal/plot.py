@@ -16,6 +16,7 @@ import numpy as np
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.errors import DopesheetWarning
 from mini.temporal.gated import GatedTimeline
+from mini.temporal.search_cells import SearchSpace
 from mini.temporal.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ def plot_timeline(
 
     if isinstance(source, GatedTimeline):  # a run: what it followed; before it: the nominal
         source = source.as_run() if source.state.step > 0 else source.dopesheet
+    space = source.search if isinstance(source, Dopesheet) else None
+    if space:  # a search space: draw its nominal schedule and the band each search cell spans
+        source = source.with_values(space.nominal())
     with warnings.catch_warnings():  # a gated sheet: its nominal schedule, gates marked below
         warnings.simplefilter("ignore", DopesheetWarning)
         timeline = source if isinstance(source, Timeline) else Timeline(source)
@@ -103,6 +107,8 @@ def plot_timeline(
                 [k for k, _ in keys], [v for _, v in keys], "o", ms=4, color=color_of[name],
                 markeredgecolor="white", markeredgewidth=0.6, zorder=3,
             )  # fmt: skip
+            if space:
+                draw_value_bands(ax, ds, space, name, color_of[name])
         if names and all(ds.specs[n].space == "log" for n in names):
             ax.set_yscale("log")
         if names:
@@ -112,6 +118,9 @@ def plot_timeline(
             ax.axvline(step, color="0.35", lw=0.8, ls=(0, (2, 2)), zorder=1)
         _mark_gates(ax, ds)
         ax.margins(x=0.01)
+    if space:
+        for ax in axes:
+            draw_step_bands(ax, ds, space)
     _label_phases_and_actions(axes[0], ds)
     if ds.gates:
         axes[0].annotate(
@@ -135,6 +144,43 @@ def _mark_gates(ax, ds: Dopesheet) -> None:
         else:
             prev = steps[steps.index(g.step) - 1] + g.gate.min_hold
             ax.axvspan(prev, g.step, color="C3", alpha=0.05, lw=0, zorder=0)
+
+
+def _row_step(ds: Dopesheet, line: int) -> int | None:
+    return next((r.step for r in ds.rows if line in r.lines), None)
+
+
+def draw_value_bands(ax, ds: Dopesheet, space: SearchSpace, name: str, color: str) -> None:
+    """The range (a bar) or the set (ticks) each search cell of ``name`` may take, drawn at its
+    key's step of the filled sheet ``ds``."""
+    for p in space:
+        if p.prop != name or (step := _row_step(ds, p.line)) is None:
+            continue
+        low, high = p.bounds
+        ax.plot([step, step], [low, high], color=color, lw=7, alpha=0.22, solid_capstyle="butt")
+        if p.kind == "choice":
+            ax.plot([step] * len(p.choices), p.choices, "_", ms=12, mew=1.5, color=color)
+
+
+def draw_step_bands(ax, ds: Dopesheet, space: SearchSpace) -> None:
+    """The steps each searched STEP cell may land on, shaded across the panel."""
+    nominal = space.nominal()
+    for p in space:
+        if not p.is_step:
+            continue
+        ends = []
+        for value in p.choices or p.bounds:
+            try:
+                moved = space.fill(nominal | {p.name: value})
+            except ValueError:  # this end is not a valid schedule with the other cells nominal
+                continue
+            if (step := _row_step(moved, p.line)) is not None:
+                ends.append(step)
+        if ends and p.kind == "choice":
+            for step in ends:
+                ax.axvline(step, color="C3", lw=1.0, alpha=0.5, ls=":", zorder=1)
+        elif ends:
+            ax.axvspan(min(ends), max(ends), color="C3", alpha=0.08, lw=0, zorder=0)
 
 
 def _shade_phases(ax, ds: Dopesheet) -> None:

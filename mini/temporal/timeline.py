@@ -32,6 +32,7 @@ from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
 from mini.temporal.errors import DopesheetWarning
 from mini.temporal.overrides import Override, finite_state
+from mini.temporal.search_cells import refuse_search_space
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class Timeline:
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
+        refuse_search_space(dopesheet)
         if dopesheet.gates and type(self) is Timeline:
             warnings.warn(
                 f"{dopesheet.source}: the sheet has GATE cells; this Timeline plays its nominal "

@@ -1,0 +1,146 @@
+"""One trial of a search, whatever the backend: fill the sheet, run, read the objectives.
+
+A trial that crashes, returns a non-finite objective, lacks an objective or fills the sheet
+into an invalid schedule is *failed* (with the reason), and the search goes on; a trial the
+backend prunes from the values it reports along the way is *pruned*. Ctrl-C is never caught
+here: the backend records the trial as interrupted so a resumed search runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from mini.search.objectives import Objective
+from mini.temporal import Dopesheet, DopesheetError
+
+log = logging.getLogger(__name__)
+
+State = Literal["complete", "pruned", "failed"]
+
+
+class TrialPruned(Exception):
+    """Raised by :meth:`Reporter.report` when the search stops this trial early."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruning:
+    """Stop unpromising trials from ``metric`` as the run reports it every ``every`` steps.
+
+    ``direction`` is ``max``/``min`` (default: the first objective's when ``metric`` is one of
+    them, else ``max``). ``warmup`` reports are never pruned on; ``startup`` trials finish
+    before any is pruned. ``pruner`` is ``median`` (Optuna's median rule) or ``asha``.
+    """
+
+    metric: str
+    every: int = 1
+    direction: str | None = None
+    warmup: int = 1
+    startup: int = 3
+    pruner: str = "median"
+
+
+class Report(Protocol):
+    def __call__(self, step: int, value: float) -> bool: ...  # True: prune now
+
+
+class Reporter:
+    """Handed to the run function: ``reporter.report(step, {"val_loss": 0.3, ...})`` passes
+    intermediate values to the search, which may raise :class:`TrialPruned` to stop the trial.
+
+    ``number`` is the trial's number and ``values`` its search values (for logging)."""
+
+    def __init__(
+        self,
+        number: int = 0,
+        values: Mapping[str, float] | None = None,
+        pruning: Pruning | None = None,
+        sink: Report | None = None,
+        extra: Callable[[int, dict[str, float]], None] | None = None,
+    ):
+        self.number = number
+        self.values = dict(values or {})
+        self.pruning = pruning
+        self._sink = sink
+        self._extra = extra
+        self.reports = 0
+
+    def report(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Pass the metrics a run measured at ``step``; raises :class:`TrialPruned` when the
+        search decides to stop this trial."""
+        self.reports += 1
+        clean = {k: float(v) for k, v in metrics.items()}
+        if self._extra is not None:
+            self._extra(step, clean)
+        p = self.pruning
+        if p is None or self._sink is None or p.metric not in clean:
+            return
+        if step % p.every:
+            return
+        value = clean[p.metric]
+        if not math.isfinite(value):
+            raise TrialPruned(f"{p.metric} is {value} at step {step}")
+        if self._sink(step, value):
+            raise TrialPruned(f"{p.metric} = {value:.6g} at step {step}")
+
+
+RunFn = Callable[[Dopesheet, Reporter], Mapping[str, Any]]
+
+
+@dataclass
+class Outcome:
+    """How one trial ended: its state, objective values, every metric, the reason it failed or
+    was pruned, and its wall time."""
+
+    state: State
+    objectives: list[float] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def run_trial(
+    sheet: Dopesheet,
+    values: Mapping[str, float],
+    run: RunFn,
+    objectives: list[Objective],
+    reporter: Reporter,
+) -> Outcome:
+    """Fill ``sheet`` with ``values``, call ``run`` and read the objectives. Never raises
+    except for ``KeyboardInterrupt``/``SystemExit`` (a crash is a failed trial)."""
+    t0 = time.perf_counter()
+    try:
+        ds = sheet.with_values(values)
+    except (DopesheetError, ValueError) as e:
+        return Outcome("failed", reason=f"invalid schedule: {e}", seconds=time.perf_counter() - t0)
+    try:
+        metrics = dict(run(ds, reporter))
+    except TrialPruned as e:
+        return Outcome("pruned", reason=str(e), seconds=time.perf_counter() - t0)
+    except Exception as e:  # a crashing trial is recorded and the search goes on
+        log.warning("trial %d failed: %s", reporter.number, e)
+        log.debug("%s", traceback.format_exc())
+        reason = f"{type(e).__name__}: {e}"
+        return Outcome("failed", reason=reason, seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    out: list[float] = []
+    for o in objectives:
+        if o.key not in metrics:
+            reason = (
+                f"the run returned no {o.key!r} (it returned: {', '.join(metrics) or 'nothing'})"
+            )
+            return Outcome("failed", metrics=metrics, reason=reason, seconds=seconds)
+        try:
+            v = float(metrics[o.key])
+        except (TypeError, ValueError):
+            reason = f"{o.key} = {metrics[o.key]!r} is not a number"
+            return Outcome("failed", metrics=metrics, reason=reason, seconds=seconds)
+        if not math.isfinite(v):
+            return Outcome("failed", metrics=metrics, reason=f"{o.key} is {v}", seconds=seconds)
+        out.append(v)
+    return Outcome("complete", out, metrics, seconds=seconds)
