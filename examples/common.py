@@ -102,7 +102,8 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
     )  # fmt: skip
     p.add_argument(
         "--overwrite", action="store_true",
-        help="clear the --out folder first if it holds another run (otherwise refused)",
+        help="replace the run in --out (only a run folder, one with run.json, and only the "
+        "files runs write there; other files stay)",
     )  # fmt: skip
     p.add_argument(
         "--checkpoint-every", type=int_at_least(0), default=2000,

@@ -1,0 +1,104 @@
+"""A run folder: ``--overwrite`` deletes only what runs write, and one process writes it at a time
+(issue: run safety II)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from mini.training import RunDirError, claim_run_dir, run_lock
+from mini.training.run_lock import LOCK_FILE, process_start
+
+
+def _user_files(folder):
+    (folder / "data").mkdir(parents=True)
+    (folder / "thesis.txt").write_text("x")
+    (folder / "data" / "important.csv").write_text("1")
+
+
+# -- overwrite ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_that_is_not_a_run_folder_is_never_cleared(tmp_path, overwrite):
+    _user_files(tmp_path)
+    with pytest.raises(RunDirError, match="not a run folder") as info:
+        claim_run_dir(tmp_path, overwrite=overwrite)
+    assert (tmp_path / "thesis.txt").read_text() == "x"
+    assert (tmp_path / "data" / "important.csv").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "thesis.txt"]
+    assert "thesis.txt" in str(info.value)
+    if not overwrite:  # the refusal never leads to a flag that deletes
+        assert "--overwrite" not in str(info.value)
+
+
+def test_overwrite_of_a_run_folder_removes_only_what_runs_write(tmp_path):
+    run = claim_run_dir(tmp_path / "r")
+    folder = run.path
+    for name in ("metrics.jsonl", "summary.json", "schedule.png", "latent-evolution.mp4"):
+        (folder / name).write_text("ours")
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "step-0000010.pt").write_text("ours")
+    (folder / "checkpoints" / "notes.md").write_text("mine")
+    _user_files(folder)
+    run_lock.release(folder)
+    claim_run_dir(folder, overwrite=True)
+    left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    assert left == sorted(
+        ["checkpoints", "checkpoints/notes.md", "data", "data/important.csv", "thesis.txt",
+         "run.json", LOCK_FILE]
+    )  # fmt: skip
+
+
+# -- one writer -----------------------------------------------------------------------------------
+def _fake_lock(folder, pid, host=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {
+        "host": host or socket.gethostname(), "pid": pid, "pid_start": process_start(pid),
+        "since": "2026-01-01T00:00:00", "command": "color_curriculum --out o",
+    }  # fmt: skip
+    (folder / LOCK_FILE).write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize("resuming", [False, True])
+def test_a_folder_locked_by_a_live_process_is_refused_naming_it(tmp_path, resuming):
+    folder = tmp_path / "o"
+    claim_run_dir(folder)
+    run_lock.release(folder)
+    before = (folder / "run.json").read_text()
+    _fake_lock(folder, os.getppid())  # a live process that is not this one
+    with pytest.raises(RunDirError, match=f"process {os.getppid()} on") as info:
+        claim_run_dir(folder, resuming=resuming, overwrite=True)
+    assert "color_curriculum --out o" in str(info.value)
+    assert (folder / "run.json").read_text() == before
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over(tmp_path):
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    _fake_lock(tmp_path, int(done.stdout))
+    run = claim_run_dir(tmp_path)
+    holder = run_lock.read_holder(tmp_path / LOCK_FILE)
+    assert holder is not None and holder.pid == os.getpid()
+    assert run.fresh
+
+
+def test_a_lock_from_another_host_is_never_guessed_stale(tmp_path):
+    _fake_lock(tmp_path, 999999, host="gpu-node-7")
+    with pytest.raises(RunDirError, match="gpu-node-7") as info:
+        claim_run_dir(tmp_path)
+    assert str(tmp_path / LOCK_FILE) in str(info.value)  # how to release it by hand
+
+
+def test_the_lock_is_released_when_the_process_ends(tmp_path):
+    code = (  # the lock module alone (no torch import: a fast subprocess)
+        "import sys, importlib.util as u; s = u.spec_from_file_location('l', sys.argv[2]); "
+        "m = sys.modules['l'] = u.module_from_spec(s); s.loader.exec_module(m); m.acquire(sys.argv[1]); "
+        "assert m.held(sys.argv[1])"
+    )
+    (tmp_path / "r").mkdir()
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), run_lock.__file__], check=True)
+    assert not (tmp_path / "r" / LOCK_FILE).exists()
