@@ -4,8 +4,9 @@
                                         [--no-video] [--resume CKPT] [--watch]
                                         [--explore [--host H] [--port P]]
 
-Writes to ``out/color_curriculum/``: ``schedule.png``, ``phase-history.png``,
-``latent-evolution.mp4``, ``metrics.jsonl``, ``checkpoints/`` and ``summary.json``.
+Writes to a new ``out/color_curriculum/<date>-<n>/`` per run (``latest`` points to it):
+``schedule.png``, ``phase-history.png``, ``latent-evolution.mp4``, ``metrics.jsonl``,
+``checkpoints/`` and ``summary.json``.
 ``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
@@ -33,6 +34,7 @@ from examples.common import (
     is_main,
     latest_dopesheet,
     load_schedule,
+    on_start,
     parser,
     release_memory,
     render_optional,
@@ -139,7 +141,9 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_video:
         trainer.add(recorder)
     outputs = [args.out / "schedule.png"]
-    save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
+    on_start(trainer, lambda: save_figure(
+        plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0]
+    ))  # fmt: skip
 
     watch(trainer, args)
     result = fit(trainer, args.resume)

@@ -33,6 +33,7 @@ from mini.training import (
     claim_run_dir,
     distributed,
 )
+from mini.training.run_dir import new_run_folder, run_folder_of
 from mini.training.watch import DopesheetWatcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +82,12 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
         default=None,
         help="rescale the schedule to N steps (quick look)",
     )
-    p.add_argument("--out", type=Path, default=Path("out") / out, help="output folder")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help=f"output folder (default: a new out/{out}/<date>-<n>/ per run, out/{out}/latest "
+        "pointing to the newest; with --resume, the resumed run's folder)",
+    )  # fmt: skip
+    p.set_defaults(out_base=Path("out") / out)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-video", action="store_true", help="skip the MP4")
     p.add_argument(
@@ -146,11 +152,16 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
-def setup(args: argparse.Namespace) -> RunDir | None:
+def setup(args: argparse.Namespace) -> RunDir | Path | None:
     """Logging, threads, the process group under ``torchrun`` (``args.dist``), and the output
-    folder claimed for this run (``args.run``): a folder that holds another run is refused
-    before anything is written (``--overwrite`` clears it). Under ``torchrun`` only rank 0
-    writes files; the other ranks get ``None``."""
+    folder of this run (``args.out``, ``args.run``).
+
+    Without ``--out`` a fresh run gets a new folder of its own (:func:`new_run_folder`) and a
+    resumed one its checkpoint's run folder. A fresh run's folder is claimed at once (a folder
+    that holds another run is refused before anything is written; ``--overwrite`` replaces a
+    run). A resumed run's folder is claimed by the trainer only once the checkpoint is known to
+    fit (``args.run`` is then the path), so a failed resume changes nothing. Under ``torchrun``
+    only rank 0 writes files; the other ranks get ``None``."""
     global MAIN
     args.dist = distributed.setup()
     MAIN = args.dist.is_main
@@ -162,11 +173,19 @@ def setup(args: argparse.Namespace) -> RunDir | None:
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = args.onednn
     args.run = None
+    if args.out is None and args.resume is not None:
+        args.out = run_folder_of(args.resume)
+    if args.out is None:
+        base = getattr(args, "out_base", Path("out"))
+        args.out = new_run_folder(base) if MAIN else base
+        if MAIN:
+            console.print(f"writing to {args.out}", highlight=False)
     if MAIN:
+        if args.resume is not None:
+            args.run = args.out
+            return args.run
         try:
-            args.run = claim_run_dir(
-                args.out, overwrite=args.overwrite, resuming=args.resume is not None
-            )
+            args.run = claim_run_dir(args.out, overwrite=args.overwrite)
         except (RunDirError, OSError) as e:
             fail(str(e))
     return args.run
@@ -276,6 +295,12 @@ def explore(
     if error:
         fail(f"the run on screen failed: {error}", 1)
     return out
+
+
+def on_start(trainer: Trainer, write: Callable[[], Any]) -> None:
+    """Write an output once training starts — after a ``--resume`` checkpoint was checked and
+    the folder claimed — so that a resume that fails leaves the folder as it was."""
+    trainer.on("train-start", lambda event: write())
 
 
 def load_schedule(path: Path, steps: int | None) -> Timeline:

@@ -8,9 +8,9 @@ dopesheet schedules.
                                      [--gradient straight-through|rotation] [--targets] [--watch]
                                      [--explore [--host H] [--port P]]
 
-Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
-``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
-``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run);
+Writes to a new ``out/vq_curriculum/<date>-<n>/`` per run (``latest`` points to it):
+``schedule.png``, ``codebook-evolution.mp4``, ``reconstructions.png``, ``codebook-health.png``,
+``metrics.jsonl``, ``checkpoints/`` and ``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run);
 ``--refresh-every N`` also refreshes dead codes every N steps. ``--targets`` runs the
 configuration that meets the production targets on held-out digits (:data:`TARGETS_CONFIG`:
 ``schedules/vq-targets.csv`` plus model flags); flags given on the command line override it.
@@ -38,6 +38,7 @@ from examples.common import (
     is_main,
     latest_dopesheet,
     load_schedule,
+    on_start,
     parser,
     render_optional,
     save_figure,
@@ -214,7 +215,9 @@ def main(argv: list[str] | None = None) -> dict:
         trainer.add(recorder)
     out = args.out
     outputs = [out / "schedule.png"]
-    save_figure(plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0])
+    on_start(trainer, lambda: save_figure(
+        plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0]
+    ))  # fmt: skip
 
     watch(trainer, args)
     result = fit(trainer, args.resume)

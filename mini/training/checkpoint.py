@@ -269,6 +269,7 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "format": FORMAT,
         "run_id": trainer.run.run_id if trainer.run is not None else None,
         "step": -1 if completed is None else completed,
+        "model_class": type(trainer.model).__qualname__,
         "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "scaler": trainer._optimiser.scaler.state_dict()
@@ -368,6 +369,12 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         check = getattr(obj, "validate_state", None)
         if key in ckpt["handlers"] and callable(check):
             check(ckpt["handlers"][key])
+    problem = fit_problem(trainer, ckpt)
+    if problem:
+        raise CheckpointError(
+            f"checkpoint {file} does not fit this model ({problem}): resume with the same example "
+            "and model settings as the run that wrote it; nothing was changed"
+        )
     claim(trainer, resuming=True, run_id=ckpt.get("run_id"))
     try:
         trainer.model.load_state_dict(ckpt["model"])
@@ -411,6 +418,34 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
     trainer.current_step = max(completed, 0)
     log.info("resuming from %s after step %d", file, completed)
     return completed
+
+
+def fit_problem(trainer: Trainer, ckpt: dict[str, Any]) -> str | None:
+    """Why ``ckpt`` cannot be loaded into ``trainer`` — another model class, other parameter
+    names or shapes, another optimizer layout — or ``None``; read-only, so a resume that cannot
+    work is refused before the folder is claimed or a tensor loaded."""
+    kind = ckpt.get("model_class")
+    if kind is not None and kind != type(trainer.model).__qualname__:
+        return f"it holds a {kind}, this run trains a {type(trainer.model).__qualname__}"
+    saved, own = ckpt.get("model"), trainer.model.state_dict()
+    if not isinstance(saved, dict):
+        return "it holds no model weights"
+    missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
+    if missing or unexpected:
+        parts = [f"{what}: {', '.join(names[:3])}" for what, names in
+                 (("missing", missing), ("unexpected", unexpected)) if names]  # fmt: skip
+        return "other parameters — " + "; ".join(parts)
+    for name, value in own.items():
+        other = saved[name]
+        if hasattr(value, "shape") and getattr(other, "shape", None) != value.shape:
+            return f"{name} has shape {tuple(other.shape)}, this model's {tuple(value.shape)}"
+    groups = ckpt.get("optimizer", {}).get("param_groups")
+    own_groups = trainer.optimizer.state_dict()["param_groups"]
+    if not isinstance(groups, list) or [len(g["params"]) for g in groups] != [
+        len(g["params"]) for g in own_groups
+    ]:
+        return "another optimizer layout (parameter groups or their sizes differ)"
+    return None
 
 
 class ResumeWarning(UserWarning):

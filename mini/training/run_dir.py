@@ -130,7 +130,11 @@ def _sweep(path: Path) -> None:
 
 
 def _only_run_outputs(path: Path) -> bool:
-    return path.is_dir() and (path / "checkpoints").is_dir()
+    """A folder a resumed run may adopt: an old run folder, or only files runs write."""
+    return path.is_dir() and (
+        (path / "checkpoints").is_dir()
+        or all(p.is_file() and _matches(p.name, RUN_OUTPUTS) for p in path.iterdir())
+    )
 
 
 def adopt_run_id(run: RunDir, run_id: str) -> RunDir:
@@ -224,3 +228,47 @@ def _started(path: Path) -> str:
         return f", started {info['started']}"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
+
+
+LATEST = "latest"
+
+
+def new_run_folder(base: str | os.PathLike[str], date: str | None = None) -> Path:
+    """Create and return a new, empty folder ``base/<date>-<n>`` (``n`` = 1, 2, ...: the first
+    free one, safe against concurrent runs) and point ``base/latest`` at it, so that a command
+    without an explicit output folder can be run again and again. A ``latest`` that is not a
+    link (a user's file) is left alone."""
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    date = date or time.strftime("%Y-%m-%d")
+    taken = [p.name for p in base.glob(f"{date}-*")]
+    n = 1 + max(
+        (int(t.rsplit("-", 1)[1]) for t in taken if t.rsplit("-", 1)[1].isdigit()), default=0
+    )
+    while True:
+        folder = base / f"{date}-{n}"
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+    link = base / LATEST
+    if link.is_symlink() or not link.exists():
+        tmp = base / f".{LATEST}.{os.getpid()}.tmp"
+        try:
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(folder.name, target_is_directory=True)
+            os.replace(tmp, link)
+        except OSError as e:  # no symlinks here (some file systems): the printed path will do
+            log.debug("cannot point %s at %s: %s", link, folder, e)
+            tmp.unlink(missing_ok=True)
+    return folder
+
+
+def run_folder_of(checkpoint: str | os.PathLike[str]) -> Path:
+    """The run folder that a ``--resume`` path (a run folder, its ``checkpoints/`` or a file
+    in it) belongs to."""
+    path = Path(checkpoint)
+    if not path.is_dir():
+        path = path.parent
+    return path.parent if path.name == "checkpoints" else path

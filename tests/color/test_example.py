@@ -83,3 +83,36 @@ def test_default_run_meets_the_acceptance_targets(tmp_path):
     with torch.no_grad():
         norms = model(primaries()).latents.norm(dim=-1)
     assert torch.allclose(norms, torch.ones(6), atol=0.05)
+
+
+@pytest.mark.slow
+def test_the_main_command_can_be_run_again_and_again(tmp_path, monkeypatch):
+    """Without ``--out`` every run gets a folder of its own; ``latest`` points to the newest."""
+    from examples import color_curriculum
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        color_curriculum.main(["--steps", "20", "--no-video", "--checkpoint-every", "0"])
+    base = tmp_path / "out" / "color_curriculum"
+    runs = sorted((p for p in base.iterdir() if p.name != "latest"), key=lambda p: p.name)
+    assert len(runs) == 2 and all((r / "summary.json").is_file() for r in runs)
+    assert (base / "latest").resolve() == max(runs, key=lambda p: int(p.name.rsplit("-")[-1]))
+
+
+@pytest.mark.slow
+def test_a_resume_from_another_examples_checkpoint_leaves_the_folder_untouched(tmp_path):
+    from mini.temporal import Dopesheet
+    from mini.training import PhaseData, Trainer
+
+    model = torch.nn.Linear(3, 3)
+    Trainer(
+        model, torch.optim.Adam(model.parameters()), Dopesheet.from_text("STEP,lr\n0,0.1\n4,\n"),
+        PhaseData([torch.randn(4, 3)]), {}, out_dir=tmp_path / "other", progress=False,
+    ).fit()  # fmt: skip
+    out = tmp_path / "fresh"
+    proc = run(
+        "--steps", "20", "--no-video", "--resume", str(tmp_path / "other"), "--out", str(out)
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "does not fit this model" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or list(out.iterdir()) == []

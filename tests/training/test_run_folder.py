@@ -10,9 +10,23 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
 
-from mini.training import RunDirError, claim_run_dir, run_lock
+from mini.temporal import Dopesheet
+from mini.training import (
+    CheckpointError,
+    PhaseData,
+    Result,
+    RunDirError,
+    Trainer,
+    claim_run_dir,
+    run_lock,
+)
 from mini.training.run_lock import LOCK_FILE, process_start
+
+SHEET = "STEP,PHASE,lr,mse\n0,A,0.05,1\n9,,,\n"
 
 
 def _user_files(folder):
@@ -102,3 +116,47 @@ def test_the_lock_is_released_when_the_process_ends(tmp_path):
     (tmp_path / "r").mkdir()
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), run_lock.__file__], check=True)
     assert not (tmp_path / "r" / LOCK_FILE).exists()
+
+
+# -- a failed resume changes nothing --------------------------------------------------------------
+class Net(nn.Module):
+    """``extra=True``: the layer of the run that wrote the checkpoint plus one more."""
+
+    def __init__(self, extra: bool = False):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.extra = nn.Linear(3, 3) if extra else nn.Identity()
+
+    def forward(self, x):
+        return Result(self.extra(self.lin(x)), latents=x)
+
+
+def _trainer(model, out):
+    x = torch.randn(64, 3)
+    return Trainer(
+        model, torch.optim.Adam(model.parameters()), Dopesheet.from_text(SHEET, source="s.csv"),
+        PhaseData(torch.utils.data.DataLoader(x, batch_size=8)),
+        {"mse": lambda b, r: F.mse_loss(r.outputs, b)}, out_dir=out, progress=False,
+    )  # fmt: skip
+
+
+def test_a_resume_that_does_not_fit_loads_nothing_and_claims_nothing(tmp_path):
+    _trainer(Net(), tmp_path / "a").fit()
+    wider = Net(extra=True)
+    before = {k: v.clone() for k, v in wider.state_dict().items()}
+    trainer = _trainer(wider, tmp_path / "b")
+    with pytest.raises(CheckpointError, match=r"does not fit this model.*missing: extra"):
+        trainer.fit(resume=tmp_path / "a")
+    assert all(torch.equal(before[k], v) for k, v in wider.state_dict().items())
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_checkpoint_of_another_model_class_is_refused_before_the_folder_is_claimed(tmp_path):
+    class Other(Net):  # the same parameters, another example's model
+        pass
+
+    _trainer(Net(), tmp_path / "a").fit()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(CheckpointError, match=r"holds a Net, this run trains a .*Other"):
+        _trainer(Other(), tmp_path / "b").fit(resume=tmp_path / "a")
+    assert list((tmp_path / "b").iterdir()) == []
