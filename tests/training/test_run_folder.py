@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mini.temporal import Dopesheet
+from mini.temporal import Dopesheet, Timeline
 from mini.training import (
     CheckpointError,
     PhaseData,
@@ -22,6 +22,7 @@ from mini.training import (
     RunDirError,
     Trainer,
     claim_run_dir,
+    load_checkpoint,
     run_lock,
 )
 from mini.training.run_lock import LOCK_FILE, process_start
@@ -132,7 +133,7 @@ class Net(nn.Module):
 
 
 def _trainer(model, out):
-    x = torch.randn(64, 3)
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
     return Trainer(
         model, torch.optim.Adam(model.parameters()), Dopesheet.from_text(SHEET, source="s.csv"),
         PhaseData(torch.utils.data.DataLoader(x, batch_size=8)),
@@ -160,3 +161,34 @@ def test_a_checkpoint_of_another_model_class_is_refused_before_the_folder_is_cla
     with pytest.raises(CheckpointError, match=r"holds a Net, this run trains a .*Other"):
         _trainer(Other(), tmp_path / "b").fit(resume=tmp_path / "a")
     assert list((tmp_path / "b").iterdir()) == []
+
+
+# -- checkpoints independent of run length --------------------------------------------------------
+LONG = "STEP,PHASE,lr,mse\n0,A,0.05,1\n199,,,\n"
+
+
+def test_a_checkpoint_keeps_a_position_in_metrics_not_the_history(tmp_path):
+    trainer = _trainer(Net(), tmp_path / "a")
+    trainer.timeline = Timeline(Dopesheet.from_text(LONG, source="s.csv"))
+    trainer.checkpoint_every = 20
+    trainer.fit()
+    files = sorted((tmp_path / "a" / "checkpoints").glob("step-*.pt"))
+    sizes = [f.stat().st_size for f in files]
+    assert max(sizes) - min(sizes) < 512  # 180 steps of history apart: the same size
+    state = load_checkpoint(files[-1])["handlers"]["metrics"]
+    assert set(state) == {"position", "count"} and state["count"] == int(files[-1].stem[5:])
+    assert trainer.metrics.lines == []  # flushed lines leave memory
+    assert len(trainer.metrics.history()) == 200
+
+
+def test_resume_cuts_metrics_back_to_the_checkpoint(tmp_path):
+    whole = _trainer(Net(), tmp_path / "whole")
+    whole.checkpoint_every = 4
+    whole.fit()
+    expected = (tmp_path / "whole" / "metrics.jsonl").read_text()
+    with (tmp_path / "whole" / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 99, "written by": "a run killed after its checkpoint"}\n')
+    resumed = _trainer(Net(), tmp_path / "whole")
+    resumed.fit(resume=tmp_path / "whole" / "checkpoints" / "step-0000008.pt")
+    assert (tmp_path / "whole" / "metrics.jsonl").read_text() == expected
+    assert list(resumed.metrics.history()["step"]) == list(range(10))
