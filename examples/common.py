@@ -258,8 +258,10 @@ def explore(
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
-            f"[yellow]warning:[/yellow] --host {args.host}: anyone who can reach this machine "
-            "can steer the run (the page has no login)"
+            f"[yellow]warning:[/yellow] --host {args.host}: the page has no login. Anyone who "
+            f"can reach {page.url} can start, pause and reset the run, move its properties, fire "
+            f"its actions, save dopesheets into {args.out} and watch its views and losses (no "
+            "file of the output folder is served)"
         )
     try:
         while True:
