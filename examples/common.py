@@ -313,6 +313,10 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
         console.print(f"[red]{path}: the dopesheet has problems; nothing was trained[/red]")
         for p in e.problems:
             console.print(f"  {p}", markup=False, highlight=False)
+        if e.total > len(e.problems):
+            console.print(
+                f"  … and {e.total - len(e.problems):,} more problems ({e.total:,} in all)"
+            )
         sys.exit(2)
     except OSError as e:
         console.print(f"[red]cannot read {path}: {e}[/red]")

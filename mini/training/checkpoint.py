@@ -388,10 +388,20 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         trainer._optimiser.scaler.load_state_dict(ckpt["scaler"])
     current = trainer.timeline.dopesheet
     edited = ckpt["dopesheet_hash"] != current.content_hash
-    changed = trainer.timeline.load_state_dict(ckpt["timeline"])
     completed = int(ckpt["step"])
-    if edited:
-        _warn_edits(ckpt["timeline"], current, completed, changed)
+    if edited and file.name.startswith("fault-"):
+        # "fix the dopesheet and resume": the replayed step takes the edited values at once (a
+        # smooth blend would start from the values that faulted and fault again)
+        trainer.timeline.seek(max(completed, 0))
+        warnings.warn(
+            f"{current.source} changed since {file.name}: step {completed + 1} replays on the "
+            "edited schedule's own values (no blend from the values that faulted)",
+            ResumeWarning, stacklevel=3,
+        )  # fmt: skip
+    else:
+        changed = trainer.timeline.load_state_dict(ckpt["timeline"])
+        if edited:
+            _warn_edits(ckpt["timeline"], current, completed, changed)
     trainer._iters.load_state_dict(ckpt["data"])
     for key, obj in trainer._stateful.items():
         if key in ckpt["handlers"]:

@@ -169,6 +169,8 @@ def clear_run_outputs(path: Path) -> list[str]:
         elif child.is_dir():
             if child.name == "checkpoints":
                 _remove_matching(child, CHECKPOINT_OUTPUTS, kept, prefix="checkpoints/")
+            elif child.name == "schedules":  # --watch's copies of adopted edits
+                _remove_matching(child, ("step-*.csv", ".*.tmp*"), kept, prefix="schedules/")
             elif fnmatch.fnmatchcase(child.name, EXPLORER_RUNS) and read_run_id(child):
                 kept += [f"{child.name}/{k}" for k in clear_run_outputs(child)]
                 _remove_if_empty(child)

@@ -116,3 +116,10 @@ def test_a_resume_from_another_examples_checkpoint_leaves_the_folder_untouched(t
     assert proc.returncode == 2, proc.stderr
     assert "does not fit this model" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_dopesheet_with_more_than_fifty_problems_gives_their_count(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("STEP,lr\n0,0.1\n" + "".join(f"{i},oops\n" for i in range(1, 81)))
+    proc = run("--schedule", str(bad), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "80 in all" in proc.stderr.replace(",", ""), proc.stderr[-500:]

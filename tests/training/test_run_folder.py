@@ -17,8 +17,10 @@ from torch.nn import functional as F
 from mini.temporal import Dopesheet, Timeline
 from mini.training import (
     CheckpointError,
+    NonFiniteLossError,
     PhaseData,
     Result,
+    ResumeWarning,
     RunDirError,
     Trainer,
     claim_run_dir,
@@ -132,12 +134,12 @@ class Net(nn.Module):
         return Result(self.extra(self.lin(x)), latents=x)
 
 
-def _trainer(model, out):
+def _trainer(model, out, **kw):
     x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
     return Trainer(
         model, torch.optim.Adam(model.parameters()), Dopesheet.from_text(SHEET, source="s.csv"),
         PhaseData(torch.utils.data.DataLoader(x, batch_size=8)),
-        {"mse": lambda b, r: F.mse_loss(r.outputs, b)}, out_dir=out, progress=False,
+        {"mse": lambda b, r: F.mse_loss(r.outputs, b)}, out_dir=out, progress=False, **kw,
     )  # fmt: skip
 
 
@@ -192,3 +194,24 @@ def test_resume_cuts_metrics_back_to_the_checkpoint(tmp_path):
     resumed.fit(resume=tmp_path / "whole" / "checkpoints" / "step-0000008.pt")
     assert (tmp_path / "whole" / "metrics.jsonl").read_text() == expected
     assert list(resumed.metrics.history()["step"]) == list(range(10))
+
+
+# -- fix the dopesheet and resume from the fault --------------------------------------------------
+def test_resuming_a_fault_with_a_fixed_dopesheet_replays_the_step_on_the_fixed_values(tmp_path):
+    bad = "STEP,PHASE,lr:log,mse\n0,A,0.05,1\n8,,0.05,\n12,,1e30,\n19,,,\n"
+    fixed = bad.replace("1e30", "0.05")
+    first = _trainer(Net(), tmp_path / "r", finite_check="params")
+    first.timeline = Timeline(Dopesheet.from_text(bad, source="s.csv"))
+    with pytest.raises(NonFiniteLossError) as info:
+        first.fit()
+    fault = info.value.checkpoint
+    assert fault is not None and fault.name.startswith("fault-")
+    seen: dict[int, float] = {}
+    again = _trainer(Net(), tmp_path / "r", finite_check="params")
+    again.timeline = Timeline(Dopesheet.from_text(fixed, source="s.csv"))
+    again.on("pre-step", lambda e: seen.setdefault(e.step, e.state.props["lr"]), reads=["lr"])
+    with pytest.warns(ResumeWarning, match="edited schedule's own values"):
+        again.fit(resume=fault)
+    step = info.value.step
+    assert seen[step] == pytest.approx(0.05)  # the fixed value, no blend from 1e30
+    assert again._completed == 19
