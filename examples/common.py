@@ -335,12 +335,12 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
     except (ConfigError, CheckpointError, RunDirError, distributed.DistributedError) as e:
         fail(str(e))
     except OutputError as e:
-        last = (
-            f"; the last checkpoint written is {trainer.last_checkpoint}"
-            if trainer.last_checkpoint
-            else ""
+        if trainer.last_checkpoint is None:  # nothing to resume from: a resume would be refused
+            fail(f"{e.strerror or e}: no checkpoint was written yet; free some space and run again")
+        fail(
+            f"{e.strerror or e}; the last checkpoint written is {trainer.last_checkpoint}: free "
+            f"some space and resume with --resume {trainer.out_dir}"
         )
-        fail(f"{e.strerror or e}{last}: free some space and resume with --resume {trainer.out_dir}")
     if result.interrupted or result.stopped:
         why = "interrupted" if result.interrupted else f"stopped ({result.stopped})"
         console.print(

@@ -123,3 +123,24 @@ def test_a_dopesheet_with_more_than_fifty_problems_gives_their_count(tmp_path):
     bad.write_text("STEP,lr\n0,0.1\n" + "".join(f"{i},oops\n" for i in range(1, 81)))
     proc = run("--schedule", str(bad), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2 and "80 in all" in proc.stderr.replace(",", ""), proc.stderr[-500:]
+
+
+@pytest.mark.parametrize("checkpoint", [None, "out/checkpoints/step-0002000.pt"])
+def test_a_full_disk_advises_resume_only_when_a_checkpoint_exists(capsys, checkpoint):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from examples.common import fit
+    from mini.atomic import OutputError
+
+    def full(resume=None):
+        raise OutputError(28, "no space left on device writing out/checkpoints/step-0002000.pt")
+
+    trainer = SimpleNamespace(
+        fit=full, out_dir=Path("out"), last_checkpoint=checkpoint and Path(checkpoint)
+    )
+    with pytest.raises(SystemExit) as info:
+        fit(trainer, None)
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and "no space left" in err
+    assert ("--resume" in err) == (checkpoint is not None), err
