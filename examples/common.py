@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from mini.atomic import OutputError, atomic_write, write_text
 from mini.temporal import Dopesheet, DopesheetError, Timeline
@@ -148,7 +149,7 @@ EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 2, 3, 4,
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print a user-facing error (no traceback) and exit."""
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -163,7 +164,10 @@ def setup(args: argparse.Namespace) -> RunDir | Path | None:
     fit (``args.run`` is then the path), so a failed resume changes nothing. Under ``torchrun``
     only rank 0 writes files; the other ranks get ``None``."""
     global MAIN
-    args.dist = distributed.setup()
+    try:
+        args.dist = distributed.setup()
+    except (RuntimeError, ValueError) as e:  # a rank that never joined, a bad rendezvous
+        fail(f"cannot join the torchrun process group: {str(e).splitlines()[0][:200]}")
     MAIN = args.dist.is_main
     logging.basicConfig(
         level=logging.INFO if MAIN else logging.WARNING,
@@ -334,6 +338,11 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         fail(str(e), EXIT_NON_FINITE)
     except (ConfigError, CheckpointError, RunDirError, distributed.DistributedError) as e:
         fail(str(e))
+    except RuntimeError as e:  # under torchrun: a dead or stalled rank ends every rank here
+        dist = getattr(trainer, "dist", None)
+        if dist is None or not dist.active or not distributed.is_collective_failure(e):
+            raise
+        fail(distributed.failure_message(e, dist))
     except OutputError as e:
         if trainer.last_checkpoint is None:  # nothing to resume from: a resume would be refused
             fail(f"{e.strerror or e}: no checkpoint was written yet; free some space and run again")
