@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     outputs.append(trainer.last_checkpoint)
     summary = {
-        "steps": n,
+        "steps": len(trainer.timeline),  # a --watch edit may change the length
         **summarize(exp.model, exp.anchor),
         "train_steps_per_second": result.steps_per_second,
         "outputs": [str(p) for p in [*outputs, args.out / "summary.json"]],

@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     outputs.append(trainer.last_checkpoint)
     summary = {
-        "steps": n,
+        "steps": len(trainer.timeline),  # a --watch edit may change the length
         **summary_figures,
         "targets": check_targets(summary_figures),
         "train_steps_per_second": result.steps_per_second,
