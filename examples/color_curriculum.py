@@ -31,11 +31,13 @@ from examples.common import (
     explore,
     finish,
     fit,
+    frame_plan,
     is_main,
     latest_dopesheet,
     load_schedule,
     on_start,
     parser,
+    recorded_frames,
     release_memory,
     render_optional,
     save_figure,
@@ -48,7 +50,6 @@ from mini.render import (
     CurvePanel,
     LatentAnimation,
     ScatterLayer,
-    frame_steps,
     schedule_panels,
     schedule_phases,
 )
@@ -68,12 +69,12 @@ def render_video(trainer, recorder: LatentRecorder, colors: np.ndarray, path: Pa
     """The latent space (dims 0/1 of the 1,000-colour grid) beside the schedule and losses."""
     schedule = realize(trainer.timeline)
     history = smoothed_losses(trainer.metrics.history(), window=max(1, len(schedule) // 400))
-    steps = recorder.steps
+    steps, frames = recorded_frames(recorder)
     phases, starts = schedule_phases(schedule, steps)
     losses = [c for c in history.columns if c != "step"]
     anim = LatentAnimation(
         steps,
-        layers=[ScatterLayer(recorder.frames["latents"].numpy(), colors=colors, size=9.0)],
+        layers=[ScatterLayer(frames["latents"].numpy(), colors=colors, size=9.0)],
         panels=[
             *schedule_panels(
                 schedule,
@@ -135,9 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_every=args.checkpoint_every,
     )
     grid = rgb_validation_grid()
-    recorder = LatentRecorder(
-        grid, frame_steps(n, args.frames), fn=lambda m, x: m(x).latents[:, :2]
-    )
+    recorder = LatentRecorder(grid, frame_plan(args, n), fn=lambda m, x: m(x).latents[:, :2])
     if not args.no_video:
         trainer.add(recorder)
     outputs = [args.out / "schedule.png"]

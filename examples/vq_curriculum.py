@@ -34,19 +34,20 @@ from examples.common import (
     explore,
     finish,
     fit,
+    frame_plan,
     int_at_least,
     is_main,
     latest_dopesheet,
     load_schedule,
     on_start,
     parser,
+    recorded_frames,
     render_optional,
     save_figure,
     setup,
     watch,
     write_summary,
 )
-from mini.render import frame_steps
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.experiment import (
@@ -143,9 +144,10 @@ def render_video(
 ) -> float:
     model = exp.model
     sizes = "×".join(str(q.codebook_size) for q in quantizer_levels(model.quantizer))
+    steps, frames = recorded_frames(recorder)
     anim = codebook_animation(
-        recorder.steps,
-        recorder.frames,
+        steps,
+        frames,
         exp.data.val_labels,
         realize(trainer.timeline),
         history,
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
     )
-    recorder = LatentRecorder(exp.data.val, frame_steps(n, args.frames), fn=codebook_probe)
+    recorder = LatentRecorder(exp.data.val, frame_plan(args, n), fn=codebook_probe)
     if not args.no_video:
         trainer.add(recorder)
     out = args.out

@@ -144,3 +144,32 @@ def test_a_full_disk_advises_resume_only_when_a_checkpoint_exists(capsys, checkp
     err = " ".join(capsys.readouterr().err.split())
     assert info.value.code == 2 and "no space left" in err
     assert ("--resume" in err) == (checkpoint is not None), err
+
+
+def test_a_run_shortened_by_a_watch_edit_renders_only_frames_it_recorded_and_resumes(tmp_path):
+    """--watch cut the run: the frames planned past its new end are dropped (not rendered blank
+    under a step never reached), and a resume keeps the checkpoint's frame plan."""
+    import argparse
+
+    from examples.common import frame_plan, recorded_frames
+    from mini.render import frame_steps
+    from mini.temporal import Dopesheet
+    from mini.training import LatentRecorder, PhaseData, Trainer
+
+    model = torch.nn.Linear(2, 2)
+    probe = torch.randn(3, 2)
+    recorder = LatentRecorder(probe, frame_steps(40, 6), fn=lambda m, x: m(x))
+    trainer = Trainer(
+        model, torch.optim.SGD(model.parameters(), lr=0.0),
+        Dopesheet.from_text("STEP,lr\n0,0.1\n19,\n"), PhaseData([torch.randn(4, 2)]), {},
+        out_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    trainer.add(recorder)
+    trainer.fit()  # 20 steps of a plan for 40
+    steps, frames = recorded_frames(recorder)
+    assert list(steps) == [s for s in recorder.steps if s < 20] and len(steps) < len(recorder.steps)
+    assert not torch.isnan(frames["latents"]).any()
+    args = argparse.Namespace(resume=tmp_path / "run", frames=6)
+    assert list(frame_plan(args, 20)) == list(recorder.steps)  # the checkpoint's plan
+    args.frames = 5  # another --frames: the plan of this run (refused on resume, as before)
+    assert list(frame_plan(args, 20)) == list(frame_steps(20, 5))
