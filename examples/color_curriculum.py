@@ -31,13 +31,11 @@ from examples.common import (
     explore,
     finish,
     fit,
-    frame_plan,
     is_main,
     latest_dopesheet,
     load_schedule,
     on_start,
     parser,
-    recorded_frames,
     release_memory,
     render_optional,
     save_figure,
@@ -46,6 +44,7 @@ from examples.common import (
     watch,
     write_summary,
 )
+from examples.frames import frame_plan, recorded_frames
 from mini.render import (
     CurvePanel,
     LatentAnimation,

@@ -34,20 +34,19 @@ from examples.common import (
     explore,
     finish,
     fit,
-    frame_plan,
     int_at_least,
     is_main,
     latest_dopesheet,
     load_schedule,
     on_start,
     parser,
-    recorded_frames,
     render_optional,
     save_figure,
     setup,
     watch,
     write_summary,
 )
+from examples.frames import frame_plan, recorded_frames
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.experiment import (

@@ -26,6 +26,7 @@ import torch
 
 from mini.atomic import OutputError, atomic_write
 from mini.temporal import Dopesheet, past_edits
+from mini.training.resume_checks import fit_problem
 from mini.training.run_dir import adopt_run_id, claim_run_dir
 
 if TYPE_CHECKING:
@@ -428,34 +429,6 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
     trainer.current_step = max(completed, 0)
     log.info("resuming from %s after step %d", file, completed)
     return completed
-
-
-def fit_problem(trainer: Trainer, ckpt: dict[str, Any]) -> str | None:
-    """Why ``ckpt`` cannot be loaded into ``trainer`` — another model class, other parameter
-    names or shapes, another optimizer layout — or ``None``; read-only, so a resume that cannot
-    work is refused before the folder is claimed or a tensor loaded."""
-    kind = ckpt.get("model_class")
-    if kind is not None and kind != type(trainer.model).__qualname__:
-        return f"it holds a {kind}, this run trains a {type(trainer.model).__qualname__}"
-    saved, own = ckpt.get("model"), trainer.model.state_dict()
-    if not isinstance(saved, dict):
-        return "it holds no model weights"
-    missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
-    if missing or unexpected:
-        parts = [f"{what}: {', '.join(names[:3])}" for what, names in
-                 (("missing", missing), ("unexpected", unexpected)) if names]  # fmt: skip
-        return "other parameters — " + "; ".join(parts)
-    for name, value in own.items():
-        other = saved[name]
-        if hasattr(value, "shape") and getattr(other, "shape", None) != value.shape:
-            return f"{name} has shape {tuple(other.shape)}, this model's {tuple(value.shape)}"
-    groups = ckpt.get("optimizer", {}).get("param_groups")
-    own_groups = trainer.optimizer.state_dict()["param_groups"]
-    if not isinstance(groups, list) or [len(g["params"]) for g in groups] != [
-        len(g["params"]) for g in own_groups
-    ]:
-        return "another optimizer layout (parameter groups or their sizes differ)"
-    return None
 
 
 class ResumeWarning(UserWarning):

@@ -151,7 +151,7 @@ def test_a_run_shortened_by_a_watch_edit_renders_only_frames_it_recorded_and_res
     under a step never reached), and a resume keeps the checkpoint's frame plan."""
     import argparse
 
-    from examples.common import frame_plan, recorded_frames
+    from examples.frames import frame_plan, recorded_frames
     from mini.render import frame_steps
     from mini.temporal import Dopesheet
     from mini.training import LatentRecorder, PhaseData, Trainer
