@@ -27,7 +27,7 @@ import torch
 from mini.atomic import OutputError, atomic_write
 from mini.temporal import Dopesheet, past_edits
 from mini.training.resume_checks import fit_problem
-from mini.training.run_dir import adopt_run_id, claim_run_dir
+from mini.training.run_dir import adopt_run_id, claim_run_dir, run_folder_of
 
 if TYPE_CHECKING:
     from mini.temporal import State
@@ -404,6 +404,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         if edited:
             _warn_edits(ckpt["timeline"], current, completed, changed)
     trainer._iters.load_state_dict(ckpt["data"])
+    _carry_metrics(trainer, file, ckpt["handlers"].get("metrics"))
     for key, obj in trainer._stateful.items():
         if key in ckpt["handlers"]:
             obj.load_state_dict(ckpt["handlers"][key])
@@ -429,6 +430,25 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
     trainer.current_step = max(completed, 0)
     log.info("resuming from %s after step %d", file, completed)
     return completed
+
+
+def _carry_metrics(trainer: Trainer, file: Path, state: dict[str, Any] | None) -> None:
+    """Resuming into another folder: its ``metrics.jsonl`` starts as the checkpoint's run's,
+    up to the position the checkpoint logged (checkpoints keep a position, not the lines)."""
+    metrics = getattr(trainer, "metrics", None)
+    if not state or "position" not in state or metrics is None or metrics.path is None:
+        return
+    source = run_folder_of(file) / "metrics.jsonl"
+    target, position = metrics.path, int(state["position"])
+    if not source.is_file() or source.stat().st_size < position:
+        return
+    if target.exists() and target.resolve() == source.resolve():
+        return
+    with open(source, "rb") as src, atomic_write(target, "wb") as dst:
+        left = position
+        while left > 0 and (chunk := src.read(min(left, 1 << 20))):
+            dst.write(chunk)
+            left -= len(chunk)
 
 
 class ResumeWarning(UserWarning):

@@ -215,3 +215,14 @@ def test_resuming_a_fault_with_a_fixed_dopesheet_replays_the_step_on_the_fixed_v
     step = info.value.step
     assert seen[step] == pytest.approx(0.05)  # the fixed value, no blend from 1e30
     assert again._completed == 19
+
+
+def test_resume_into_another_folder_carries_the_metrics_logged_so_far(tmp_path):
+    whole = _trainer(Net(), tmp_path / "whole")
+    whole.checkpoint_every = 4
+    whole.fit()
+    other = _trainer(Net(), tmp_path / "other")
+    other.fit(resume=tmp_path / "whole" / "checkpoints" / "step-0000008.pt")
+    assert (tmp_path / "other" / "metrics.jsonl").read_text() == (
+        tmp_path / "whole" / "metrics.jsonl"
+    ).read_text()
