@@ -9,6 +9,7 @@ with a message instead of a traceback.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import signal
@@ -45,19 +46,30 @@ def second_writer(name, args, ref, root: Path, tally, run, compare) -> None:
     out = root / f"{name}-writer"
     first = _popen(args, out)
     ok = _wait_for(lambda: any((out / "checkpoints").glob("step-*.pt")) or first.poll() is not None)
+    attacks = {}
+    for extra in ([], ["--resume", str(out)]):  # both at once, while the first run trains
+        if ok and first.poll() is None:
+            attacks[tuple(extra)] = _popen([*args, *extra], out / ".." / out.name)
     for extra in ([], ["--resume", str(out)]):
         tally.injected += 1
-        if not ok or first.poll() is not None:
+        attacker = attacks.get(tuple(extra))
+        if attacker is None:
             tally.notes.append(f"{name} second writer: the first run ended before the attack")
             tally.lost += 1
             continue
-        code, err = run([*args, *extra], out)
+        _, err = attacker.communicate()
         flat = " ".join(err.split())
-        if code == 2 and "in use by another run" in flat and f"process {first.pid}" in flat:
+        if (
+            attacker.returncode == 2
+            and "in use by another run" in flat
+            and (f"process {first.pid}" in flat)
+        ):
             tally.survived += 1
         else:
             tally.lost += 1
-            tally.notes.append(f"{name} second writer {extra}: exit {code}: {err[-300:]}")
+            tally.notes.append(
+                f"{name} second writer {extra}: exit {attacker.returncode}: {err[-300:]}"
+            )
     _, err = first.communicate()
     if first.returncode != 0:
         tally.notes.append(f"{name} second writer: the first run failed: {err[-300:]}")
@@ -221,6 +233,7 @@ def explorer_clicks(root: Path, tally, rng: random.Random) -> None:
     from mini.temporal import Dopesheet
 
     torch.set_num_threads(1)
+    logging.getLogger("mini.training").setLevel(logging.ERROR)  # each Reset logs a stop
     ds = Dopesheet.from_csv(_schedule("color")).scaled(100_000)
     runs: list[Any] = []
 

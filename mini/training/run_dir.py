@@ -87,6 +87,10 @@ def claim_run_dir(
     - holds anything else: :class:`RunDirError`, unless ``overwrite`` (then it is emptied).
     """
     path = Path(folder)
+    try:
+        run_lock.check(path)  # a folder another process writes: say so before anything else
+    except RunLockedError as e:
+        raise RunDirError(str(e)) from None
     existing = read_run_id(path)
     if resuming and existing is not None and resume_run_id in (None, existing):
         _lock(path)

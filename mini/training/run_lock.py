@@ -179,6 +179,15 @@ def _message(folder: Path, path: Path, holder: Holder) -> str:
     )
 
 
+def check(folder: str | os.PathLike[str]) -> None:
+    """:class:`RunLockedError` naming the holder if another live process (or one on another
+    host) holds ``folder``'s lock; read-only, so it can come before any other check."""
+    path = Path(folder) / LOCK_FILE
+    holder = read_holder(path)
+    if holder is not None and not _ours(holder) and not is_stale(holder):
+        raise RunLockedError(_message(Path(folder), path, holder))
+
+
 def release(folder: str | os.PathLike[str]) -> None:
     """Give up this process's lock on ``folder`` (if it still holds it)."""
     path = Path(folder).resolve() / LOCK_FILE

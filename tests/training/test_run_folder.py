@@ -80,15 +80,15 @@ def _fake_lock(folder, pid, host=None):
     (folder / LOCK_FILE).write_text(json.dumps(info))
 
 
-@pytest.mark.parametrize("resuming", [False, True])
-def test_a_folder_locked_by_a_live_process_is_refused_naming_it(tmp_path, resuming):
+@pytest.mark.parametrize(("resuming", "overwrite"), [(False, False), (False, True), (True, False)])
+def test_a_folder_locked_by_a_live_process_is_refused_naming_it(tmp_path, resuming, overwrite):
     folder = tmp_path / "o"
     claim_run_dir(folder)
     run_lock.release(folder)
     before = (folder / "run.json").read_text()
     _fake_lock(folder, os.getppid())  # a live process that is not this one
     with pytest.raises(RunDirError, match=f"process {os.getppid()} on") as info:
-        claim_run_dir(folder, resuming=resuming, overwrite=True)
+        claim_run_dir(folder, resuming=resuming, overwrite=overwrite)
     assert "color_curriculum --out o" in str(info.value)
     assert (folder / "run.json").read_text() == before
 
