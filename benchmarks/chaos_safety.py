@@ -49,7 +49,7 @@ def second_writer(name, args, ref, root: Path, tally, run, compare) -> None:
     attacks = {}
     for extra in ([], ["--resume", str(out)]):  # both at once, while the first run trains
         if ok and first.poll() is None:
-            attacks[tuple(extra)] = _popen([*args, *extra], out / ".." / out.name)
+            attacks[tuple(extra)] = _popen([*args, *extra], out)
     for extra in ([], ["--resume", str(out)]):
         tally.injected += 1
         attacker = attacks.get(tuple(extra))
