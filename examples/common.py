@@ -336,7 +336,7 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         result = trainer.fit(resume=resume)
     except NonFiniteLossError as e:
         fail(str(e), EXIT_NON_FINITE)
-    except (ConfigError, CheckpointError, RunDirError, distributed.DistributedError) as e:
+    except (ConfigError, CheckpointError, RunDirError) as e:
         fail(str(e))
     except RuntimeError as e:  # under torchrun: a dead or stalled rank ends every rank here
         dist = getattr(trainer, "dist", None)
