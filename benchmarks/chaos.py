@@ -12,10 +12,15 @@ For the colour and the VQ example (short schedules), against an uninterrupted re
 - a broken ffmpeg (``IMAGEIO_FFMPEG_EXE=/bin/false``): exit code 4, ``summary.json`` written
   and saying the video failed, every other output present.
 
+And the run-safety faults of :mod:`benchmarks.chaos_safety`: a second writer (a fresh run and
+a ``--resume`` into a folder a run is writing), ``--overwrite`` of a folder of someone else's
+files (and of a run folder holding a user's file), a ``--watch`` edit that shortens the run, a
+stalled torchrun rank (SIGSTOP), and eight threads clicking an explorer's controls at once.
+
 After each scenario the final ``summary.json`` (without timings and paths) and
 ``metrics.jsonl`` must equal the reference's. Prints faults injected / survived / data lost.
 
-    python -m benchmarks.chaos [--kills N] [--seed S] [--examples color vq]
+    python -m benchmarks.chaos [--kills N] [--seed S] [--examples color vq] [--faults ...]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchmarks import chaos_safety
 
 REPO = Path(__file__).resolve().parent.parent
 VOLATILE = {"train_steps_per_second", "render_frames_per_second", "wall_seconds", "outputs",
@@ -100,7 +107,13 @@ def compare(tally: Tally, what: str, ref, out: Path) -> None:
         tally.notes.append(f"{what}: final outputs differ from the reference")
 
 
-def chaos(name: str, kills: int, rng: random.Random, root: Path, tally: Tally) -> None:
+FAULTS = ("kill", "ffmpeg", "disk", "writer", "overwrite", "watch", "stall", "explorer")
+
+
+def chaos(
+    name: str, kills: int, rng: random.Random, root: Path, tally: Tally,
+    faults: tuple[str, ...] = FAULTS,
+) -> None:  # fmt: skip
     args = EXAMPLES[name]
     t0 = time.perf_counter()
     code, err = run(args, root / f"{name}-ref")
@@ -109,7 +122,17 @@ def chaos(name: str, kills: int, rng: random.Random, root: Path, tally: Tally) -
     if code != 0 or ref is None:
         raise SystemExit(f"reference run of {name} failed ({code}):\n{err}")
     print(f"{name}: reference run {wall:.1f} s")
-    for i in range(kills):  # kill -9 at a random moment (training, checkpoint, video)
+    if "writer" in faults:
+        chaos_safety.second_writer(name, args, ref, root, tally, run, compare)
+    if "overwrite" in faults:
+        chaos_safety.foreign_overwrite(name, args, ref, root, tally, run, compare)
+    if "watch" in faults:
+        chaos_safety.watch_length(name, args, root, tally, run, rng)
+    if "stall" in faults:
+        chaos_safety.stalled_rank(name, args, root, tally, run)
+    for i in range(
+        kills if "kill" in faults else 0
+    ):  # kill -9 at a random moment (training, checkpoint, video)
         out = root / f"{name}-kill{i}"
         when = rng.uniform(0.1, 1.0) * wall
         tally.injected += 1
@@ -128,10 +151,17 @@ def chaos(name: str, kills: int, rng: random.Random, root: Path, tally: Tally) -
             continue
         compare(tally, f"{name} kill at {when:.1f}s", ref, out)
         tally.survived += corrupt
-    # a broken ffmpeg: the video fails, everything else is written, exit 4
+    if "ffmpeg" in faults:
+        broken_ffmpeg(name, args, ref, root, tally)
+    if "disk" in faults:
+        disk_full(name, args, ref, root, tally)
+
+
+def broken_ffmpeg(name: str, args: list[str], ref, root: Path, tally: Tally) -> None:
+    """A broken ffmpeg: the video fails, everything else is written, exit 4."""
     out = root / f"{name}-ffmpeg"
     tally.injected += 1
-    code, err = run(args, out, env={"IMAGEIO_FFMPEG_EXE": "/bin/false"})
+    code, _ = run(args, out, env={"IMAGEIO_FFMPEG_EXE": "/bin/false"})
     summary = (
         json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     )
@@ -140,7 +170,6 @@ def chaos(name: str, kills: int, rng: random.Random, root: Path, tally: Tally) -
     else:
         tally.lost += 1
         tally.notes.append(f"{name} broken ffmpeg: exit {code}, summary {summary.get('video')}")
-    disk_full(name, args, ref, root, tally)
 
 
 def disk_full(name: str, args: list[str], ref, root: Path, tally: Tally) -> None:
@@ -175,12 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kills", type=int, default=6, help="kill -9 runs per example")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--examples", nargs="+", default=list(EXAMPLES), choices=list(EXAMPLES))
+    p.add_argument("--faults", nargs="+", default=list(FAULTS), choices=list(FAULTS))
     args = p.parse_args(argv)
     rng = random.Random(args.seed)
     tally = Tally()
+    faults = tuple(args.faults)
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         for name in args.examples:
-            chaos(name, args.kills, rng, Path(tmp), tally)
+            chaos(name, args.kills, rng, Path(tmp), tally, faults)
+        if "explorer" in faults:
+            chaos_safety.explorer_clicks(Path(tmp), tally, rng)
     print(f"faults injected: {tally.injected}, survived: {tally.survived}, data lost: {tally.lost}")
     for note in tally.notes:
         print("  -", note)

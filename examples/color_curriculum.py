@@ -4,8 +4,9 @@
                                         [--no-video] [--resume CKPT] [--watch]
                                         [--explore [--host H] [--port P]]
 
-Writes to ``out/color_curriculum/``: ``schedule.png``, ``phase-history.png``,
-``latent-evolution.mp4``, ``metrics.jsonl``, ``checkpoints/`` and ``summary.json``.
+Writes to a new ``out/color_curriculum/<date>-<n>/`` per run (``latest`` points to it):
+``schedule.png``, ``phase-history.png``, ``latent-evolution.mp4``, ``metrics.jsonl``,
+``checkpoints/`` and ``summary.json``.
 ``--explore`` serves the live explorer instead (see ``docs/explorer.md``).
 """
 
@@ -33,6 +34,7 @@ from examples.common import (
     is_main,
     latest_dopesheet,
     load_schedule,
+    on_start,
     parser,
     release_memory,
     render_optional,
@@ -42,11 +44,11 @@ from examples.common import (
     watch,
     write_summary,
 )
+from examples.frames import frame_plan, recorded_frames
 from mini.render import (
     CurvePanel,
     LatentAnimation,
     ScatterLayer,
-    frame_steps,
     schedule_panels,
     schedule_phases,
 )
@@ -67,12 +69,12 @@ def render_video(trainer, recorder: LatentRecorder, colors: np.ndarray, path: Pa
     """The latent space (dims 0/1 of the 1,000-colour grid) beside the schedule and losses."""
     schedule = realize(trainer.timeline)
     history = smoothed_losses(trainer.metrics.history(), window=max(1, len(schedule) // 400))
-    steps = recorder.steps
+    steps, frames = recorded_frames(recorder)
     phases, starts = schedule_phases(schedule, steps)
     losses = [c for c in history.columns if c != "step"]
     anim = LatentAnimation(
         steps,
-        layers=[ScatterLayer(recorder.frames["latents"].numpy(), colors=colors, size=9.0)],
+        layers=[ScatterLayer(frames["latents"].numpy(), colors=colors, size=9.0)],
         panels=[
             *schedule_panels(
                 schedule,
@@ -136,13 +138,13 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_every=args.checkpoint_every,
     )
     grid = rgb_validation_grid()
-    recorder = LatentRecorder(
-        grid, frame_steps(n, args.frames), fn=lambda m, x: m(x).latents[:, :2]
-    )
+    recorder = LatentRecorder(grid, frame_plan(args, n), fn=lambda m, x: m(x).latents[:, :2])
     if not args.no_video:
         trainer.add(recorder)
     outputs = [args.out / "schedule.png"]
-    save_figure(plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0])
+    on_start(trainer, lambda: save_figure(
+        plot_timeline(timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0]
+    ))  # fmt: skip
 
     watch(trainer, args)
     result = fit(trainer, args.resume)
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     outputs.append(trainer.last_checkpoint)
     summary = {
-        "steps": n,
+        "steps": len(trainer.timeline),  # a --watch edit may change the length
         **summarize(exp.model, exp.anchor),
         "train_steps_per_second": result.steps_per_second,
         "outputs": [str(p) for p in [*outputs, args.out / "summary.json"]],

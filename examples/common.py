@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from mini.atomic import OutputError, atomic_write, write_text
 from mini.temporal import (
@@ -41,6 +42,7 @@ from mini.training import (
     distributed,
 )
 from mini.training.gate_handler import GateHandler
+from mini.training.run_dir import new_run_folder, run_folder_of
 from mini.training.watch import DopesheetWatcher
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,7 +91,12 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
         default=None,
         help="rescale the schedule to N steps (quick look)",
     )
-    p.add_argument("--out", type=Path, default=Path("out") / out, help="output folder")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help=f"output folder (default: a new out/{out}/<date>-<n>/ per run, out/{out}/latest "
+        "pointing to the newest; with --resume, the resumed run's folder)",
+    )  # fmt: skip
+    p.set_defaults(out_base=Path("out") / out)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-video", action="store_true", help="skip the MP4")
     p.add_argument(
@@ -110,7 +117,8 @@ def parser(description: str, schedule: str, out: str, frames: int) -> argparse.A
     )  # fmt: skip
     p.add_argument(
         "--overwrite", action="store_true",
-        help="clear the --out folder first if it holds another run (otherwise refused)",
+        help="replace the run in --out (only a run folder, one with run.json, and only the "
+        "files runs write there; other files stay)",
     )  # fmt: skip
     p.add_argument(
         "--checkpoint-every", type=int_at_least(0), default=2000,
@@ -149,17 +157,25 @@ EXIT_BAD_INPUT, EXIT_NON_FINITE, EXIT_OUTPUT_FAILED, EXIT_INTERRUPTED = 2, 3, 4,
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print a user-facing error (no traceback) and exit."""
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
-def setup(args: argparse.Namespace) -> RunDir | None:
+def setup(args: argparse.Namespace) -> RunDir | Path | None:
     """Logging, threads, the process group under ``torchrun`` (``args.dist``), and the output
-    folder claimed for this run (``args.run``): a folder that holds another run is refused
-    before anything is written (``--overwrite`` clears it). Under ``torchrun`` only rank 0
-    writes files; the other ranks get ``None``."""
+    folder of this run (``args.out``, ``args.run``).
+
+    Without ``--out`` a fresh run gets a new folder of its own (:func:`new_run_folder`) and a
+    resumed one its checkpoint's run folder. A fresh run's folder is claimed at once (a folder
+    that holds another run is refused before anything is written; ``--overwrite`` replaces a
+    run). A resumed run's folder is claimed by the trainer only once the checkpoint is known to
+    fit (``args.run`` is then the path), so a failed resume changes nothing. Under ``torchrun``
+    only rank 0 writes files; the other ranks get ``None``."""
     global MAIN
-    args.dist = distributed.setup()
+    try:
+        args.dist = distributed.setup()
+    except (RuntimeError, ValueError) as e:  # a rank that never joined, a bad rendezvous
+        fail(f"cannot join the torchrun process group: {str(e).splitlines()[0][:200]}")
     MAIN = args.dist.is_main
     logging.basicConfig(
         level=logging.INFO if MAIN else logging.WARNING,
@@ -169,11 +185,19 @@ def setup(args: argparse.Namespace) -> RunDir | None:
     torch.set_num_threads(args.threads)
     torch.backends.mkldnn.enabled = args.onednn
     args.run = None
+    if args.out is None and args.resume is not None:
+        args.out = run_folder_of(args.resume)
+    if args.out is None:
+        base = getattr(args, "out_base", Path("out"))
+        args.out = new_run_folder(base) if MAIN else base
+        if MAIN:
+            console.print(f"writing to {args.out}", highlight=False)
     if MAIN:
+        if args.resume is not None:
+            args.run = args.out
+            return args.run
         try:
-            args.run = claim_run_dir(
-                args.out, overwrite=args.overwrite, resuming=args.resume is not None
-            )
+            args.run = claim_run_dir(args.out, overwrite=args.overwrite)
         except (RunDirError, OSError) as e:
             fail(str(e))
     return args.run
@@ -246,8 +270,10 @@ def explore(
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
-            f"[yellow]warning:[/yellow] --host {args.host}: anyone who can reach this machine "
-            "can steer the run (the page has no login)"
+            f"[yellow]warning:[/yellow] --host {args.host}: the page has no login. Anyone who "
+            f"can reach {page.url} can start, pause and reset the run, move its properties, fire "
+            f"its actions, save dopesheets into {args.out} and watch its views and losses (no "
+            "file of the output folder is served)"
         )
     try:
         while True:
@@ -285,6 +311,12 @@ def explore(
     return out
 
 
+def on_start(trainer: Trainer, write: Callable[[], Any]) -> None:
+    """Write an output once training starts — after a ``--resume`` checkpoint was checked and
+    the folder claimed — so that a resume that fails leaves the folder as it was."""
+    trainer.on("train-start", lambda event: write())
+
+
 def load_schedule(path: Path, steps: int | None) -> Timeline:
     """The dopesheet, validated before anything trains (exit 2 listing every problem)."""
     try:
@@ -296,6 +328,10 @@ def load_schedule(path: Path, steps: int | None) -> Timeline:
         console.print(f"[red]{path}: the dopesheet has problems; nothing was trained[/red]")
         for p in e.problems:
             console.print(f"  {p}", markup=False, highlight=False)
+        if e.total > len(e.problems):
+            console.print(
+                f"  … and {e.total - len(e.problems):,} more problems ({e.total:,} in all)"
+            )
         sys.exit(2)
     except OSError as e:
         console.print(f"[red]cannot read {path}: {e}[/red]")
@@ -323,13 +359,18 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         GateMetricError,
     ) as e:
         fail(str(e))
+    except RuntimeError as e:  # under torchrun: a dead or stalled rank ends every rank here
+        dist = getattr(trainer, "dist", None)
+        if dist is None or not dist.active or not distributed.is_collective_failure(e):
+            raise
+        fail(distributed.failure_message(e, dist))
     except OutputError as e:
-        last = (
-            f"; the last checkpoint written is {trainer.last_checkpoint}"
-            if trainer.last_checkpoint
-            else ""
+        if trainer.last_checkpoint is None:  # nothing to resume from: a resume would be refused
+            fail(f"{e.strerror or e}: no checkpoint was written yet; free some space and run again")
+        fail(
+            f"{e.strerror or e}; the last checkpoint written is {trainer.last_checkpoint}: free "
+            f"some space and resume with --resume {trainer.out_dir}"
         )
-        fail(f"{e.strerror or e}{last}: free some space and resume with --resume {trainer.out_dir}")
     if result.interrupted or result.stopped:
         why = "interrupted" if result.interrupted else f"stopped ({result.stopped})"
         console.print(

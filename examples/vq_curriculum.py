@@ -8,9 +8,9 @@ dopesheet schedules.
                                      [--gradient straight-through|rotation] [--targets] [--watch]
                                      [--explore [--host H] [--port P]]
 
-Writes to ``out/vq_curriculum/``: ``schedule.png``, ``codebook-evolution.mp4``,
-``reconstructions.png``, ``codebook-health.png``, ``metrics.jsonl``, ``checkpoints/`` and
-``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run);
+Writes to a new ``out/vq_curriculum/<date>-<n>/`` per run (``latest`` points to it):
+``schedule.png``, ``codebook-evolution.mp4``, ``reconstructions.png``, ``codebook-health.png``,
+``metrics.jsonl``, ``checkpoints/`` and ``summary.json``. ``--no-refresh`` drops the dopesheet's ``refresh`` actions (the ablation run);
 ``--refresh-every N`` also refreshes dead codes every N steps. ``--targets`` runs the
 configuration that meets the production targets on held-out digits (:data:`TARGETS_CONFIG`:
 ``schedules/vq-targets.csv`` plus model flags); flags given on the command line override it.
@@ -38,6 +38,7 @@ from examples.common import (
     is_main,
     latest_dopesheet,
     load_schedule,
+    on_start,
     parser,
     render_optional,
     save_figure,
@@ -47,6 +48,7 @@ from examples.common import (
 )
 from mini.render import frame_steps
 from mini.search.cli import add_search_arguments, run_search
+from examples.frames import frame_plan, recorded_frames
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.data import test_as_validation, with_test_split
@@ -149,9 +151,10 @@ def render_video(
 ) -> float:
     model = exp.model
     sizes = "×".join(str(q.codebook_size) for q in quantizer_levels(model.quantizer))
+    steps, frames = recorded_frames(recorder)
     anim = codebook_animation(
-        recorder.steps,
-        recorder.frames,
+        steps,
+        frames,
         exp.data.val_labels,
         realize(trainer.timeline),
         history,
@@ -221,12 +224,14 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
     )
-    recorder = LatentRecorder(exp.data.val, frame_steps(n, args.frames), fn=codebook_probe)
+    recorder = LatentRecorder(exp.data.val, frame_plan(args, n), fn=codebook_probe)
     if not args.no_video:
         trainer.add(recorder)
     out = args.out
     outputs = [out / "schedule.png"]
-    save_figure(plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0])
+    on_start(trainer, lambda: save_figure(
+        plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0]
+    ))  # fmt: skip
 
     watch(trainer, args)
     result = fit(trainer, args.resume)
@@ -257,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     outputs.append(trainer.last_checkpoint)
     summary = {
-        "steps": n,
+        "steps": len(trainer.timeline),  # a --watch edit may change the length
         **summary_figures,
         "targets": check_targets(summary_figures),
         **(

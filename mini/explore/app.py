@@ -11,10 +11,13 @@ internet (the default theme's fonts are bundled; only basic components are used)
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +53,13 @@ class Explorer:
 
     def close(self) -> None:
         self.demo.close()
+
+
+def _downloads_folder() -> Path:
+    """A temp folder of this page's own for the files it hands out; removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="dopesheet-explorer-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _gradio():
@@ -197,13 +207,19 @@ def build(
 
         transition.input(on_transition, transition, None, **quick)
 
+        downloads = _downloads_folder()
+
         def do_save():
             try:
                 saved = c.save_dopesheet().result(timeout=60)
+                # the page hands out a copy from the explorer's own folder, never a path into
+                # the run's folder (the file route serves nothing of --out)
+                copy = downloads / saved.path.name
+                shutil.copyfile(saved.path, copy)
             except Exception as e:
                 c.notes.append(f"could not save the dopesheet: {e}")
                 return gr.update(visible=False)
-            return gr.update(value=str(saved.path), visible=True)
+            return gr.update(value=str(copy), visible=True)
 
         save.click(do_save, None, saved_file, queue=False, show_progress="minimal")
         # queue=False: Gradio's queue summarises every event it ever ran with pandas after each
@@ -313,13 +329,14 @@ def launch(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per refresh otherwise
     demo, controls_version = build(controller, title)
     port = port or free_port(host)
-    # the page may hand out saved dopesheets, and nothing else of this machine
+    # the page hands out copies of saved dopesheets (from its own temp folder, through Gradio's
+    # cache) and nothing else of this machine: no folder is allowed, the runs' folder blocked
     out = controller.trainer.out_dir
     saves = controller.save_dir or (out.parent if out is not None else Path.cwd())
     theme = gr.themes.Default(primary_hue="indigo", neutral_hue="slate")
     app, url, _ = demo.launch(
         server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=quiet,
-        ssr_mode=False, inbrowser=False, show_error=True, allowed_paths=[str(saves)],
+        ssr_mode=False, inbrowser=False, show_error=True, blocked_paths=[str(saves.resolve())],
         footer_links=[], theme=theme, css=CSS, js=LIVE_JS, pwa=False, mcp_server=False,
         enable_monitoring=False,
     )  # fmt: skip

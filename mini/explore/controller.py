@@ -25,23 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from mini.atomic import write_text
+from mini.explore.capture import SCHEDULE_SAMPLES, SnapshotCapture  # noqa: F401 (re-exported)
 from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo, property_infos
 from mini.explore.snapshot import PanelFailure, SavedDopesheet, Snapshot, Status, bake_error
-from mini.temporal import Dopesheet, Timeline
+from mini.temporal import Dopesheet
 from mini.temporal.bake import bake
 from mini.training.events import PRE_STEP, STEP_METRICS, Event
-from mini.training.modes import eval_mode
 from mini.training.trainer import FitResult, Trainer
 from mini.training.watch import DopesheetWatcher
 
 log = logging.getLogger(__name__)
-
-SCHEDULE_SAMPLES = 300
 
 
 @dataclass
@@ -51,7 +48,7 @@ class _Job:
     future: Future
 
 
-class Controller:
+class Controller(SnapshotCapture):
     """Start/Pause/Reset a run of ``make_trainer()`` in a background thread and steer it.
 
     ``panels`` are the model's views (:class:`~mini.explore.panel.Panel`); ``transition`` is
@@ -78,6 +75,9 @@ class Controller:
         self._default_transition = transition
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
+        # Start/Pause/Reset/close run one at a time, each to its end (a Reset waits for the old
+        # thread before it builds the new run), so no interleaving leaves two training threads.
+        self._control = threading.Lock()
         self._jobs: deque[_Job] = deque()
         self._thread: threading.Thread | None = None
         self._running = False  # a training thread is alive and drains the jobs
@@ -121,7 +121,7 @@ class Controller:
 
     def start(self) -> str:
         """Start the run (or resume it when paused)."""
-        with self._lock:
+        with self._control, self._lock:
             if self._status == "paused" or (self._running and self._pause):
                 self._pause = False
                 self._status = "running"
@@ -138,7 +138,7 @@ class Controller:
 
     def pause(self) -> str:
         """Pause before the next step (commands still apply while paused)."""
-        with self._lock:
+        with self._control, self._lock:
             if self._status != "running":
                 return f"the run is {self._status}"
             self._pause = True
@@ -147,7 +147,11 @@ class Controller:
 
     def reset(self) -> str:
         """Stop the run (its checkpoint is written) and build a fresh one: step 0."""
-        self._stop_thread("reset from the explorer")
+        with self._control:
+            self._stop_thread("reset from the explorer")
+            return self._reset()
+
+    def _reset(self) -> str:
         with self._lock:
             try:
                 self._new_run()
@@ -160,8 +164,9 @@ class Controller:
 
     def close(self, timeout: float | None = None) -> FitResult | None:
         """Stop training cleanly after the current step (a checkpoint is written) and wait."""
-        self._stop_thread("explorer closed", timeout)
-        return self.result
+        with self._control:
+            self._stop_thread("explorer closed", timeout)
+            return self.result
 
     def _stop_thread(self, reason: str, timeout: float | None = None) -> None:
         with self._lock:
@@ -173,6 +178,8 @@ class Controller:
             self._pause = False
             self._wake.notify_all()
         thread.join(timeout)
+        if not thread.is_alive():
+            self._thread = None
 
     def _train(self, trainer: Trainer) -> None:
         status: Status = "finished"
@@ -186,6 +193,8 @@ class Controller:
             log.exception("training failed at step %d", trainer.current_step)
             status, error = "failed", _describe_failure(e, trainer)
         with self._lock:
+            if trainer is not self.trainer:  # a run replaced while it stopped: not on screen
+                return
             self._running = False
             self._pause = False
             self._status, self._error = status, error
@@ -339,89 +348,6 @@ class Controller:
 
     def _watched(self) -> bool:
         return time.perf_counter() - self._viewed < 5.0
-
-    def _capture(self, trainer: Trainer) -> None:
-        """Build the page's snapshot (training thread, or any thread while no step runs)."""
-        now = time.perf_counter()
-        self._next_capture = now + self.capture_every
-        t0, done0 = self._rate_at
-        if now - t0 >= 0.25 and self._status == "running":
-            self._rate = (self._done - done0) / (now - t0)
-            self._rate_at = (now, self._done)
-        tl = trainer.timeline
-        n = len(tl)
-        samples = np.unique(
-            np.linspace(0, n - 1, min(n, SCHEDULE_SAMPLES)).round().astype(np.int64)
-        )
-        panels = []
-        for panel in self.panels:
-            try:
-                with torch.random.fork_rng(devices=[]), eval_mode(trainer.model):
-                    panels.append(panel.capture(trainer))
-            except Exception as e:  # a broken view must not stop training
-                log.warning("panel %r failed: %s", getattr(panel, "title", panel), e)
-                panels.append(PanelFailure(f"{type(e).__name__}: {e}"))
-        self._watch_notes()
-        state = tl.state
-        overrides = tl.overrides
-        self._version += 1
-        self._snap = Snapshot(
-            run=self.run_number,
-            version=self._version,
-            status=self._status,
-            step=self._done,
-            n_steps=n,
-            phase=state.phase,
-            steps_per_second=self._rate,
-            props=dict(state.props),
-            overridden=frozenset(p for p in tl.names if tl.overridden(p)),
-            schedule_steps=samples,
-            schedule=self._schedule(tl, samples),
-            written=self._written(tl.dopesheet, samples),
-            targets={p: ov.target_value for p, ov in overrides.items()},
-            returning=frozenset(
-                p for p, ov in overrides.items() if any(r <= state.step for r, _ in ov.releases)
-            ),
-            phases=tuple((p.name, p.start, p.end) for p in tl.dopesheet.phases),
-            panels=tuple(panels),
-            error=self._error,
-            notes=tuple(self.notes),
-        )
-
-    def _schedule(self, tl: Timeline, samples: np.ndarray) -> dict[str, np.ndarray]:
-        """The run's schedule at ``samples``, recomputed only after a command or an edit (the
-        same dict otherwise, so views can cache what they drew from it)."""
-        key = (tl.dopesheet, len(tl), self._commands)
-        cache = self._schedule_cache
-        if cache is None or cache[0][0] is not key[0] or cache[0][1:] != key[1:]:
-            cache = self._schedule_cache = (key, tl.values_at(samples))
-        return cache[1]
-
-    def _written(self, dopesheet: Dopesheet, samples: np.ndarray) -> dict[str, np.ndarray]:
-        """The dopesheet's own values at ``samples`` (cached: it changes only on an edit)."""
-        cache = self._written_cache
-        if cache is None or cache[0] is not dopesheet or not np.array_equal(cache[1], samples):
-            cache = self._written_cache = (
-                dopesheet,
-                samples,
-                Timeline(dopesheet).values_at(samples),
-            )
-        return cache[2]
-
-    def _watch_notes(self) -> None:
-        for i, w in enumerate(self._watchers):
-            adopted, errors = self._watch_seen[i]
-            for rec in w.adopted[adopted:]:
-                changed = ", ".join(rec["changed"]) or "phases/actions"
-                self.notes.append(
-                    f"step {rec['step'] + 1:,}: adopted the edit of {w.path.name} ({changed})"
-                )
-            for rec in w.errors[errors:]:
-                self.notes.append(
-                    f"step {rec['step'] + 1:,}: edit of {w.path.name} not adopted: "
-                    + "; ".join(rec["problems"])
-                )
-            self._watch_seen[i] = (len(w.adopted), len(w.errors))
 
     # -- what the page reads ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:

@@ -26,7 +26,8 @@ import torch
 
 from mini.atomic import OutputError, atomic_write
 from mini.temporal import Dopesheet, past_edits
-from mini.training.run_dir import adopt_run_id, claim_run_dir
+from mini.training.resume_checks import fit_problem
+from mini.training.run_dir import adopt_run_id, claim_run_dir, run_folder_of
 
 if TYPE_CHECKING:
     from mini.temporal import State
@@ -269,6 +270,7 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "format": FORMAT,
         "run_id": trainer.run.run_id if trainer.run is not None else None,
         "step": -1 if completed is None else completed,
+        "model_class": type(trainer.model).__qualname__,
         "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "scaler": trainer._optimiser.scaler.state_dict()
@@ -368,6 +370,12 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         check = getattr(obj, "validate_state", None)
         if key in ckpt["handlers"] and callable(check):
             check(ckpt["handlers"][key])
+    problem = fit_problem(trainer, ckpt)
+    if problem:
+        raise CheckpointError(
+            f"checkpoint {file} does not fit this model ({problem}): resume with the same example "
+            "and model settings as the run that wrote it; nothing was changed"
+        )
     claim(trainer, resuming=True, run_id=ckpt.get("run_id"))
     try:
         trainer.model.load_state_dict(ckpt["model"])
@@ -381,11 +389,22 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         trainer._optimiser.scaler.load_state_dict(ckpt["scaler"])
     current = trainer.timeline.dopesheet
     edited = ckpt["dopesheet_hash"] != current.content_hash
-    changed = trainer.timeline.load_state_dict(ckpt["timeline"])
     completed = int(ckpt["step"])
-    if edited:
-        _warn_edits(ckpt["timeline"], current, completed, changed)
+    if edited and file.name.startswith("fault-"):
+        # "fix the dopesheet and resume": the replayed step takes the edited values at once (a
+        # smooth blend would start from the values that faulted and fault again)
+        trainer.timeline.seek(max(completed, 0))
+        warnings.warn(
+            f"{current.source} changed since {file.name}: step {completed + 1} replays on the "
+            "edited schedule's own values (no blend from the values that faulted)",
+            ResumeWarning, stacklevel=3,
+        )  # fmt: skip
+    else:
+        changed = trainer.timeline.load_state_dict(ckpt["timeline"])
+        if edited:
+            _warn_edits(ckpt["timeline"], current, completed, changed)
     trainer._iters.load_state_dict(ckpt["data"])
+    _carry_metrics(trainer, file, ckpt["handlers"].get("metrics"))
     for key, obj in trainer._stateful.items():
         if key in ckpt["handlers"]:
             obj.load_state_dict(ckpt["handlers"][key])
@@ -411,6 +430,25 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
     trainer.current_step = max(completed, 0)
     log.info("resuming from %s after step %d", file, completed)
     return completed
+
+
+def _carry_metrics(trainer: Trainer, file: Path, state: dict[str, Any] | None) -> None:
+    """Resuming into another folder: its ``metrics.jsonl`` starts as the checkpoint's run's,
+    up to the position the checkpoint logged (checkpoints keep a position, not the lines)."""
+    metrics = getattr(trainer, "metrics", None)
+    if not state or "position" not in state or metrics is None or metrics.path is None:
+        return
+    source = run_folder_of(file) / "metrics.jsonl"
+    target, position = metrics.path, int(state["position"])
+    if not source.is_file() or source.stat().st_size < position:
+        return
+    if target.exists() and target.resolve() == source.resolve():
+        return
+    with open(source, "rb") as src, atomic_write(target, "wb") as dst:
+        left = position
+        while left > 0 and (chunk := src.read(min(left, 1 << 20))):
+            dst.write(chunk)
+            left -= len(chunk)
 
 
 class ResumeWarning(UserWarning):

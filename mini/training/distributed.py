@@ -205,6 +205,36 @@ def barrier(ctx: Distributed) -> None:
         _collective(dist.barrier)
 
 
+_COLLECTIVE_SIGNS = (
+    "gloo", "nccl", "timed out", "timeout", "connection closed", "connection reset",
+    "broken pipe", "collective", "process group", "socket", "store",
+)  # fmt: skip
+
+
+def is_collective_failure(error: BaseException) -> bool:
+    """Whether ``error`` is a failed or timed-out collective (a peer died or stalled) — raised
+    by torch's backends inside DDP's backward or a broadcast, not by our own code."""
+    if isinstance(error, DistributedError):
+        return True
+    backend = getattr(dist, "DistError", ())
+    if backend and isinstance(error, backend):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and any(s in text for s in _COLLECTIVE_SIGNS)
+
+
+def failure_message(error: BaseException, ctx: Distributed) -> str:
+    """One line for a rank that stops because the process group failed."""
+    if isinstance(error, DistributedError):
+        return f"rank {ctx.rank}: {error}"
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return (
+        f"rank {ctx.rank}: a distributed collective failed or timed out ({first}): another "
+        "process probably stopped or stalled (see its output; the wait is "
+        "DOPESHEET_DIST_TIMEOUT seconds, 120 by default); this one stops too"
+    )
+
+
 def _collective(fn, *args: Any) -> Any:
     try:
         return fn(*args)

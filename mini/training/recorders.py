@@ -39,16 +39,23 @@ class MetricsRecorder:
 
     Every line has the same keys: ``step`` (int), ``phase`` (str or null), ``props`` (every
     property's value), ``losses`` (``total`` and each computed criterion, ``{}`` on a step
-    without any), ``extras`` (what handlers ``record()``-ed that step, ``{}`` if nothing)."""
+    without any), ``extras`` (what handlers ``record()``-ed that step, ``{}`` if nothing).
+
+    With a ``path``, lines written to the file leave memory and a checkpoint keeps only the
+    file's length (resuming truncates the file to it), so memory and checkpoints stay the same
+    size however long the run; :meth:`history` reads the file back. Without a path the lines
+    stay in memory (and in checkpoints)."""
 
     observes_only = True  # distributed runs need not share its state
 
     def __init__(self, path: str | os.PathLike[str] | None = None, every: int = 1):
         self.path = Path(path) if path is not None else None
         self.every = every
-        self.lines: list[str] = []
+        self.lines: list[str] = []  # serialised lines not (yet) in the file
         self._pending: list[tuple[Any, ...]] = []
-        self._written = 0
+        self._position = 0  # bytes of the file that hold this run's lines
+        self._count = 0  # lines in the file
+        self._started = False  # the first write of a fresh run replaces any file at once
 
     def attach(self, trainer: Trainer) -> None:
         trainer.on(STEP_METRICS, self.on_step, every=self.every)
@@ -76,31 +83,44 @@ class MetricsRecorder:
     def flush(self) -> None:
         """Serialise pending records and append the new lines to the file."""
         self._serialise()
-        if self.path is None or self._written == len(self.lines):
+        if self.path is None or not self.lines:
             return
-        if not self._written:  # the first write of this run replaces any file at once
-            write_text(self.path, "".join(line + "\n" for line in self.lines))
+        text = "".join(line + "\n" for line in self.lines)
+        if not self._started:
+            write_text(self.path, text)
+            self._position = len(text.encode("utf-8"))
         else:
             try:
                 with open(self.path, "a", encoding="utf-8") as f:
-                    f.write("".join(line + "\n" for line in self.lines[self._written :]))
+                    f.write(text)
+                    f.flush()
+                    self._position = f.tell()
             except OSError as e:
                 raise OutputError(e.errno, describe_os_error(e, self.path)) from e
-        self._written = len(self.lines)
+        self._started = True
+        self._count += len(self.lines)
+        self.lines = []
+
+    def _all_lines(self) -> list[str]:
+        self._serialise()
+        if self.path is None or not self._started:
+            return list(self.lines)
+        with open(self.path, "rb") as f:
+            logged = f.read(self._position).decode("utf-8").splitlines()
+        return [*logged, *self.lines]
 
     def records(self) -> list[dict[str, Any]]:
-        self._serialise()
-        return [json.loads(line) for line in self.lines]
+        return [json.loads(line) for line in self._all_lines()]
 
     def history(self) -> pd.DataFrame:
         """One row per logged step: ``step``, ``phase``, ``props.<name>``, ``losses.<name>``,
         ``extras.<name>`` (NaN where a term was not computed). Built column by column, so a
         long run's history costs little more memory than the table itself."""
-        self._serialise()
-        n = len(self.lines)
+        lines = self._all_lines()
+        n = len(lines)
         rows: dict[str, list[int]] = {}
         values: dict[str, list[Any]] = {}
-        for i, line in enumerate(self.lines):
+        for i, line in enumerate(lines):
             for key, value in _flatten(json.loads(line)):
                 if key not in rows:
                     rows[key], values[key] = [], []
@@ -122,16 +142,38 @@ class MetricsRecorder:
 
     def state_dict(self) -> dict[str, Any]:
         self.flush()
-        return {"lines": list(self.lines)}
+        if self.path is None:
+            return {"lines": list(self.lines)}
+        return {"position": self._position, "count": self._count}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the history and rewrite the file to exactly what was logged then."""
+        """Cut the file back to what was logged at the checkpoint (lines written after it, by a
+        run that was killed, go). A checkpoint that holds the lines themselves (no file, or an
+        older checkpoint) rewrites the file from them."""
         self._pending.clear()
-        self.lines = list(state["lines"])
-        self._written = 0
-        if self.path is not None:
-            write_text(self.path, "".join(line + "\n" for line in self.lines))
-            self._written = len(self.lines)
+        self.lines, self._position, self._count, self._started = [], 0, 0, False
+        if "lines" in state:
+            self.lines = list(state["lines"])
+            self.flush()
+            return
+        if self.path is None:
+            return
+        position = int(state["position"])
+        size = self.path.stat().st_size if self.path.is_file() else -1
+        if size < position:
+            log.warning(
+                "%s holds fewer lines than the checkpoint logged (it resumes from another "
+                "folder?): the lines before the resume step stay in that run's metrics.jsonl; "
+                "new lines are appended", self.path,
+            )  # fmt: skip
+            self._position, self._started = max(size, 0), size >= 0
+            return
+        try:
+            with open(self.path, "r+b") as f:
+                f.truncate(position)
+        except OSError as e:
+            raise OutputError(e.errno, describe_os_error(e, self.path)) from e
+        self._position, self._count, self._started = position, int(state.get("count", 0)), True
 
 
 def _flatten(record: dict[str, Any], prefix: str = ""):

@@ -83,3 +83,93 @@ def test_default_run_meets_the_acceptance_targets(tmp_path):
     with torch.no_grad():
         norms = model(primaries()).latents.norm(dim=-1)
     assert torch.allclose(norms, torch.ones(6), atol=0.05)
+
+
+@pytest.mark.slow
+def test_the_main_command_can_be_run_again_and_again(tmp_path, monkeypatch):
+    """Without ``--out`` every run gets a folder of its own; ``latest`` points to the newest."""
+    from examples import color_curriculum
+
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        color_curriculum.main(["--steps", "20", "--no-video", "--checkpoint-every", "0"])
+    base = tmp_path / "out" / "color_curriculum"
+    runs = sorted((p for p in base.iterdir() if p.name != "latest"), key=lambda p: p.name)
+    assert len(runs) == 2 and all((r / "summary.json").is_file() for r in runs)
+    assert (base / "latest").resolve() == max(runs, key=lambda p: int(p.name.rsplit("-")[-1]))
+
+
+@pytest.mark.slow
+def test_a_resume_from_another_examples_checkpoint_leaves_the_folder_untouched(tmp_path):
+    from mini.temporal import Dopesheet
+    from mini.training import PhaseData, Trainer
+
+    model = torch.nn.Linear(3, 3)
+    Trainer(
+        model, torch.optim.Adam(model.parameters()), Dopesheet.from_text("STEP,lr\n0,0.1\n4,\n"),
+        PhaseData([torch.randn(4, 3)]), {}, out_dir=tmp_path / "other", progress=False,
+    ).fit()  # fmt: skip
+    out = tmp_path / "fresh"
+    proc = run(
+        "--steps", "20", "--no-video", "--resume", str(tmp_path / "other"), "--out", str(out)
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "does not fit this model" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_dopesheet_with_more_than_fifty_problems_gives_their_count(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("STEP,lr\n0,0.1\n" + "".join(f"{i},oops\n" for i in range(1, 81)))
+    proc = run("--schedule", str(bad), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "80 in all" in proc.stderr.replace(",", ""), proc.stderr[-500:]
+
+
+@pytest.mark.parametrize("checkpoint", [None, "out/checkpoints/step-0002000.pt"])
+def test_a_full_disk_advises_resume_only_when_a_checkpoint_exists(capsys, checkpoint):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from examples.common import fit
+    from mini.atomic import OutputError
+
+    def full(resume=None):
+        raise OutputError(28, "no space left on device writing out/checkpoints/step-0002000.pt")
+
+    trainer = SimpleNamespace(
+        fit=full, out_dir=Path("out"), last_checkpoint=checkpoint and Path(checkpoint)
+    )
+    with pytest.raises(SystemExit) as info:
+        fit(trainer, None)
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and "no space left" in err
+    assert ("--resume" in err) == (checkpoint is not None), err
+
+
+def test_a_run_shortened_by_a_watch_edit_renders_only_frames_it_recorded_and_resumes(tmp_path):
+    """--watch cut the run: the frames planned past its new end are dropped (not rendered blank
+    under a step never reached), and a resume keeps the checkpoint's frame plan."""
+    import argparse
+
+    from examples.frames import frame_plan, recorded_frames
+    from mini.render import frame_steps
+    from mini.temporal import Dopesheet
+    from mini.training import LatentRecorder, PhaseData, Trainer
+
+    model = torch.nn.Linear(2, 2)
+    probe = torch.randn(3, 2)
+    recorder = LatentRecorder(probe, frame_steps(40, 6), fn=lambda m, x: m(x))
+    trainer = Trainer(
+        model, torch.optim.SGD(model.parameters(), lr=0.0),
+        Dopesheet.from_text("STEP,lr\n0,0.1\n19,\n"), PhaseData([torch.randn(4, 2)]), {},
+        out_dir=tmp_path / "run", progress=False,
+    )  # fmt: skip
+    trainer.add(recorder)
+    trainer.fit()  # 20 steps of a plan for 40
+    steps, frames = recorded_frames(recorder)
+    assert list(steps) == [s for s in recorder.steps if s < 20] and len(steps) < len(recorder.steps)
+    assert not torch.isnan(frames["latents"]).any()
+    args = argparse.Namespace(resume=tmp_path / "run", frames=6)
+    assert list(frame_plan(args, 20)) == list(recorder.steps)  # the checkpoint's plan
+    args.frames = 5  # another --frames: the plan of this run (refused on resume, as before)
+    assert list(frame_plan(args, 20)) == list(frame_steps(20, 5))

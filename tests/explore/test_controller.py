@@ -283,3 +283,33 @@ def test_watched_edits_and_their_errors_show_in_the_activity(tmp_path):
     assert "edit of s.csv not adopted" in notes and "s.csv:3:6" in notes
     assert "adopted the edit of s.csv (w)" in notes
     assert c.trainer.timeline.dopesheet.keyframes("w")[1] == (300, 2.0)
+
+
+def test_no_interleaving_of_controls_from_many_tabs_leaves_two_training_threads(tmp_path):
+    """Tabs clicking Reset/Start/Pause/Save at once: one training thread at most, the run on
+    screen (issue: two Resets and several Starts left a second thread training)."""
+    import random
+
+    make, _, box = factory(tmp_path, steps=100_000)
+    c = box["c"] = Controller(make)
+    ops = [c.reset, c.start, c.start, c.pause, lambda: c.save_dopesheet().result(timeout=WAIT)]
+
+    def tab(seed: int, go: threading.Barrier) -> None:
+        rng = random.Random(seed)
+        go.wait()
+        for _ in range(12):
+            rng.choice(ops)()
+
+    for round_ in range(3):
+        go = threading.Barrier(4)
+        tabs = [threading.Thread(target=tab, args=(10 * round_ + i, go)) for i in range(4)]
+        for t in tabs:
+            t.start()
+        for t in tabs:
+            t.join(WAIT)
+        alive = [t for t in threading.enumerate() if t.name == "explorer-training"]
+        assert len(alive) <= 1, f"{len(alive)} training threads after round {round_}"
+        assert all(t is c._thread for t in alive)
+        assert c.snapshot().run == c.run_number
+    c.close()
+    assert not [t for t in threading.enumerate() if t.name == "explorer-training"]

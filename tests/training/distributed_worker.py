@@ -6,7 +6,8 @@ writes ``OUT/rank<r>.pt``: the final weights, what the scenario captured, the lo
 Scenarios: ``mlp`` (a regression MLP with a per-sample loss: the 1-process run's curve is
 reproduced up to float rounding), ``color`` (the colour curriculum with its anchor capture),
 ``vq`` (the digits VQ-VAE: EMA codebooks, k-means seeding, refresh actions), ``sampler`` (the
-MLP on a ``DataLoader`` over a ``DistributedSampler``: per-rank data, not a sliced global batch).
+MLP on a ``DataLoader`` over a ``DistributedSampler``: per-rank data, not a sliced global batch),
+``stall`` (the MLP with rank 1 stalling: every rank must exit 2 with a message).
 """
 
 from __future__ import annotations
@@ -110,9 +111,27 @@ def vq(steps: int) -> tuple[Trainer, dict]:
     return trainer, {}
 
 
+def stall(steps: int) -> tuple[Trainer, dict]:
+    """The MLP, but rank 1 stops answering at step 5 for three times the collective timeout:
+    every rank must end through the examples' ``fit`` with a message and exit 2."""
+    import os
+    import time
+
+    trainer, extra = mlp(steps)
+    wait = 3 * float(os.environ.get("DOPESHEET_DIST_TIMEOUT", 120))
+    stalled = lambda e: e.step == 5 and current().rank == 1 and time.sleep(wait)  # noqa: E731
+    trainer.on("pre-step", stalled)
+    return trainer, extra
+
+
 def main(scenario: str, out: Path, steps: int) -> None:
     torch.set_num_threads(1)
-    trainer, extra = {"mlp": mlp, "sampler": sampler, "color": color, "vq": vq}[scenario](steps)
+    scenarios = {"mlp": mlp, "sampler": sampler, "color": color, "vq": vq, "stall": stall}
+    trainer, extra = scenarios[scenario](steps)
+    if scenario == "stall":
+        from examples.common import fit
+
+        fit(trainer, None)
     losses: list[float] = []
     trainer.on("step-metrics", lambda e: losses.append(e.losses["total"]))
     trainer.fit()

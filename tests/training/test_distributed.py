@@ -84,3 +84,31 @@ def test_vq_codebooks_stay_identical_and_the_curve_follows_one_process(tmp_path)
     assert torch.allclose(a[:20], b[:20], rtol=1e-4)  # the first steps: same batches, same init
     smooth = lambda x: x.unfold(0, 30, 30).mean(1)  # noqa: E731
     assert torch.allclose(smooth(a), smooth(b), rtol=0.05)  # measured: 1.9% at most
+
+
+@pytest.mark.slow
+def test_a_stalled_rank_ends_every_rank_with_a_message_and_exit_2(tmp_path):
+    """Ranks started by hand (torchrun would kill the survivors itself): rank 1 stalls past the
+    collective timeout; rank 0 times out, rank 1 then finds rank 0 gone. Both: exit 2, a message,
+    no traceback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        env = {
+            **os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "RANK": str(rank),
+            "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port), "DOPESHEET_DIST_TIMEOUT": "4",
+        }  # fmt: skip
+        procs.append(subprocess.Popen(
+            [sys.executable, str(WORKER), "stall", str(tmp_path), "40"], cwd=REPO, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    for rank, (p, (_, err)) in enumerate(zip(procs, outs, strict=True)):
+        flat = " ".join(err.split())
+        assert p.returncode == 2, f"rank {rank}: exit {p.returncode}\n{err[-2000:]}"
+        assert "Traceback" not in err and f"rank {rank}:" in flat, err[-2000:]
