@@ -46,9 +46,8 @@ from examples.common import (
     watch,
     write_summary,
 )
-from mini.render import frame_steps
-from mini.search.cli import add_search_arguments, run_search
 from examples.frames import frame_plan, recorded_frames
+from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
 from vq.data import test_as_validation, with_test_split
