@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mini.temporal.pbt_policy import PolicyError, policy_dopesheet, read_policy
 from mini.temporal import Dopesheet, Timeline
 from mini.temporal.cli import main
+from mini.temporal.pbt_policy import PolicyError, policy_dopesheet, read_policy
 
 DATA = Path(__file__).parent / "data"
 POLICIES = sorted(DATA.glob("pbt_policy_*.txt"))
