@@ -1,7 +1,7 @@
 """Categorical VQ-VAE tokenizer: feature categories discovered or learned, the assignment
 temperature on the dopesheet.
 
-    python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|PATH]
+    python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|wine|PATH]
                                       [--features A,B,...] [--exclude C,...] [--steps N]
                                       [--seed S] [--out DIR] [--no-video]
                                       [--explore [--host H] [--port P]] [--watch]
@@ -24,6 +24,7 @@ import pandas as pd
 
 from examples.common import (
     console,
+    entry,
     explore,
     fail,
     finish,
@@ -44,7 +45,8 @@ from mini.training.events import Event
 from vq.categorical_explore import panels as categorical_panels
 from vq.categorical_run import CategoricalRun, build, final_summary
 from vq.categorical_video import feature_labels, plot_assignment, render_assignment_video
-from vq.tabular import FeatureTable, TableError, load_table
+from vq.table_sources import load_table
+from vq.tabular import FeatureTable, TableError
 
 
 def _names(text: str | None) -> list[str]:
@@ -54,7 +56,8 @@ def _names(text: str | None) -> list[str]:
 def data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", default="synthetic",
-        help="synthetic (planted groups), breast-cancer (scikit-learn's, offline) or a "
+        help="synthetic (planted groups), breast-cancer or wine (scikit-learn's, offline), "
+        "planted:<family> (a table of the planted-structure suite, seeded by --seed) or a "
         ".csv/.parquet/.npz table (one row per sample, one numeric column per feature)",
     )  # fmt: skip
     p.add_argument("--features", default=None, help="comma-separated columns to use (default all)")
@@ -237,4 +240,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)
