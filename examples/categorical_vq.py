@@ -161,8 +161,9 @@ def train(argv: list[str] | None) -> dict:
     save_figure(plot_timeline(trainer.timeline, title=f"{args.schedule.name}: {n:,} steps"),
                 outputs[0])  # fmt: skip
     if run.discovery is not None:
-        console.print(f"static discovery: K = {run.discovery.k} by silhouette "
-                      f"{ {k: round(v, 3) for k, v in run.discovery.silhouettes.items()} }")  # fmt: skip
+        what = "categories" if args.mode == "static" else "starting assignment"
+        console.print(f"discovery ({what}): K = {run.discovery.k}, "
+                      f"{run.discovery.split} group(s) split for capacity")  # fmt: skip
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     _, figures = final_summary(run)
@@ -181,6 +182,7 @@ def train(argv: list[str] | None) -> dict:
         "seed": args.seed,
         "schedule": str(args.schedule),
         "best": trainer.best,
+        "discovered_k": run.discovery.k if run.discovery else None,
         "unattached_features": (
             [run.split.features[i] for i in run.discovery.unattached] if run.discovery else []
         ),

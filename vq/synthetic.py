@@ -74,9 +74,9 @@ PLANTED_FAMILIES: dict[str, str] = {
     "blocks": "one factor per group, features = factor + noise; group factors correlate 0.2",
     "subspace": "rank-2/3 shared subspace per group, random-sign weights (weak pairwise corr)",
     "monotone": "rank-1/2 groups through per-feature tanh, cube, sinh or arctan",
-    "heavy-tails": "Student-t (df 2.5-4) factors and Laplace noise",
+    "heavy-tails": "Student-t (df 3-5) factors and Laplace noise",
     "units": "features in units from 1e-6 to 1e6 with offsets up to 1e6",
-    "mixed": "subspaces, monotone transforms, heavy tails and units together",
+    "mixed": "subspaces, monotone transforms, Laplace noise and wild units together",
 }
 _TRANSFORMS = {
     "tanh": np.tanh,
@@ -93,7 +93,7 @@ def planted_table_names() -> list[str]:
 def _factors(rng: np.random.Generator, n: int, k: int, heavy: bool) -> np.ndarray:
     if not heavy:
         return rng.standard_normal((n, k))
-    df = rng.uniform(2.5, 4.0)
+    df = rng.uniform(3.0, 5.0)
     t = rng.standard_t(df, (n, k))
     return t / np.sqrt(df / (df - 2))
 
@@ -118,7 +118,8 @@ def planted_table(family: str, seed: int = 0, *, max_groups: int = 5) -> Feature
     n_groups = int(rng.integers(2, max_groups + 1))
     sizes = rng.integers(2, 16, n_groups)
     distractors = int(rng.integers(0, 5))
-    heavy = family in ("heavy-tails", "mixed")
+    heavy = family == "heavy-tails"  # heavy-tailed factors (and noise)
+    laplace = family in ("heavy-tails", "mixed")  # heavy-tailed noise
     monotone = family in ("monotone", "mixed")
     wild_units = family in ("units", "mixed")
     if family in ("subspace", "mixed"):
@@ -141,7 +142,7 @@ def planted_table(family: str, seed: int = 0, *, max_groups: int = 5) -> Feature
             noise_level = rng.uniform(0.1, 0.3)
             noise = (
                 rng.laplace(0, noise_level / np.sqrt(2), n)
-                if heavy
+                if laplace
                 else (noise_level * rng.standard_normal(n))
             )
             x = signal + noise

@@ -185,7 +185,7 @@ def test_static_mode_shows_the_fixed_assignment_without_curves():
     assert set(np.unique(view.matrix)) <= {0.0, 1.0}
     html = panels[0].render(view)
     well_formed(html)
-    assert "fixed (static mode)" in html and "by silhouette" in html
+    assert "fixed (static mode)" in html and "discovered" in html
     assert 'stroke="#f59e0b"' not in html  # nothing to frame: there is no soft matrix
     assert usage.source == "held-out"
 
