@@ -70,7 +70,7 @@ def test_the_panels_show_a_learnable_run_without_changing_it():
     a = model.assignment
     assert a.hard  # the schedule's harden action ran
     assert np.array_equal(view.matrix, a.soft().detach().double().numpy())
-    assert np.allclose(view.matrix.sum(1), 1.0) and view.matrix.shape == (7, 3)
+    assert np.allclose(view.matrix.sum(1), 1.0) and view.matrix.shape == (7, runs[0].discovery.k)
     assert view.owner.tolist() == a.categories().tolist() and view.hard and view.learnable
 
     records = evaluator.history

@@ -95,3 +95,22 @@ def test_a_short_learnable_run_keeps_the_discovered_groups() -> None:
     for i, fs in enumerate(s["categories"].values()):
         labels[[t.features.index(f) for f in fs]] = i
     assert ari(t, labels) >= 0.9 and s["recon_quality"] > 0.8
+
+
+def test_the_suite_scores_tables_against_the_planted_groups() -> None:
+    from benchmarks.categorical_suite import acceptance, family_table, labels_of
+
+    assert labels_of({"c0": ["b"], "c1": ["a", "c"]}, ["a", "b", "c"]).tolist() == [1, 0, 1]
+    base = {"exit": 0, "k": 2, "planted_k": 2, "utilization": 0.9, "orthogonality": 0.1,
+            "topographic": 0.9}  # fmt: skip
+    rows = [
+        {**base, "family": "blocks", "seed": 6, "mode": "static", "ari": 0.5, "quality": 0.95},
+        {**base, "family": "blocks", "seed": 6, "mode": "learnable", "ari": 1.0, "quality": 0.8},
+        {**base, "family": "units", "seed": 6, "mode": "static", "ari": 1.0, "quality": 0.95},
+        {**base, "family": "units", "seed": 6, "mode": "learnable", "ari": 1.0, "quality": 0.95},
+    ]
+    a = acceptance(rows)
+    assert a["tables"] == 2 and a["learnable_better"] == 1 and a["static_better"] == 0
+    assert a["learnable_quality_over_0.90"] == "1/2" and a["static_quality_over_0.90"] == "2/2"
+    table = family_table(rows)
+    assert "| blocks | 1 | learnable | 1.000, 1.000 | 2/2 | 0.800 | 0/1 | 0.900 | 0/1 |" in table
