@@ -48,7 +48,7 @@ def labels_of(categories: dict[str, list[str]], features: list[str]) -> np.ndarr
     return np.asarray([owner[f] for f in features])
 
 
-# The acceptance runs use the default schedule at 1,000 steps (half the default 2,001) so that
+# The acceptance runs use the default schedule at 1,000 steps (the default is 1,001) so that
 # each stays well under a minute on 2 cores; the default-length numbers are in the README.
 @pytest.mark.slow
 def test_learnable_recovers_the_planted_groups(tmp_path: Path) -> None:
