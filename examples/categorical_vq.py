@@ -1,7 +1,7 @@
 """Categorical VQ-VAE tokenizer: feature categories discovered or learned, the assignment
 temperature on the dopesheet.
 
-    python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|PATH]
+    python -m examples.categorical_vq [--mode static|learnable] [--data synthetic|breast-cancer|wine|PATH]
                                       [--features A,B,...] [--exclude C,...] [--steps N]
                                       [--seed S] [--out DIR] [--no-video]
                                       [--explore [--host H] [--port P]] [--watch]
@@ -24,6 +24,7 @@ import pandas as pd
 
 from examples.common import (
     console,
+    entry,
     explore,
     fail,
     finish,
@@ -45,7 +46,8 @@ from mini.training.events import Event
 from vq.categorical_explore import panels as categorical_panels
 from vq.categorical_run import CategoricalRun, build, final_summary
 from vq.categorical_video import feature_labels, plot_assignment, render_assignment_video
-from vq.tabular import FeatureTable, TableError, load_table
+from vq.table_sources import load_table
+from vq.tabular import FeatureTable, TableError
 
 
 def _names(text: str | None) -> list[str]:
@@ -55,7 +57,8 @@ def _names(text: str | None) -> list[str]:
 def data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", default="synthetic",
-        help="synthetic (planted groups), breast-cancer (scikit-learn's, offline) or a "
+        help="synthetic (planted groups), breast-cancer or wine (scikit-learn's, offline), "
+        "planted:<family> (a table of the planted-structure suite, seeded by --seed) or a "
         ".csv/.parquet/.npz table (one row per sample, one numeric column per feature)",
     )  # fmt: skip
     p.add_argument("--features", default=None, help="comma-separated columns to use (default all)")
@@ -162,8 +165,9 @@ def train(argv: list[str] | None) -> dict:
     save_figure(plot_timeline(trainer.timeline, title=f"{args.schedule.name}: {n:,} steps"),
                 outputs[0])  # fmt: skip
     if run.discovery is not None:
-        console.print(f"static discovery: K = {run.discovery.k} by silhouette "
-                      f"{ {k: round(v, 3) for k, v in run.discovery.silhouettes.items()} }")  # fmt: skip
+        what = "categories" if args.mode == "static" else "starting assignment"
+        console.print(f"discovery ({what}): K = {run.discovery.k}, "
+                      f"{run.discovery.split} group(s) split for capacity")  # fmt: skip
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
     _, figures = final_summary(run)
@@ -182,6 +186,7 @@ def train(argv: list[str] | None) -> dict:
         "seed": args.seed,
         "schedule": str(args.schedule),
         "best": trainer.best,
+        "discovered_k": run.discovery.k if run.discovery else None,
         "unattached_features": (
             [run.split.features[i] for i in run.discovery.unattached] if run.discovery else []
         ),
@@ -241,4 +246,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    entry(main)

@@ -81,7 +81,7 @@ _EXPORTS = {
     "synthetic_table": "vq.synthetic",
     "FeatureTable": "vq.tabular",
     "TableError": "vq.tabular",
-    "load_table": "vq.tabular",
+    "load_table": "vq.table_sources",
     "read_table": "vq.tabular",
     "split_table": "vq.tabular",
     "Tokenizer": "vq.tokens",
@@ -190,6 +190,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vq.regularizers import orthogonality_penalty, topographic_penalty
     from vq.residual import ResidualOutput, ResidualVQ, quantizer_levels
     from vq.synthetic import synthetic_table
-    from vq.tabular import FeatureTable, TableError, load_table, read_table, split_table
+    from vq.table_sources import load_table
+    from vq.tabular import FeatureTable, TableError, read_table, split_table
     from vq.tokens import Tokenizer, load_tokenizer, save_tokens
     from vq.wiring import bind_quantizer, quantizer_bindings

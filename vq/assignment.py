@@ -53,6 +53,12 @@ class FeatureAssignment(nn.Module):
 
     ``hard=True`` (set after training, and always for a fixed assignment) uses the one-hot of
     each row's argmax: the assignment the exported tokenizer uses.
+
+    ``initial`` (a category index per feature, e.g. static discovery's) starts learned logits
+    at ``initial_logit`` for that category and 0 elsewhere (plus the ``init_scale`` jitter):
+    at temperature 1 with 6 categories a feature starts 60% in its discovered category, so
+    training begins from found structure and can still move it (a feature can change
+    category, a category can empty — merged, then pruned — or an empty one can fill — a split).
     """
 
     def __init__(
@@ -63,6 +69,8 @@ class FeatureAssignment(nn.Module):
         temperature: float = 1.0,
         fixed: Tensor | None = None,
         init_scale: float = 0.01,
+        initial: Tensor | None = None,
+        initial_logit: float = 3.0,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -79,6 +87,16 @@ class FeatureAssignment(nn.Module):
             self.register_buffer("logits", logits)
         else:
             init = torch.randn(n_features, n_categories, generator=generator) * init_scale
+            if initial is not None:
+                initial = torch.as_tensor(initial, dtype=torch.long)
+                if (
+                    initial.shape != (n_features,)
+                    or not 0 <= int(initial.min()) <= int(initial.max()) < n_categories
+                ):
+                    raise ValueError(
+                        f"initial must be {n_features} category indices < {n_categories}"
+                    )
+                init = init + F.one_hot(initial, n_categories).float() * initial_logit
             self.logits = nn.Parameter(init)
 
     @property

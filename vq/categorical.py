@@ -89,6 +89,7 @@ class CategoricalVQ(nn.Module):
         config: CategoricalConfig,
         fixed: Tensor | None = None,
         *,
+        initial: Tensor | None = None,
         seed: int = 0,
         **quantizer_kwargs: object,
     ):
@@ -97,7 +98,7 @@ class CategoricalVQ(nn.Module):
         c = config
         gen = torch.Generator().manual_seed(seed)
         self.assignment = FeatureAssignment(
-            c.n_features, c.n_categories, fixed=fixed, generator=gen
+            c.n_features, c.n_categories, fixed=fixed, initial=initial, generator=gen
         )
         self.enc1 = GroupedLinear(c.n_categories, c.n_features, c.hidden, gen)
         self.enc2 = GroupedLinear(c.n_categories, c.hidden, c.latent_dim, gen)

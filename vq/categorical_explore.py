@@ -303,7 +303,7 @@ def panels(run: CategoricalRun) -> list[Any]:
     if run.mode == "static":
         note = ""
         if run.discovery is not None:
-            note = f"K = {run.discovery.k} by silhouette"
+            note = f"K = {run.discovery.k} discovered"
         return [AssignmentPanel(table.features, table.groups, note), UtilizationPanel()]
     return [
         AssignmentPanel(table.features, table.groups),

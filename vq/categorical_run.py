@@ -263,23 +263,28 @@ def build(
     eval_every: int = 100,
     frame_every: int = 20,
     weight_decay: float = 0.1,
+    discover_init: bool = True,
     seed: int = 0,
 ) -> CategoricalRun:
     """Check and split ``table`` and build the run (raises :class:`~vq.tabular.TableError`
-    for a table that cannot be tokenized, before anything trains)."""
+    for a table that cannot be tokenized, before anything trains). Static mode fixes the
+    categories :func:`~vq.discovery.discover_categories` finds on the training rows; learnable
+    mode starts its assignment there (``discover_init``; ``False``: near-uniform logits)."""
     if mode not in ("static", "learnable"):
         raise ValueError(f"mode must be 'static' or 'learnable', got {mode!r}")
     min_rows = max(2 * max_categories, int(np.ceil(max_categories / val_fraction)))
     check_table(table, min_rows)
     split = split_table(table, val_fraction, seed)
-    discovery = None
-    fixed = None
+    discovery = discover_categories(split.train, max_categories, latent_dim=latent_dim)
+    found = torch.as_tensor(discovery.labels)
+    fixed = initial = None
     k = max_categories
     if mode == "static":
-        discovery = discover_categories(split.train, max_categories)
-        k, fixed = discovery.k, torch.as_tensor(discovery.labels)
+        k, fixed = discovery.k, found
+    elif discover_init:  # learnable: start from the discovered categories, free to move
+        k, initial = discovery.k, found
     config = CategoricalConfig(len(table.features), k, latent_dim, levels, codes, hidden)
-    model = CategoricalVQ(config, fixed, seed=seed)
+    model = CategoricalVQ(config, fixed, initial=initial, seed=seed)
     x_train = torch.as_tensor(split.train)
     x_val = torch.as_tensor(split.val)
     spec = TokenizerSpec(

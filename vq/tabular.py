@@ -1,8 +1,9 @@
 """Feature tables for the categorical tokenizer: read, check, split, normalise.
 
 A table is one row per sample and one named numeric column per feature. It comes from the user
-(CSV, Parquet or ``.npz`` via :func:`read_table`), from scikit-learn's bundled breast-cancer data
-(:func:`breast_cancer_table`, offline) or from the seeded generator in :mod:`vq.synthetic`.
+(CSV, Parquet or ``.npz`` via :func:`read_table`), from scikit-learn's bundled breast-cancer and
+wine data (offline) or from the seeded generators in :mod:`vq.synthetic`;
+:func:`vq.table_sources.load_table` resolves a ``--data`` value to one of them.
 Every problem a table can have that would only surface as a NaN loss or a silent wrong answer
 mid-run (missing values, constant or non-numeric columns, too few rows) is a
 :class:`TableError` that names the file and column before anything trains.
@@ -58,10 +59,17 @@ class Normalizer:
 
     @classmethod
     def fit(cls, train: np.ndarray) -> Normalizer:
-        return cls(train.mean(0), train.std(0))
+        """Mean and standard deviation computed on each column divided by its largest
+        magnitude, so that a column around 1e-300 (whose squares underflow to 0) or 1e155
+        (whose squares overflow to inf) gets its true spread rather than 0 or inf."""
+        scale = np.abs(train).max(0)
+        scale = np.where(scale > 0, scale, 1.0)
+        unit = train / scale
+        mean = unit.mean(0)
+        return cls(mean * scale, (unit - mean).std(0) * scale)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+        return (x / self.std - self.mean / self.std).astype(np.float32)
 
     def inverse(self, z: np.ndarray) -> np.ndarray:
         return z * self.std + self.mean
@@ -133,7 +141,17 @@ def split_table(table: FeatureTable, val_fraction: float = 0.2, seed: int = 0) -
             "(fix: use more rows or leave it out with --exclude)"
         )
     norm = Normalizer.fit(train)
-    return SplitTable(table, norm.transform(train), norm.transform(table.values[val_rows]), norm)
+    train_x, val_x = norm.transform(train), norm.transform(table.values[val_rows])
+    spread = np.abs(norm.std) <= np.finfo(np.float64).eps * np.abs(norm.mean)
+    bad = spread | ~np.isfinite(train_x).all(0) | ~np.isfinite(val_x).all(0)
+    if bad.any():
+        i = int(np.nonzero(bad)[0][0])
+        raise TableError(
+            f"{table.name}: column {table.features[i]!r} cannot be normalised in float64 (its "
+            f"spread, {norm.std[i]:.3g}, is lost against its values, mean {norm.mean[i]:.3g}); "
+            "fix: rescale or re-centre it, or leave it out with --exclude"
+        )
+    return SplitTable(table, train_x, val_x, norm)
 
 
 # -- sources ----------------------------------------------------------------------------------------
@@ -143,6 +161,14 @@ def breast_cancer_table() -> FeatureTable:
 
     data = load_breast_cancer()
     return FeatureTable("breast-cancer", list(data.feature_names), data.data.astype(np.float64))
+
+
+def wine_table() -> FeatureTable:
+    """scikit-learn's bundled wine recognition features (178 × 13, named; no download)."""
+    from sklearn.datasets import load_wine
+
+    data = load_wine()
+    return FeatureTable("wine", list(data.feature_names), data.data.astype(np.float64))
 
 
 def read_table(
@@ -166,7 +192,7 @@ def read_table(
         if suffix == ".csv":
             df = pd.read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path)
         else:
             raise TableError(f"{path}: unknown table type {suffix!r} (use .csv, .parquet or .npz)")
     except ImportError as e:
@@ -175,10 +201,38 @@ def read_table(
         ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise TableError(f"{path}: cannot read the table: {str(e).strip()}") from None
+    except ValueError as e:  # pyarrow's ArrowInvalid: not a Parquet file, a broken one
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TableError(
+            f"{path}: cannot read it as {suffix.lstrip('.')}: {first} (is it really a "
+            f"{suffix} file? A CSV must end in .csv)"
+        ) from None
     return _from_frame(df, str(path), features, exclude)
 
 
-def _pick(
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame; duplicate column names are refused (pandas cannot pick one
+    of two equal names, and keeping either would silently drop the other)."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    _refuse_duplicates([str(n) for n in names], str(path))
+    return pd.read_parquet(path)
+
+
+def _refuse_duplicates(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            first = names.index(name)
+            raise TableError(
+                f"{where}: column name {name!r} appears twice (columns {first + 1} and {i + 1}); "
+                "each feature needs its own name (fix: rename one of them)"
+            )
+        seen.add(name)
+
+
+def pick_columns(
     columns: list[str], features: Sequence[str] | None, exclude: Sequence[str], where: str
 ) -> list[str]:
     import difflib
@@ -197,8 +251,9 @@ def _from_frame(
     df: pd.DataFrame, where: str, features: Sequence[str] | None, exclude: Sequence[str]
 ) -> FeatureTable:
     columns = [str(c) for c in df.columns]
+    _refuse_duplicates(columns, where)
     df.columns = columns
-    picked = _pick(columns, features, exclude, where)
+    picked = pick_columns(columns, features, exclude, where)
     for name in picked:
         col = df[name]
         if not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
@@ -221,13 +276,26 @@ def _is_number(v: object) -> bool:
 
 
 def _read_npz(path: Path, features: Sequence[str] | None, exclude: Sequence[str]) -> FeatureTable:
+    import zipfile
+    import zlib
+
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise TableError(
+                f"{path}: this is a single .npy array, not an .npz archive (fix: save it with "
+                "np.savez(path, x=array, features=names), or name it .npy and convert it)"
+            )
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError) as e:
         raise TableError(
             f"{path}: cannot read the .npz file: {e} (save feature names as a string array, "
             "np.array(names, dtype=str); pickled objects are not loaded)"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, KeyError) as e:
+        raise TableError(
+            f"{path}: the .npz archive is damaged or truncated ({e}); write it again"
         ) from None
     if "x" not in arrays:
         raise TableError(f"{path}: no array 'x' (samples × features) in {sorted(arrays)}")
@@ -237,32 +305,16 @@ def _read_npz(path: Path, features: Sequence[str] | None, exclude: Sequence[str]
     names = [str(n) for n in arrays.get("features", [f"f{i}" for i in range(x.shape[1])])]
     if len(names) != x.shape[1]:
         raise TableError(f"{path}: {len(names)} names in 'features' for {x.shape[1]} columns")
-    picked = _pick(names, features, exclude, str(path))
-    idx = [names.index(n) for n in picked]
+    _refuse_duplicates(names, f"{path}: 'features'")
     groups = arrays.get("groups")
-    groups = None if groups is None else np.asarray(groups)[idx]
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (x.shape[1],) or not np.issubdtype(groups.dtype, np.integer):
+            raise TableError(
+                f"{path}: 'groups' must hold one whole number per feature column ({x.shape[1]}; "
+                f"-1 for a feature in no group), got {groups.dtype} {groups.shape}"
+            )
+    picked = pick_columns(names, features, exclude, str(path))
+    idx = [names.index(n) for n in picked]
+    groups = None if groups is None else groups[idx]
     return FeatureTable(str(path), picked, x[:, idx].astype(np.float64), groups)
-
-
-def load_table(
-    data: str,
-    *,
-    features: Sequence[str] | None = None,
-    exclude: Sequence[str] = (),
-    seed: int = 0,
-) -> FeatureTable:
-    """``synthetic`` (seeded planted groups), ``breast-cancer`` or a path to a table file."""
-    if data == "synthetic":
-        from vq.synthetic import synthetic_table
-
-        table = synthetic_table(seed=seed)
-    elif data == "breast-cancer":
-        table = breast_cancer_table()
-    else:
-        return read_table(data, features, exclude)
-    if features or exclude:
-        picked = _pick(table.features, features, exclude, data)
-        idx = [table.features.index(n) for n in picked]
-        groups = None if table.groups is None else table.groups[idx]
-        table = FeatureTable(table.name, picked, table.values[:, idx], groups)
-    return table

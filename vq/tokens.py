@@ -49,7 +49,8 @@ class Tokenizer:
         }
 
     def normalise(self, values: np.ndarray) -> torch.Tensor:
-        x = (torch.as_tensor(values, dtype=torch.float64) - self.spec.mean) / self.spec.std
+        v = torch.as_tensor(values, dtype=torch.float64)
+        x = v / self.spec.std - self.spec.mean / self.spec.std  # no overflow near 1e308
         return x.float()
 
     def columns(self, table: FeatureTable) -> np.ndarray:

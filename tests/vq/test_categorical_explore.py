@@ -70,7 +70,7 @@ def test_the_panels_show_a_learnable_run_without_changing_it():
     a = model.assignment
     assert a.hard  # the schedule's harden action ran
     assert np.array_equal(view.matrix, a.soft().detach().double().numpy())
-    assert np.allclose(view.matrix.sum(1), 1.0) and view.matrix.shape == (7, 3)
+    assert np.allclose(view.matrix.sum(1), 1.0) and view.matrix.shape == (7, runs[0].discovery.k)
     assert view.owner.tolist() == a.categories().tolist() and view.hard and view.learnable
 
     records = evaluator.history
@@ -185,7 +185,7 @@ def test_static_mode_shows_the_fixed_assignment_without_curves():
     assert set(np.unique(view.matrix)) <= {0.0, 1.0}
     html = panels[0].render(view)
     well_formed(html)
-    assert "fixed (static mode)" in html and "by silhouette" in html
+    assert "fixed (static mode)" in html and "discovered" in html
     assert 'stroke="#f59e0b"' not in html  # nothing to frame: there is no soft matrix
     assert usage.source == "held-out"
 

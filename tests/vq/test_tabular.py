@@ -10,12 +10,12 @@ import pytest
 
 from vq.discovery import discover_categories
 from vq.synthetic import synthetic_table, write_csv
+from vq.table_sources import load_table
 from vq.tabular import (
     FeatureTable,
     TableError,
     breast_cancer_table,
     check_table,
-    load_table,
     read_table,
     split_table,
 )
@@ -127,3 +127,82 @@ def test_load_table_knows_the_built_in_sources(tmp_path: Path) -> None:
     assert load_table("breast-cancer", exclude=["mean radius"]).values.shape == (569, 29)
     path = write_csv(synthetic_table(n_samples=50), tmp_path / "s.csv")
     assert load_table(str(path)).values.shape == (50, 32)
+
+
+# -- hostile files: a clear TableError naming the file (and column), never a traceback -------------
+def test_a_csv_renamed_parquet_is_a_table_error(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame().to_csv(tmp_path / "t.parquet", index=False)
+    with pytest.raises(TableError, match=r"t\.parquet: cannot read it as parquet.*\.csv"):
+        read_table(tmp_path / "t.parquet")
+
+
+def test_parquet_with_duplicate_column_names_is_refused(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    df = frame()
+    pq.write_table(pa.table([pa.array(df.a), pa.array(df.b)], names=["a", "a"]), tmp_path / "d.pq")
+    with pytest.raises(TableError, match=r"d\.pq: column name 'a' appears twice \(columns 1 and 2"):
+        read_table(tmp_path / "d.pq")
+
+
+def test_an_npy_renamed_npz_is_a_table_error(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", frame().to_numpy())
+    (tmp_path / "x.npy").rename(tmp_path / "x.npz")
+    with pytest.raises(TableError, match=r"x\.npz: this is a single \.npy array"):
+        read_table(tmp_path / "x.npz")
+
+
+def test_a_truncated_npz_is_a_table_error(tmp_path: Path) -> None:
+    np.savez(tmp_path / "full.npz", x=frame(400).to_numpy())
+    data = (tmp_path / "full.npz").read_bytes()
+    for cut in (len(data) // 2, len(data) - 30):
+        (tmp_path / "t.npz").write_bytes(data[:cut])
+        with pytest.raises(TableError, match=r"t\.npz: .*(damaged or truncated|cannot read)"):
+            read_table(tmp_path / "t.npz")
+
+
+def test_npz_groups_of_the_wrong_length_are_refused(tmp_path: Path) -> None:
+    np.savez(tmp_path / "g.npz", x=frame().to_numpy(), groups=np.array([0, 1]))
+    with pytest.raises(
+        TableError, match=r"g\.npz: 'groups' must hold one whole number per feature"
+    ):
+        read_table(tmp_path / "g.npz")
+
+
+def test_npz_duplicate_feature_names_are_refused(tmp_path: Path) -> None:
+    names = np.array(["a", "b", "a", "d"])
+    np.savez(tmp_path / "d.npz", x=frame().to_numpy(), features=names)
+    with pytest.raises(TableError, match=r"d\.npz: 'features': column name 'a' appears twice"):
+        read_table(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize("magnitude", [1e-300, 1e-310, 1e155, 1e300])
+def test_extreme_magnitudes_are_normalised_exactly(magnitude: float) -> None:
+    """Squares of 1e-300 underflow to 0 and of 1e155 overflow to inf: the normaliser must
+    neither divide by 0 (NaN in k-means) nor by inf (a column silently zeroed)."""
+    x = frame(200).to_numpy().copy()
+    x[:, 1] = x[:, 1] * magnitude + 3 * magnitude
+    t = FeatureTable("t", ["a", "b", "c", "d"], x)
+    check_table(t, 4)
+    s = split_table(t)
+    assert np.isfinite(s.train).all() and np.isfinite(s.val).all()
+    np.testing.assert_allclose(s.train.std(0), 1, atol=1e-3)
+    ref = split_table(FeatureTable("t", t.features, frame(200).to_numpy()))
+    np.testing.assert_allclose(
+        s.train[:, 1], ref.train[:, 1], atol=1e-3 if magnitude > 1e-305 else 0.05
+    )
+
+
+def test_a_column_whose_spread_is_below_float_precision_is_refused() -> None:
+    x = frame(100).to_numpy().copy()
+    x[:, 2] = 1e20 + x[:, 2] * 1e-2  # the spread is lost: 1e20 + 0.01 == 1e20 in float64
+    x[0, 2] = 1e20 + 1e5
+    with pytest.raises(TableError, match=r"column 'c' cannot be normalised"):
+        split_table(FeatureTable("t", ["a", "b", "c", "d"], x))
+
+
+def test_wine_is_the_named_13_features() -> None:
+    t = load_table("wine")
+    assert t.values.shape == (178, 13) and t.features[0] == "alcohol"
