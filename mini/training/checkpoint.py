@@ -280,6 +280,11 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "rng": rng_state(),
         "handlers": {k: obj.state_dict() for k, obj in trainer._stateful.items()},
         "fired": [[step, action] for step, action in trainer.fired],
+        "actions": [
+            [step, action]
+            for step, action in trainer.engine.history
+            if completed is not None and step <= completed
+        ],
         "best": dict(trainer.best) if trainer.best is not None else None,
         "retention": list(trainer.retention.written),
         "world_size": trainer.dist.world_size,
@@ -393,6 +398,8 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
             log.warning("checkpoint has no state for %s; it starts fresh", key)
     set_rng_state(ckpt["rng"])
     trainer.fired = [(int(s), str(a)) for s, a in ckpt.get("fired", [])]
+    trainer.engine.history = [(int(s), str(a)) for s, a in ckpt.get("actions", [])]
+    trainer.engine.replay_actions()  # handlers on(..., replay=True) restore their side effects
     trainer.best = ckpt.get("best")
     trainer.retention.written = list(ckpt.get("retention", []))
     trainer.last_checkpoint = file
