@@ -20,15 +20,17 @@ import torch
 from ignite.engine import Engine, Events
 
 from mini.adapters._schedule import ScheduleSource
-from mini.adapters.driver import ScheduleDriver, scalar_losses
+from mini.adapters.base import ScheduleAdapter, scalar_losses
 from mini.training.events import TRAIN_END, TRAIN_START
 
 
-class DopesheetHandler(ScheduleDriver):
+class DopesheetHandler(ScheduleAdapter):
     """Drive ``optimizer`` (one or several, or ``None`` for no learning rates) from
     ``schedule``: a Timeline, a Dopesheet or a CSV path (read at ``STARTED``, when
     ``epoch_length`` and ``max_epochs`` give the run's length). ``accumulation_steps``: as in
-    ``create_supervised_trainer(gradient_accumulation_steps=...)``.
+    ``create_supervised_trainer(gradient_accumulation_steps=...)``. At ``STARTED`` the names
+    are checked and the first step's values applied (so code run before the first iteration
+    reads them). ``on_length_change``: see :class:`~mini.adapters.DopesheetLR`.
     """
 
     def __init__(
@@ -37,10 +39,11 @@ class DopesheetHandler(ScheduleDriver):
         optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
         *,
         accumulation_steps: int = 1,
+        on_length_change: str = "keep",
     ):
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
-        self._init_schedule(schedule)
+        self._init_schedule(schedule, on_length_change)
         if optimizer is None:
             optimizer = []
         self.optimizers = (
@@ -65,19 +68,23 @@ class DopesheetHandler(ScheduleDriver):
         if engine.state.max_iters:
             total = math.ceil(engine.state.max_iters / k)
         self._build_timeline(steps_per_epoch=per_epoch, total_steps=total)
-        self._drive_optimizers(self.optimizers)
-        self._set_context(engine)
-        self._sd_last_bound = {}  # every run starts by applying every binding
-        self._emit_train(TRAIN_START)
+        self._preflight(self.optimizers)
+        self.engine.trainer = engine
+        self._replay()
+        step = engine.state.iteration // k
+        tl = self.timeline
+        if self.engine.entered < 0 and step < len(tl):  # values before the first iteration
+            self.engine.apply(tl[step].props if step != tl.state.step else tl.state.props)
+        self._emit_train(TRAIN_START, step)
 
     def _iteration_started(self, engine: Engine) -> None:
         step = (engine.state.iteration - 1) // self.accumulation_steps
-        if step != self._sd_current:
+        if step != self.engine.entered:
             self._enter(step)
 
     def _iteration_completed(self, engine: Engine) -> None:
         if engine.state.iteration % self.accumulation_steps == 0:
-            self._finish(self._sd_current, losses=lambda: scalar_losses(engine.state.output))
+            self._finish(self.engine.entered, losses=lambda: scalar_losses(engine.state.output))
 
     def _completed(self, engine: Engine) -> None:
         self._emit_train(TRAIN_END)
