@@ -14,16 +14,15 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from mini.adapters._schedule import ScheduleSource, to_timeline
-from mini.temporal import Dopesheet, State, Timeline
-from mini.temporal.timeline import unknown_property
+from mini.temporal import State, Timeline
 from mini.training.checks import ConfigError, did_you_mean, schedule_problems
-from mini.training.engine import ScheduleEngine, Setter
+from mini.training.engine import Props, ScheduleEngine, Setter
 from mini.training.events import (
     ACTION,
     PHASE_END,
@@ -33,18 +32,9 @@ from mini.training.events import (
     Event,
     Handler,
 )
+from mini.training.length_change import check_policy
 
 log = logging.getLogger(__name__)
-
-LengthChange = Literal["keep", "adopt"]
-LENGTH_CHANGES = ("keep", "adopt")
-
-
-class Props(dict):
-    """A step's property values; a missing name says "did you mean"."""
-
-    def __missing__(self, key: str) -> float:
-        raise unknown_property(key, self)
 
 
 def scalar_losses(output: Any) -> dict[str, float] | None:
@@ -72,14 +62,10 @@ class ScheduleAdapter:
     schedule directly (call ``super()`` to keep the registered handlers).
     """
 
-    def _init_schedule(self, schedule: ScheduleSource, on_length_change: str = "keep") -> None:
-        if on_length_change not in LENGTH_CHANGES:
-            raise ValueError(
-                f"on_length_change must be one of {', '.join(map(repr, LENGTH_CHANGES))}, got "
-                f"{on_length_change!r}"
-            )
-        self.on_length_change = on_length_change
+    def _init_schedule(self, schedule: ScheduleSource, on_length_change: str = "adopt") -> None:
+        self.on_length_change = check_policy(on_length_change)
         self._source = schedule
+        self._own_timeline = not isinstance(schedule, Timeline)  # "keep" may rebuild it
         timeline = None
         if not isinstance(schedule, str) and not hasattr(schedule, "__fspath__"):
             timeline = to_timeline(schedule)  # Timeline/Dopesheet: known length
@@ -127,9 +113,17 @@ class ScheduleAdapter:
         against the dopesheet before the first step. ``replay=True`` (action events): on resume
         the handler runs again for every time its action fired before the checkpoint."""
         reads = set(reads)
-        if self.engine.timeline is not None:
+        engine = self.engine
+        if engine.timeline is not None:
             self._check_props(reads)
-        self.engine.on(event, handler, every, reads, optional, replay)
+        sub = engine.on(event, handler, every, reads, optional, replay)
+        if engine.timeline is not None and self._checked:  # after the start's checks: now
+            problems = schedule_problems(
+                engine.timeline.dopesheet, (), (), [sub], engine.runtime_actions
+            )
+            if problems:
+                sub.remove()
+                raise ConfigError("\n  ".join(problems))
         return handler
 
     def bind(self, prop: str, setter: Setter) -> None:
@@ -164,15 +158,9 @@ class ScheduleAdapter:
         """Read the dopesheet (once) now that the run's length is known; restore saved state."""
         engine = self.engine
         if engine.timeline is None:
-            saved = self._pending
-            if saved and self.on_length_change == "keep":  # the checkpoint's own schedule
-                engine.timeline = Timeline(
-                    Dopesheet.from_dict(saved["timeline"]["eras"][-1]["dopesheet"])
-                )
-            else:
-                engine.timeline = to_timeline(
-                    self._source, steps_per_epoch=steps_per_epoch, total_steps=total_steps
-                )
+            engine.timeline = to_timeline(
+                self._source, steps_per_epoch=steps_per_epoch, total_steps=total_steps
+            )
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._restore(pending)
@@ -251,6 +239,8 @@ class ScheduleAdapter:
         """``train-start`` / ``train-end`` (``step``: the step the run continues from)."""
         if name not in (TRAIN_START, TRAIN_END):
             raise ValueError(name)
+        if name not in self.engine.bus._handlers and self.engine.replay_log is None:
+            return  # nobody listens: no state to look up
         tl = self.timeline
         state = tl.state
         if step is not None and step != state.step and 0 <= step < len(tl):
@@ -283,17 +273,16 @@ class ScheduleAdapter:
     # -- internals ------------------------------------------------------------------------------
     def _restore(self, state: dict[str, Any]) -> None:
         engine = self.engine
-        tl = engine.timeline
-        assert tl is not None
-        saved_ds = Dopesheet.from_dict(state["timeline"]["eras"][-1]["dopesheet"])
-        changed = tl.load_state_dict(state["timeline"])
         engine.load_record(state)
+        _, changed = engine.resume_timeline(
+            state["timeline"], self.on_length_change, self._own_timeline
+        )
+        tl = self.timeline
         if changed:
             log.warning(
                 "%s differs from the checkpoint's dopesheet; changed after step %d: %s",
                 tl.dopesheet.source, tl.state.step, ", ".join(changed),
             )  # fmt: skip
-            engine.skip = _already_fired(engine.history, saved_ds, tl.dopesheet, tl.state.step)
         engine.entered = int(state["current"])
         engine.finished = int(state["finished"])
         engine.load_handler_states(state.get("handlers", {}))
@@ -337,19 +326,3 @@ class ScheduleAdapter:
         emit(base, event.state, **fields)
         if name is not None:
             emit(f"{base}:{name}", event.state, **fields)
-
-
-def _already_fired(
-    history: list[tuple[int, str]], old: Dopesheet, new: Dopesheet, step: int
-) -> dict[str, int]:
-    """Occurrences of each action in the new schedule after ``step`` that stand for ones that
-    already fired (they moved later when the run got longer): not fired again."""
-    fired: dict[str, int] = {}
-    for _, action in history:
-        fired[action] = fired.get(action, 0) + 1
-    skip: dict[str, int] = {}
-    for action, count in fired.items():
-        before = sum(1 for s, a in new.actions if a == action and s <= step)
-        if count > before:
-            skip[action] = count - before
-    return skip

@@ -21,7 +21,7 @@ from ignite.engine import Engine, Events
 
 from mini.adapters._schedule import ScheduleSource
 from mini.adapters.base import ScheduleAdapter, scalar_losses
-from mini.training.events import TRAIN_END, TRAIN_START
+from mini.training.events import STEP_METRICS, TRAIN_END, TRAIN_START
 
 
 class DopesheetHandler(ScheduleAdapter):
@@ -39,7 +39,7 @@ class DopesheetHandler(ScheduleAdapter):
         optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
         *,
         accumulation_steps: int = 1,
-        on_length_change: str = "keep",
+        on_length_change: str = "adopt",
     ):
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
@@ -50,6 +50,7 @@ class DopesheetHandler(ScheduleAdapter):
             [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer)
         )
         self.accumulation_steps = accumulation_steps
+        self._outputs: list[dict[str, float] | None] = []
 
     def attach(self, engine: Engine) -> DopesheetHandler:
         engine.add_event_handler(Events.STARTED, self._started)
@@ -79,12 +80,29 @@ class DopesheetHandler(ScheduleAdapter):
 
     def _iteration_started(self, engine: Engine) -> None:
         step = (engine.state.iteration - 1) // self.accumulation_steps
-        if step != self.engine.entered:
-            self._enter(step)
+        schedule = self.engine
+        if step != schedule.entered:
+            tl = schedule.timeline
+            if step == tl.state.step + 1 and step < len(tl):  # type: ignore[union-attr]  # usual
+                schedule.enter(tl.step())  # type: ignore[union-attr]
+            else:
+                self._enter(step)
 
     def _iteration_completed(self, engine: Engine) -> None:
-        if engine.state.iteration % self.accumulation_steps == 0:
-            self._finish(self.engine.entered, losses=lambda: scalar_losses(engine.state.output))
+        k = self.accumulation_steps
+        if k == 1:
+            schedule = self.engine
+            state = schedule.timeline.state  # type: ignore[union-attr]
+            if STEP_METRICS in schedule.bus._handlers or state.is_phase_end:
+                self._finish(schedule.entered, lambda: scalar_losses(engine.state.output))
+            else:
+                schedule.finished = schedule.entered
+            return
+        if STEP_METRICS in self.engine.bus._handlers:  # the step's losses: micro-batches' mean
+            self._outputs.append(scalar_losses(engine.state.output))
+        if engine.state.iteration % k == 0:
+            outputs, self._outputs = self._outputs, []
+            self._finish(self.engine.entered, losses=lambda: _mean(outputs))
 
     def _completed(self, engine: Engine) -> None:
         self._emit_train(TRAIN_END)
@@ -94,3 +112,14 @@ class DopesheetHandler(ScheduleAdapter):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self._load_schedule_state(dict(state_dict))
+
+
+def _mean(outputs: list[dict[str, float] | None]) -> dict[str, float] | None:
+    """Each loss averaged over the optimizer step's micro-batches (Ignite's output is the
+    unscaled loss of each)."""
+    known = [o for o in outputs if o]
+    if not known:
+        return None
+    return {
+        k: sum(o[k] for o in known if k in o) / sum(1 for o in known if k in o) for k in known[0]
+    }

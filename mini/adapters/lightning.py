@@ -58,7 +58,7 @@ class LightningSchedule(ScheduleAdapter):
         log_every: int | None = None,
         prefix: str = "schedule/",
         state_key: str | None = None,
-        on_length_change: str = "keep",
+        on_length_change: str = "adopt",
     ):
         super().__init__()
         self._init_schedule(schedule, on_length_change)

@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
 
 from mini.adapters._schedule import ScheduleSource, to_timeline
 from mini.adapters.base import ScheduleAdapter
+from mini.temporal import Timeline
 from mini.training.engine import Setter
 from mini.training.events import TRAIN_END, TRAIN_START, Handler
 
@@ -40,8 +42,9 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
     already entered step 0 works too, but step 0's actions have fired by then). Handlers given
     as ``replay_handlers`` ({event: handler}, action events) run again on resume for every
     time their action fired (``event.replayed`` is true): e.g. re-freezing a layer.
-    ``on_length_change``: ``"keep"`` (default) continues the checkpoint's schedule when the
-    dopesheet or the run's length differs; ``"adopt"`` adopts the new one after the saved step.
+    ``on_length_change``: when the dopesheet or the run's length differs from the checkpoint's,
+    ``"adopt"`` (default) takes the new schedule after the saved step (a smooth blend within the
+    keys' range; fired actions do not fire again), ``"keep"`` continues the checkpoint's one.
     """
 
     def __init__(
@@ -56,12 +59,13 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
         replay_handlers: Mapping[str, Handler | Iterable[Handler]] | None = None,
         last_epoch: int = -1,
         resume: Mapping[str, Any] | None = None,
-        on_length_change: str = "keep",
+        on_length_change: str = "adopt",
     ):
         self._init_schedule(
             to_timeline(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps),
             on_length_change,
         )
+        self._own_timeline = not isinstance(schedule, Timeline)
         for prop, setter in (bindings or {}).items():
             self.bind(prop, setter)
         for replay, given in ((False, handlers), (True, replay_handlers)):
@@ -74,6 +78,7 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
                 "an 'lr' column (or 'lr-<name>' for a param group with \"name\": <name>)"
             )
         self._train_ended = False
+        self._observed: list[float] = []
         if resume is not None:
             self._resume_init = dict(resume)
             last_epoch = int(resume["last_epoch"]) - 1
@@ -99,12 +104,22 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
         self._enter(step)
         return [group["lr"] for group in self.optimizer.param_groups]
 
+    def observe(self, loss: float | Tensor) -> None:
+        """Report a micro-batch's loss (as computed, before any division for accumulation):
+        the step's ``step-metrics`` carries the mean of those reported since the last
+        ``step()`` as ``losses["total"]``, as our trainer and the other adapters log it."""
+        self._observed.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
+
     def step(self, epoch: int | None = None) -> None:
         """The current step's optimizer step has run: finish it and enter the next one."""
         current = self.engine.entered
         if current >= 0:
             self.engine.replay_log = None
-            self._finish(current)
+            observed, self._observed = self._observed, []
+            self._finish(
+                current,
+                losses=(lambda: {"total": sum(observed) / len(observed)}) if observed else None,
+            )
             if not self._train_ended and current == len(self.timeline) - 1:
                 self._train_ended = True
                 self._emit_train(TRAIN_END)

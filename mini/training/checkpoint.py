@@ -280,11 +280,14 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "rng": rng_state(),
         "handlers": {k: obj.state_dict() for k, obj in trainer._stateful.items()},
         "fired": [[step, action] for step, action in trainer.fired],
-        "actions": [
-            [step, action]
-            for step, action in trainer.engine.history
-            if completed is not None and step <= completed
-        ],
+        "schedule": {
+            **trainer.engine.record_state(),
+            "actions": [
+                [step, action]
+                for step, action in trainer.engine.history
+                if completed is not None and step <= completed
+            ],
+        },
         "best": dict(trainer.best) if trainer.best is not None else None,
         "retention": list(trainer.retention.written),
         "world_size": trainer.dist.world_size,
@@ -386,7 +389,13 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         trainer._optimiser.scaler.load_state_dict(ckpt["scaler"])
     current = trainer.timeline.dopesheet
     edited = ckpt["dopesheet_hash"] != current.content_hash
-    changed = trainer.timeline.load_state_dict(ckpt["timeline"])
+    engine = trainer.engine
+    engine.load_record(ckpt.get("schedule", {}))
+    _, changed = engine.resume_timeline(
+        ckpt["timeline"], trainer.on_length_change, trainer._own_timeline
+    )
+    trainer.timeline = engine.timeline
+    edited = edited and trainer.timeline.dopesheet.content_hash != ckpt["dopesheet_hash"]
     completed = int(ckpt["step"])
     if edited:
         _warn_edits(ckpt["timeline"], current, completed, changed)
@@ -398,8 +407,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
             log.warning("checkpoint has no state for %s; it starts fresh", key)
     set_rng_state(ckpt["rng"])
     trainer.fired = [(int(s), str(a)) for s, a in ckpt.get("fired", [])]
-    trainer.engine.history = [(int(s), str(a)) for s, a in ckpt.get("actions", [])]
-    trainer.engine.replay_actions()  # handlers on(..., replay=True) restore their side effects
+    engine.replay_actions()  # handlers on(..., replay=True) restore their side effects
     trainer.best = ckpt.get("best")
     trainer.retention.written = list(ckpt.get("retention", []))
     trainer.last_checkpoint = file

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mini.temporal import State, Timeline
+from mini.temporal import Dopesheet, State, Timeline
+from mini.temporal.timeline import unknown_property
 from mini.training.bindings import lr_property
 from mini.training.events import (
     ACTION,
@@ -33,10 +34,18 @@ from mini.training.events import (
     Handler,
     Subscription,
 )
+from mini.training.length_change import already_fired, blend_bounds, check_policy
 
 log = logging.getLogger(__name__)
 
 Setter = Callable[[float], Any]
+
+
+class Props(dict):
+    """A step's property values; a missing name says "did you mean"."""
+
+    def __missing__(self, key: str) -> float:
+        raise unknown_property(key, self)
 
 
 def is_stateful(obj: Any) -> bool:
@@ -68,6 +77,7 @@ class ScheduleEngine:
         self.reads: set[str] = set()
         self.runtime_actions: set[str] = set()
         self.stateful: dict[str, Any] = {}
+        self.pending_states: dict[str, Any] = {}  # restored states of handlers not tracked yet
         self.history: list[tuple[int, str]] = []  # every action fired: (step, name)
         self.fired: list[tuple[int, str]] = []  # those fired at runtime with fire()
         self.queued: list[str] = []
@@ -75,6 +85,7 @@ class ScheduleEngine:
         self.finished = -1  # the last step whose step-metrics/phase-end fired
         self.replay_log: list[Event] | None = None  # events kept for handlers added later
         self.skip: dict[str, int] = {}  # action occurrences that already fired (length change)
+        self.clamp: dict[str, tuple[int, list[float], list[float]]] = {}  # blend bounds
         self._lr: list[tuple[torch.optim.Optimizer, list[tuple[int, str]]]] = []
         self._bind_list: list[tuple[str, list[Setter]]] = []
         self._last_bound: dict[str, float] = {}
@@ -127,6 +138,8 @@ class ScheduleEngine:
                 "give each handler its own key"
             )
         self.stateful[key] = obj
+        if key in self.pending_states:  # restored before it was tracked (DopesheetLR(resume=))
+            obj.load_state_dict(self.pending_states.pop(key))
 
     def fire(self, action: str) -> None:
         """Fire ``action`` at the start of the next step, after its dopesheet actions."""
@@ -179,6 +192,8 @@ class ScheduleEngine:
         """``phase-start[:<p>]``, the step's actions, then actions fired at runtime (returned,
         or ``None`` when there were none)."""
         self.entered = state.step
+        if self.clamp:
+            self._clamp(state)
         if state.is_phase_start:
             self.emit_named(PHASE_START, state.phase, state)
         if state.actions:
@@ -236,6 +251,41 @@ class ScheduleEngine:
                     last[prop] = value
 
     # -- resume -------------------------------------------------------------------------------------
+    def resume_timeline(
+        self, saved: dict[str, Any], policy: str = "adopt", replaceable: bool = True
+    ) -> tuple[Dopesheet, list[str]]:
+        """Restore the timeline from a checkpoint's ``timeline.state_dict()`` under the
+        length-change policy (:mod:`mini.training.length_change`); ``replaceable``: the loop
+        built the Timeline itself, so ``"keep"`` may rebuild it from the checkpoint's dopesheet.
+        Returns the saved dopesheet and the properties whose schedule changed."""
+        check_policy(policy)
+        tl = self.timeline
+        assert tl is not None
+        old = Dopesheet.from_dict(saved["eras"][-1]["dopesheet"])
+        if policy == "keep" and replaceable and old != tl.dopesheet:
+            log.warning(
+                "%s differs from the checkpoint's schedule (%d steps, now %d): continuing the "
+                "checkpoint's schedule (on_length_change='keep'; 'adopt' takes the new one)",
+                tl.dopesheet.source, old.n_steps, tl.dopesheet.n_steps,
+            )  # fmt: skip
+            self.timeline = tl = Timeline(old)
+        changed = tl.load_state_dict(saved)
+        if changed or old.actions != tl.dopesheet.actions:
+            step = tl.state.step
+            self.skip = already_fired(self.history, tl.dopesheet, step)
+            self.clamp = blend_bounds(old, tl.dopesheet, changed, step, len(tl))
+        return old, changed
+
+    def _clamp(self, state: State) -> None:
+        """Keep a property that blends into an adopted schedule within its keys' range."""
+        props = state.props
+        for prop, (first, lows, highs) in list(self.clamp.items()):
+            i = state.step - first
+            if i >= len(lows):
+                del self.clamp[prop]
+            elif i >= 0:
+                props[prop] = min(max(props[prop], lows[i]), highs[i])
+
     def replay_actions(self) -> int:
         """Call the ``replay=True`` handlers for every action fired so far (step order), with
         ``event.replayed`` set; returns how many calls were made."""
@@ -260,12 +310,16 @@ class ScheduleEngine:
             "actions": [[s, a] for s, a in self.history],
             "fired": [[s, a] for s, a in self.fired],
             "skip": dict(self.skip),
+            "clamp": {k: [f, lo, hi] for k, (f, lo, hi) in self.clamp.items()},
         }
 
     def load_record(self, state: dict[str, Any]) -> None:
         self.history = [(int(s), str(a)) for s, a in state.get("actions", [])]
         self.fired = [(int(s), str(a)) for s, a in state.get("fired", [])]
         self.skip = {str(k): int(v) for k, v in state.get("skip", {}).items()}
+        self.clamp = {
+            str(k): (int(f), list(lo), list(hi)) for k, (f, lo, hi) in state.get("clamp", {}).items()
+        }
 
     def handler_states(self) -> dict[str, Any]:
         return {key: obj.state_dict() for key, obj in self.stateful.items()}
@@ -276,3 +330,4 @@ class ScheduleEngine:
                 obj.load_state_dict(states[key])
             else:
                 log.warning("checkpoint has no state for %s; it starts fresh", key)
+        self.pending_states = {k: v for k, v in states.items() if k not in self.stateful}

@@ -35,7 +35,7 @@ from mini.training.distributed import (
     wrap_model,
 )
 from mini.training.distributed import setup as dist_setup
-from mini.training.engine import ScheduleEngine, is_stateful
+from mini.training.engine import Props, ScheduleEngine, is_stateful
 from mini.training.events import (
     PHASE_END,
     STEP_METRICS,
@@ -48,6 +48,7 @@ from mini.training.events import (
 from mini.training.fit_result import FitResult, seed_everything
 from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot, non_finite_error
 from mini.training.interrupt import install_sigint
+from mini.training.length_change import LengthChange, check_policy
 from mini.training.optimise import NonFiniteValues, Precision, StepOptimiser, criterion_kind
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
@@ -71,6 +72,9 @@ class Trainer:
     the step's :class:`~mini.temporal.State`, e.g. for a scheduled label smoothing) or a
     :class:`SpecialCriterion`. Checkpoints, ``metrics.jsonl`` and ``run.json`` go to
     ``out_dir``, which must be empty or hold this run (``overwrite=True`` clears it).
+    ``on_length_change``: resuming with a schedule that differs from the checkpoint's (another
+    length, an edited CSV): ``"adopt"`` it after the saved step (default) or ``"keep"`` the
+    checkpoint's (see ``docs/adapters.md``).
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Trainer:
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
         ddp: dict[str, Any] | None = None,
+        on_length_change: LengthChange = "adopt",
     ):
         if seed is not None:
             seed_everything(seed)
@@ -110,6 +115,8 @@ class Trainer:
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         self.model = model
         self.optimizer = optimizer
+        self.on_length_change = check_policy(on_length_change)
+        self._own_timeline = not isinstance(schedule, Timeline)  # "keep" may rebuild it
         self.timeline = run_timeline(schedule, data, steps_per_epoch, total_steps)
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
@@ -176,6 +183,11 @@ class Trainer:
         from rich.console import Console
 
         return self.progress.console if self.progress is not None else Console(stderr=True)
+
+    @property
+    def props(self) -> Props:
+        """The current step's property values (a missing name says "did you mean")."""
+        return Props(self.timeline.state.props)
 
     @property
     def bus(self) -> EventBus:
