@@ -23,7 +23,7 @@ from typing import Any
 
 from mini.adapters._schedule import ScheduleSource
 from mini.adapters.base import ScheduleAdapter, scalar_losses
-from mini.training.events import TRAIN_END, TRAIN_START
+from mini.training.events import STEP_METRICS, TRAIN_END, TRAIN_START
 
 STATE_KEY = "DopesheetCallback"
 
@@ -69,6 +69,8 @@ class LightningSchedule(ScheduleAdapter):
         self._state_key = state_key or STATE_KEY
         self._every = 0
         self._log_names: dict[str, str] = {}
+        self._losses: list[float] = []
+        self._scale = 1
 
     @property
     def state_key(self) -> str:
@@ -106,7 +108,9 @@ class LightningSchedule(ScheduleAdapter):
             engine.apply(
                 timeline[step].props if step != timeline.state.step else timeline.state.props
             )
-        self._losses: list[float] = []
+        self._losses = []
+        automatic = getattr(pl_module, "automatic_optimization", True)
+        self._scale = accumulate if automatic else 1  # what Lightning divided the loss by
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not self._checked:  # a Lightning without on_fit_start
@@ -117,22 +121,32 @@ class LightningSchedule(ScheduleAdapter):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
     ) -> None:
         step = trainer.global_step
-        if step != self.engine.entered:
-            self._enter(step)
-            self._losses = []
+        engine = self.engine
+        if step != engine.entered:
+            tl = engine.timeline
+            if tl is not None and step == tl.state.step + 1 and step < len(tl):
+                engine.enter(tl.step())  # the usual case, without _enter's checks
+            else:
+                self._enter(step)
+            if self._losses:
+                self._losses = []
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        loss = _loss_of(outputs)
-        if loss is not None:
-            if getattr(pl_module, "automatic_optimization", True):
-                loss *= trainer.accumulate_grad_batches  # Lightning divided it
-            self._losses.append(loss)
-        step = self.engine.entered
-        if trainer.global_step <= step or step <= self.engine.finished:
+        engine = self.engine
+        listened = STEP_METRICS in engine.bus._handlers
+        if listened and self._scale > 1:  # the step's loss: the mean over its micro-batches
+            loss = _loss_of(outputs)
+            if loss is not None:
+                self._losses.append(loss * self._scale)  # Lightning divided it
+        step = engine.entered
+        if trainer.global_step <= step or step <= engine.finished:
             return  # accumulating: the optimizer has not stepped yet
-        self._finish(step, losses=lambda: self._step_losses(outputs, trainer))
+        if listened or engine.timeline.state.is_phase_end:  # type: ignore[union-attr]
+            self._finish(step, losses=lambda: self._step_losses(outputs))
+        else:
+            engine.finished = step
         every = self._every
         if every and (step + 1) % every == 0 and trainer.loggers:
             # (step + 1) % every: Lightning's own rule, so these points line up with self.log's
@@ -141,7 +155,7 @@ class LightningSchedule(ScheduleAdapter):
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=step)
 
-    def _step_losses(self, outputs: Any, trainer: Any) -> dict[str, float] | None:
+    def _step_losses(self, outputs: Any) -> dict[str, float] | None:
         """The optimizer step's losses: the mean over its micro-batches of the loss
         ``training_step`` returned, unscaled (Lightning divides it by
         ``accumulate_grad_batches`` in ``outputs``)."""

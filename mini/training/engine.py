@@ -185,8 +185,13 @@ class ScheduleEngine:
 
     def enter(self, state: State) -> None:
         """Step ``state.step`` is about to run: :meth:`enter_events` then :meth:`enter_step`."""
-        self.enter_events(state)
-        self.enter_step(state)
+        if state.is_phase_start or state.actions or self.queued or self.clamp:
+            self.enter_events(state)
+        else:  # most steps: nothing but pre-step and the values
+            self.entered = state.step
+        if self.replay_log is not None or PRE_STEP in self.bus._handlers:
+            self.emit(PRE_STEP, state)
+        self.apply(state.props)
 
     def enter_events(self, state: State) -> list[str] | None:
         """``phase-start[:<p>]``, the step's actions, then actions fired at runtime (returned,
@@ -318,7 +323,8 @@ class ScheduleEngine:
         self.fired = [(int(s), str(a)) for s, a in state.get("fired", [])]
         self.skip = {str(k): int(v) for k, v in state.get("skip", {}).items()}
         self.clamp = {
-            str(k): (int(f), list(lo), list(hi)) for k, (f, lo, hi) in state.get("clamp", {}).items()
+            str(k): (int(f), list(lo), list(hi))
+            for k, (f, lo, hi) in state.get("clamp", {}).items()
         }
 
     def handler_states(self) -> dict[str, Any]:
