@@ -13,15 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from mini.adapters._schedule import parser_time_units, read_dopesheet, to_timeline
-from mini.adapters.driver import ScheduleDriver, ScheduleEvent
+from mini.adapters.base import ScheduleAdapter
 from mini.adapters.lr_scheduler import DopesheetLR
 
 __all__ = [
     "DopesheetCallback",
     "DopesheetHandler",
     "DopesheetLR",
-    "ScheduleDriver",
-    "ScheduleEvent",
+    "ScheduleAdapter",
     "parser_time_units",
     "read_dopesheet",
     "to_timeline",

@@ -20,15 +20,17 @@ import torch
 from ignite.engine import Engine, Events
 
 from mini.adapters._schedule import ScheduleSource
-from mini.adapters.driver import ScheduleDriver, scalar_losses
-from mini.training.events import TRAIN_END, TRAIN_START
+from mini.adapters.base import ScheduleAdapter, scalar_losses
+from mini.training.events import STEP_METRICS, TRAIN_END, TRAIN_START
 
 
-class DopesheetHandler(ScheduleDriver):
+class DopesheetHandler(ScheduleAdapter):
     """Drive ``optimizer`` (one or several, or ``None`` for no learning rates) from
     ``schedule``: a Timeline, a Dopesheet or a CSV path (read at ``STARTED``, when
     ``epoch_length`` and ``max_epochs`` give the run's length). ``accumulation_steps``: as in
-    ``create_supervised_trainer(gradient_accumulation_steps=...)``.
+    ``create_supervised_trainer(gradient_accumulation_steps=...)``. At ``STARTED`` the names
+    are checked and the first step's values applied (so code run before the first iteration
+    reads them). ``on_length_change``: see :class:`~mini.adapters.DopesheetLR`.
     """
 
     def __init__(
@@ -37,16 +39,18 @@ class DopesheetHandler(ScheduleDriver):
         optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
         *,
         accumulation_steps: int = 1,
+        on_length_change: str = "adopt",
     ):
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
-        self._init_schedule(schedule)
+        self._init_schedule(schedule, on_length_change)
         if optimizer is None:
             optimizer = []
         self.optimizers = (
             [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer)
         )
         self.accumulation_steps = accumulation_steps
+        self._outputs: list[dict[str, float] | None] = []
 
     def attach(self, engine: Engine) -> DopesheetHandler:
         engine.add_event_handler(Events.STARTED, self._started)
@@ -65,19 +69,40 @@ class DopesheetHandler(ScheduleDriver):
         if engine.state.max_iters:
             total = math.ceil(engine.state.max_iters / k)
         self._build_timeline(steps_per_epoch=per_epoch, total_steps=total)
-        self._drive_optimizers(self.optimizers)
-        self._set_context(engine)
-        self._sd_last_bound = {}  # every run starts by applying every binding
-        self._emit_train(TRAIN_START)
+        self._preflight(self.optimizers)
+        self.engine.trainer = engine
+        self._replay()
+        step = engine.state.iteration // k
+        tl = self.timeline
+        if self.engine.entered < 0 and step < len(tl):  # values before the first iteration
+            self.engine.apply(tl[step].props if step != tl.state.step else tl.state.props)
+        self._emit_train(TRAIN_START, step)
 
     def _iteration_started(self, engine: Engine) -> None:
         step = (engine.state.iteration - 1) // self.accumulation_steps
-        if step != self._sd_current:
-            self._enter(step)
+        schedule = self.engine
+        if step != schedule.entered:
+            tl = schedule.timeline
+            if step == tl.state.step + 1 and step < len(tl):  # type: ignore[union-attr]  # usual
+                schedule.enter(tl.step())  # type: ignore[union-attr]
+            else:
+                self._enter(step)
 
     def _iteration_completed(self, engine: Engine) -> None:
-        if engine.state.iteration % self.accumulation_steps == 0:
-            self._finish(self._sd_current, losses=lambda: scalar_losses(engine.state.output))
+        k = self.accumulation_steps
+        if k == 1:
+            schedule = self.engine
+            state = schedule.timeline.state  # type: ignore[union-attr]
+            if STEP_METRICS in schedule.bus._handlers or state.is_phase_end:
+                self._finish(schedule.entered, lambda: scalar_losses(engine.state.output))
+            else:
+                schedule.finished = schedule.entered
+            return
+        if STEP_METRICS in self.engine.bus._handlers:  # the step's losses: micro-batches' mean
+            self._outputs.append(scalar_losses(engine.state.output))
+        if engine.state.iteration % k == 0:
+            outputs, self._outputs = self._outputs, []
+            self._finish(self.engine.entered, losses=lambda: _mean(outputs))
 
     def _completed(self, engine: Engine) -> None:
         self._emit_train(TRAIN_END)
@@ -87,3 +112,14 @@ class DopesheetHandler(ScheduleDriver):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self._load_schedule_state(dict(state_dict))
+
+
+def _mean(outputs: list[dict[str, float] | None]) -> dict[str, float] | None:
+    """Each loss averaged over the optimizer step's micro-batches (Ignite's output is the
+    unscaled loss of each)."""
+    known = [o for o in outputs if o]
+    if not known:
+        return None
+    return {
+        k: sum(o[k] for o in known if k in o) / sum(1 for o in known if k in o) for k in known[0]
+    }

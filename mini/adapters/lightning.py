@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mini.adapters._schedule import ScheduleSource
-from mini.adapters.driver import ScheduleDriver, scalar_losses
-from mini.training.events import TRAIN_END, TRAIN_START
+from mini.adapters.base import ScheduleAdapter, scalar_losses
+from mini.training.events import STEP_METRICS, TRAIN_END, TRAIN_START
 
 STATE_KEY = "DopesheetCallback"
 
@@ -39,14 +39,16 @@ def _import_callback(packages: tuple[str, ...]) -> type:
     )
 
 
-class LightningSchedule(ScheduleDriver):
+class LightningSchedule(ScheduleAdapter):
     """The callback's behaviour, independent of which Lightning package provides ``Callback``.
 
-    ``schedule``: a Timeline, a Dopesheet or a CSV path (read at ``on_train_start``, when the
-    steps per epoch and the total number of optimizer steps are known). ``log_every``: log the
-    properties every N optimizer steps (default: the trainer's ``log_every_n_steps``; 0 turns
-    logging off) under ``prefix + name``. ``state_key``: set it when a trainer has two of these
-    callbacks.
+    ``schedule``: a Timeline, a Dopesheet or a CSV path (read at ``on_fit_start``, from the
+    trainer's own estimate of the run: ``num_training_batches`` and
+    ``estimated_stepping_batches``; names are checked then and step 0's values applied, so the
+    sanity-check validation reads them). ``log_every``: log the properties every N optimizer
+    steps (default: the trainer's ``log_every_n_steps``; 0 turns logging off) under
+    ``prefix + name``. ``state_key``: set it when a trainer has two of these callbacks.
+    ``on_length_change``: see :class:`~mini.adapters.DopesheetLR`.
     """
 
     def __init__(
@@ -56,9 +58,10 @@ class LightningSchedule(ScheduleDriver):
         log_every: int | None = None,
         prefix: str = "schedule/",
         state_key: str | None = None,
+        on_length_change: str = "adopt",
     ):
         super().__init__()
-        self._init_schedule(schedule)
+        self._init_schedule(schedule, on_length_change)
         if log_every is not None and log_every < 0:
             raise ValueError(f"log_every must be >= 0, got {log_every}")
         self.log_every = log_every
@@ -66,6 +69,8 @@ class LightningSchedule(ScheduleDriver):
         self._state_key = state_key or STATE_KEY
         self._every = 0
         self._log_names: dict[str, str] = {}
+        self._losses: list[float] = []
+        self._scale = 1
 
     @property
     def state_key(self) -> str:
@@ -81,34 +86,67 @@ class LightningSchedule(ScheduleDriver):
         raise LookupError("this trainer has no DopesheetCallback among its callbacks")
 
     # -- Lightning hooks ------------------------------------------------------------------------
-    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        """The run's length is known (and a checkpoint's state restored): read the schedule,
+        check every name, apply the first step's values (the sanity check reads them)."""
+        total = trainer.estimated_stepping_batches  # (loads the train dataloader)
         batches = trainer.num_training_batches
         accumulate = trainer.accumulate_grad_batches
-        per_epoch = math.ceil(batches / accumulate) if math.isfinite(batches) else None
-        timeline = self._build_timeline(
-            steps_per_epoch=per_epoch, total_steps=trainer.estimated_stepping_batches
-        )
-        self._drive_optimizers(trainer.optimizers)
-        self._set_context(trainer, pl_module)
+        per_epoch = None
+        if isinstance(batches, int | float) and math.isfinite(batches) and batches > 0:
+            per_epoch = math.ceil(batches / accumulate)
+        timeline = self._build_timeline(steps_per_epoch=per_epoch, total_steps=total)
+        schedulers = [c.scheduler for c in getattr(trainer, "lr_scheduler_configs", ())]
+        self._preflight(trainer.optimizers, schedulers)
+        engine = self.engine
+        engine.trainer, engine.module = trainer, pl_module
+        self._replay()
         self._every = trainer.log_every_n_steps if self.log_every is None else self.log_every
         self._log_names = {name: self.prefix + name for name in timeline.names}
-        self._sd_last_bound = {}  # every fit starts by applying every binding
-        self._emit_train(TRAIN_START)
+        step = trainer.global_step
+        if engine.entered < 0 and step < len(timeline):
+            engine.apply(
+                timeline[step].props if step != timeline.state.step else timeline.state.props
+            )
+        self._losses = []
+        automatic = getattr(pl_module, "automatic_optimization", True)
+        self._scale = accumulate if automatic else 1  # what Lightning divided the loss by
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if not self._checked:  # a Lightning without on_fit_start
+            self.on_fit_start(trainer, pl_module)
+        self._emit_train(TRAIN_START, trainer.global_step)
 
     def on_train_batch_start(
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
     ) -> None:
         step = trainer.global_step
-        if step != self._sd_current:
-            self._enter(step)
+        engine = self.engine
+        if step != engine.entered:
+            tl = engine.timeline
+            if tl is not None and step == tl.state.step + 1 and step < len(tl):
+                engine.enter(tl.step())  # the usual case, without _enter's checks
+            else:
+                self._enter(step)
+            if self._losses:
+                self._losses = []
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        step = self._sd_current
-        if trainer.global_step <= step or step <= self._sd_finished:
+        engine = self.engine
+        listened = STEP_METRICS in engine.bus._handlers
+        if listened and self._scale > 1:  # the step's loss: the mean over its micro-batches
+            loss = _loss_of(outputs)
+            if loss is not None:
+                self._losses.append(loss * self._scale)  # Lightning divided it
+        step = engine.entered
+        if trainer.global_step <= step or step <= engine.finished:
             return  # accumulating: the optimizer has not stepped yet
-        self._finish(step, losses=lambda: scalar_losses(outputs))
+        if listened or engine.timeline.state.is_phase_end:  # type: ignore[union-attr]
+            self._finish(step, losses=lambda: self._step_losses(outputs))
+        else:
+            engine.finished = step
         every = self._every
         if every and (step + 1) % every == 0 and trainer.loggers:
             # (step + 1) % every: Lightning's own rule, so these points line up with self.log's
@@ -116,6 +154,15 @@ class LightningSchedule(ScheduleDriver):
             values = {names[k]: v for k, v in self.timeline.state.props.items()}
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=step)
+
+    def _step_losses(self, outputs: Any) -> dict[str, float] | None:
+        """The optimizer step's losses: the mean over its micro-batches of the loss
+        ``training_step`` returned, unscaled (Lightning divides it by
+        ``accumulate_grad_batches`` in ``outputs``)."""
+        out = scalar_losses(outputs)
+        if out is not None and self._losses:
+            out["total"] = sum(self._losses) / len(self._losses)
+        return out
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         self._emit_train(TRAIN_END)
@@ -125,6 +172,16 @@ class LightningSchedule(ScheduleDriver):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._load_schedule_state(state_dict)
+
+
+def _loss_of(outputs: Any) -> float | None:
+    """The micro-batch's loss as ``training_step`` returned it (before Lightning scales it by
+    ``1 / accumulate_grad_batches``), or ``None``."""
+    if isinstance(outputs, dict):
+        outputs = outputs.get("loss")
+    if hasattr(outputs, "detach") and getattr(outputs, "numel", lambda: 0)() == 1:
+        return float(outputs.detach())
+    return None
 
 
 def _make(base: type) -> type:

@@ -9,15 +9,43 @@ schedule plot at ``train-start``, and each phase's name when it starts.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
+from mini.atomic import OutputError, describe_os_error
 from mini.training.events import PHASE_END, PHASE_START, STEP_METRICS, TRAIN_END, TRAIN_START
 
 log = logging.getLogger(__name__)
 
 SECTIONS = ("props", "losses", "extras")
+
+
+def unwritable_folder(folder: str | os.PathLike[str], who: str, error: OSError | None = None):
+    """The :class:`~mini.atomic.OutputError` for a log folder that cannot be written."""
+    cause = describe_os_error(error, folder) if error is not None else f"cannot write {folder}"
+    return OutputError(
+        error.errno if error is not None and error.errno else errno.EACCES,
+        f"{who}: {cause} — pass a folder you can write to",
+    )
+
+
+def check_folder(folder: str | os.PathLike[str], who: str) -> None:
+    """Raise :class:`~mini.atomic.OutputError` naming ``folder`` when it cannot be created or
+    written (its nearest existing ancestor is a file or not writable). Creates nothing."""
+    path = Path(folder).resolve()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise unwritable_folder(
+            folder, who, NotADirectoryError(errno.ENOTDIR, f"{existing} is a file", str(existing))
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise unwritable_folder(folder, who, PermissionError(errno.EACCES, "permission denied"))
 
 
 class ScheduleLogger:
@@ -52,6 +80,8 @@ class ScheduleLogger:
 
     def on_step(self, event: Any) -> None:
         step = event.step
+        if step <= self.last_step:
+            return  # logged already (before a resume): never twice
         if step % self.every and not event.extras:
             return  # steps with extras (validation at a phase's end) are always logged
         self.last_step = step

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mini.loggers.base import ScheduleLogger
+from mini.loggers.base import ScheduleLogger, check_folder, unwritable_folder
 
 BATCH = 900  # MLflow accepts at most 1,000 metrics per log_batch call
 
@@ -64,13 +64,17 @@ class MLflowLogger(ScheduleLogger):
         self.run_id: str | None = None
         self._pending: list[Any] = []
         self._phases: list[str] = []
+        self._logged_upto: int | None = -1  # None: look it up (after a resume)
 
     @property
     def client(self) -> Any:
         """The MLflow client, created on first use (the trainer claims its run folder first)."""
         if self._client is None:
             if self._artifacts is not None and self._out is not None:
-                self._out.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._out.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise unwritable_folder(self._out, "MLflowLogger", e) from e
             self._client = self._mlflow.tracking.MlflowClient(tracking_uri=self.tracking_uri)
         return self._client
 
@@ -86,6 +90,13 @@ class MLflowLogger(ScheduleLogger):
             self.run_id = self.client.create_run(exp_id, run_name=self.run_name).info.run_id
         return self.run_id
 
+    def attach(self, source: Any) -> None:
+        """Subscribe to ``source``'s events; an unwritable ``out_dir`` is an
+        :class:`~mini.atomic.OutputError` now, before training starts."""
+        if self._out is not None:
+            check_folder(self._out, "MLflowLogger")
+        super().attach(source)
+
     def on_train_start(self, event: Any) -> None:
         run_id = self._run()
         if self.client.get_run(run_id).info.status != "RUNNING":
@@ -93,6 +104,13 @@ class MLflowLogger(ScheduleLogger):
         super().on_train_start(event)
 
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        if self._logged_upto is None and self.run_id is not None and scalars:
+            # resumed: the interrupted run may have logged past its checkpoint; MLflow cannot
+            # purge, so those steps (the same values, resumed exactly) are not logged again
+            history = self.client.get_metric_history(self.run_id, next(iter(scalars)))
+            self._logged_upto = max((m.step for m in history), default=-1)
+        if self._logged_upto is not None and step <= self._logged_upto:
+            return
         metric = self._mlflow.entities.Metric
         now = int(time.time() * 1000)
         self._pending.extend(metric(k, v, now, step) for k, v in scalars.items())
@@ -131,4 +149,5 @@ class MLflowLogger(ScheduleLogger):
         super().load_state_dict(state)
         self._pending = []
         self.run_id = state.get("run_id")
+        self._logged_upto = None
         self._phases = list(state.get("phases", []))

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mini.loggers.base import ScheduleLogger
+from mini.loggers.base import ScheduleLogger, check_folder, unwritable_folder
 
 
 def _summary_writer() -> type:
@@ -50,12 +50,21 @@ class TensorBoardLogger(ScheduleLogger):
     def writer(self) -> Any:
         """The ``SummaryWriter`` (opened on first use)."""
         if self._writer is None:
-            self._writer = self._writer_class(
-                str(self.log_dir), purge_step=self._purge_step, max_queue=self.max_queue,
-                flush_secs=self.flush_secs,
-            )  # fmt: skip
+            try:
+                self._writer = self._writer_class(
+                    str(self.log_dir), purge_step=self._purge_step, max_queue=self.max_queue,
+                    flush_secs=self.flush_secs,
+                )  # fmt: skip
+            except OSError as e:
+                raise unwritable_folder(self.log_dir, "TensorBoardLogger", e) from e
             self._purge_step = None
         return self._writer
+
+    def attach(self, source: Any) -> None:
+        """Subscribe to ``source``'s events; an unwritable ``log_dir`` is an
+        :class:`~mini.atomic.OutputError` now, before training starts."""
+        check_folder(self.log_dir, "TensorBoardLogger")
+        super().attach(source)
 
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
         add = self.writer.add_scalar

@@ -225,6 +225,17 @@ class Dopesheet:
         return ds
 
     @classmethod
+    def preset(
+        cls, name: str, *, total_steps: int | None = None, max_lr: float | None = None
+    ) -> Dopesheet:
+        """A shipped preset (``"one-cycle"``, ``"cosine"``, ...: PyTorch's LR schedules),
+        stretched to ``total_steps`` and scaled so its peak ``lr`` is ``max_lr``
+        (:func:`mini.temporal.presets.load_preset`)."""
+        from mini.temporal.presets import load_preset
+
+        return load_preset(name, total_steps=total_steps, max_lr=max_lr)
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:
         """Inverse of :meth:`to_dict` (checkpoints restore the schedule they ran with it)."""
         specs = data["specs"] if "specs" in data else data["props"]  # "props": older checkpoints

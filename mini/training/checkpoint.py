@@ -282,6 +282,14 @@ def capture(trainer: Trainer, completed: int | None = None) -> dict[str, Any]:
         "rng": rng_state(),
         "handlers": {k: obj.state_dict() for k, obj in trainer._stateful.items()},
         "fired": [[step, action] for step, action in trainer.fired],
+        "schedule": {
+            **trainer.engine.record_state(),
+            "actions": [
+                [step, action]
+                for step, action in trainer.engine.history
+                if completed is not None and step <= completed
+            ],
+        },
         "best": dict(trainer.best) if trainer.best is not None else None,
         "retention": list(trainer.retention.written),
         "world_size": trainer.dist.world_size,
@@ -389,6 +397,8 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
         trainer._optimiser.scaler.load_state_dict(ckpt["scaler"])
     current = trainer.timeline.dopesheet
     edited = ckpt["dopesheet_hash"] != current.content_hash
+    engine = trainer.engine
+    engine.load_record(ckpt.get("schedule", {}))
     completed = int(ckpt["step"])
     if edited and file.name.startswith("fault-"):
         # "fix the dopesheet and resume": the replayed step takes the edited values at once (a
@@ -400,7 +410,11 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
             ResumeWarning, stacklevel=3,
         )  # fmt: skip
     else:
-        changed = trainer.timeline.load_state_dict(ckpt["timeline"])
+        _, changed = engine.resume_timeline(
+            ckpt["timeline"], trainer.on_length_change, trainer._own_timeline
+        )
+        trainer.timeline = engine.timeline
+        edited = edited and trainer.timeline.dopesheet.content_hash != ckpt["dopesheet_hash"]
         if edited:
             _warn_edits(ckpt["timeline"], current, completed, changed)
     trainer._iters.load_state_dict(ckpt["data"])
@@ -412,6 +426,7 @@ def restore(trainer: Trainer, path: str | os.PathLike[str]) -> int:
             log.warning("checkpoint has no state for %s; it starts fresh", key)
     set_rng_state(ckpt["rng"])
     trainer.fired = [(int(s), str(a)) for s, a in ckpt.get("fired", [])]
+    engine.replay_actions()  # handlers on(..., replay=True) restore their side effects
     trainer.best = ckpt.get("best")
     trainer.retention.written = list(ckpt.get("retention", []))
     trainer.last_checkpoint = file

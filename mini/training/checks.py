@@ -47,7 +47,7 @@ class RunNames:
     runtime_actions: Collection[str] = ()
 
 
-def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
+def run_problems(ds: Dopesheet, names: RunNames, optimizers: Iterable[Any] = ()) -> list[str]:
     """Everything the run needs that the dopesheet or the data lack."""
     props = set(ds.specs)
     problems: list[str] = []
@@ -57,27 +57,10 @@ def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
                 f"criterion {name!r} has no column in {ds.source}{did_you_mean(name, props)}: "
                 f"add a column {name!r} (its value is the term's weight) or remove the criterion"
             )
-    for name in sorted(set(names.bound) | set(names.read)):
-        if name not in props:
-            problems.append(
-                f"property {name!r} is bound/read by this run but missing from {ds.source}"
-                f"{did_you_mean(name, props)}: add a column {name!r} or fix the name"
-            )
+    problems += schedule_problems(
+        ds, names.bound, names.read, names.subscriptions, names.runtime_actions, optimizers
+    )
     phases = {p.name for p in ds.phases if p.name is not None}
-    actions = {a for _, a in ds.actions} | set(names.runtime_actions)
-    for sub in names.subscriptions:
-        base, _, name = sub.event.partition(":")
-        if not name or sub.optional or base not in NAMED_EVENTS:
-            continue
-        known, kind = (actions, "action") if base == "action" else (phases, "phase")
-        if base == "gate":
-            known, kind = set(gate_labels(ds)), "gate"
-        if name not in known:
-            problems.append(
-                unknown_name(kind, name, known, ds.source)
-                + f": the handler for {sub.event!r} would never run (fix the name, or subscribe "
-                "with optional=True if it is fired at runtime)"
-            )
     for ph in ds.phases:
         if ph.name not in names.data_phases:
             label = "steps before the first named phase" if ph.name is None else repr(ph.name)
@@ -94,6 +77,71 @@ def run_problems(ds: Dopesheet, names: RunNames) -> list[str]:
     return problems
 
 
+def schedule_problems(
+    ds: Dopesheet,
+    bound: Collection[str],
+    read: Collection[str],
+    subscriptions: Collection[Subscription],
+    runtime_actions: Collection[str] = (),
+    optimizers: Iterable[Any] = (),
+) -> list[str]:
+    """The checks every loop (our trainer and each adapter) runs before step 0: bound or read
+    properties, handler names (``phase-start:<p>``, ``action:<a>``) and ``lr-<group>`` columns
+    against the optimizers' param groups."""
+    props = set(ds.specs)
+    problems: list[str] = []
+    for name in sorted(set(bound) | set(read)):
+        if name not in props:
+            problems.append(
+                f"property {name!r} is bound/read by this run but missing from {ds.source}"
+                f"{did_you_mean(name, props)}: add a column {name!r} or fix the name"
+            )
+    phases = {p.name for p in ds.phases if p.name is not None}
+    actions = {a for _, a in ds.actions} | set(runtime_actions)
+    for sub in subscriptions:
+        base, _, name = sub.event.partition(":")
+        if not name or sub.optional or base not in NAMED_EVENTS:
+            continue
+        known, kind = (actions, "action") if base == "action" else (phases, "phase")
+        if base == "gate":
+            known, kind = set(gate_labels(ds)), "gate"
+        if name not in known:
+            problems.append(
+                unknown_name(kind, name, known, ds.source)
+                + f": the handler for {sub.event!r} would never run (fix the name, or subscribe "
+                "with optional=True if it is fired at runtime)"
+            )
+    return problems + group_problems(ds, optimizers)
+
+
+def group_problems(ds: Dopesheet, optimizers: Iterable[Any]) -> list[str]:
+    """``lr-<g>``/``grad-clip-<g>`` columns against the param groups, both ways: a column that
+    names no group, and a named group left without a learning rate while others have theirs."""
+    groups = [g for opt in optimizers for g in opt.param_groups]
+    if not groups:
+        return []
+    names = {g["name"] for g in groups if g.get("name") is not None}
+    problems: list[str] = []
+    for prefix in ("lr-", "grad-clip-"):
+        for column in sorted(c for c in ds.specs if c.startswith(prefix)):
+            group = column[len(prefix) :]
+            if group not in names:
+                close = did_you_mean(column, [prefix + n for n in names])
+                listing = ", ".join(repr(n) for n in sorted(names)) or "none (no group has a name)"
+                problems.append(
+                    f"column {column!r} of {ds.source} drives no param group{close}: the "
+                    f"optimizer's named groups are {listing} (rename the column or the group)"
+                )
+    if "lr" not in ds.specs and any(c.startswith("lr-") for c in ds.specs):
+        for name in sorted(names):
+            if f"lr-{name}" not in ds.specs:
+                problems.append(
+                    f"param group {name!r} has no learning rate column in {ds.source} (it has "
+                    f"lr-<group> columns but no 'lr'): add 'lr-{name}' or an 'lr' column"
+                )
+    return problems
+
+
 BUILTIN_PROPS = ("lr", "grad-clip")
 
 
@@ -101,7 +149,7 @@ def check_run(ds: Dopesheet, names: RunNames, optimizer: Any) -> None:
     """``Trainer.check``: :class:`ConfigError` listing every problem of :func:`run_problems`;
     a warning naming the dopesheet properties nothing reads (criteria, bindings, reads, the
     built-in ``lr``/``grad-clip`` and their ``-<group>`` forms for named param groups)."""
-    problems = run_problems(ds, names)
+    problems = run_problems(ds, names, [optimizer])
     if problems:
         raise ConfigError("the run cannot start:\n  " + "\n  ".join(problems))
     used = {*names.criteria, *names.bound, *names.read, *BUILTIN_PROPS}

@@ -38,10 +38,15 @@ class Event:
     (losses are floats: ``total`` and one per computed criterion); for ``phase-end``,
     ``validation`` is the detached :class:`Result` of validation inference on ``batch`` (the
     phase's validation batch) and ``losses`` the criteria on it.
+
+    ``trainer`` is the loop: our :class:`Trainer`, Lightning's ``Trainer``, Ignite's ``Engine``
+    (``None`` in a plain loop with :class:`~mini.adapters.DopesheetLR`); ``module`` the
+    LightningModule (Lightning only); ``source`` the trainer or adapter that fired the event.
+    ``replayed`` is true when an action is replayed on resume (``on(..., replay=True)``).
     """
 
     name: str
-    trainer: Trainer
+    trainer: Trainer | Any
     state: State
     action: str | None = None
     batch: Any = None
@@ -49,6 +54,9 @@ class Event:
     losses: dict[str, float] | None = None
     validation: Result | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    module: Any = None
+    source: Any = None
+    replayed: bool = False
 
     @property
     def step(self) -> int:
@@ -79,6 +87,7 @@ class Subscription:
     handler: Handler
     every: int | None
     optional: bool = False
+    replay: bool = False
 
     def remove(self) -> None:
         """Stop calling the handler (idempotent)."""

@@ -23,10 +23,9 @@ from torch import Tensor, nn
 
 from mini.temporal import Dopesheet, State, Timeline
 from mini.training import checkpoint as checkpointing
-from mini.training.bindings import lr_targets
 from mini.training.checks import ConfigError, RunNames, check_run, run_problems
 from mini.training.criteria import SpecialCriterion, batch_inputs, default_forward
-from mini.training.data import PhaseData, PhaseIterators, model_device, run_timeline, stateful
+from mini.training.data import PhaseData, PhaseIterators, model_device, run_timeline
 from mini.training.distributed import (
     Distributed,
     barrier,
@@ -36,15 +35,12 @@ from mini.training.distributed import (
     wrap_model,
 )
 from mini.training.distributed import setup as dist_setup
+from mini.training.engine import Props, ScheduleEngine, is_stateful
 from mini.training.events import (
-    ACTION,
     PHASE_END,
-    PHASE_START,
-    PRE_STEP,
     STEP_METRICS,
     TRAIN_END,
     TRAIN_START,
-    Event,
     EventBus,
     Handler,
     Subscription,
@@ -52,6 +48,7 @@ from mini.training.events import (
 from mini.training.fit_result import FitResult, seed_everything
 from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot, non_finite_error
 from mini.training.interrupt import install_sigint
+from mini.training.length_change import LengthChange, check_policy
 from mini.training.optimise import NonFiniteValues, Precision, StepOptimiser, criterion_kind
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
@@ -75,6 +72,9 @@ class Trainer:
     the step's :class:`~mini.temporal.State`, e.g. for a scheduled label smoothing) or a
     :class:`SpecialCriterion`. Checkpoints, ``metrics.jsonl`` and ``run.json`` go to
     ``out_dir``, which must be empty or hold this run (``overwrite=True`` clears it).
+    ``on_length_change``: resuming with a schedule that differs from the checkpoint's (another
+    length, an edited CSV): ``"adopt"`` it after the saved step (default) or ``"keep"`` the
+    checkpoint's (see ``docs/adapters.md``).
     """
 
     def __init__(
@@ -103,6 +103,7 @@ class Trainer:
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
         ddp: dict[str, Any] | None = None,
+        on_length_change: LengthChange = "adopt",
     ):
         if seed is not None:
             seed_everything(seed)
@@ -114,6 +115,8 @@ class Trainer:
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
         self.model = model
         self.optimizer = optimizer
+        self.on_length_change = check_policy(on_length_change)
+        self._own_timeline = not isinstance(schedule, Timeline)  # "keep" may rebuild it
         self.timeline = run_timeline(schedule, data, steps_per_epoch, total_steps)
         if isinstance(data, PhaseData):
             data = {ph.name: data for ph in self.timeline.dopesheet.phases}
@@ -136,16 +139,12 @@ class Trainer:
         self.accumulate = accumulate
         self.precision: Precision = precision
         self.device = self.dist.device if self.dist.active else model_device(model)
-        self.bus = EventBus()
+        self.engine = ScheduleEngine(self.timeline, source=self)
+        self.engine.trainer = self
         self.current_step = self.timeline.state.step
-        self.fired: list[tuple[int, str]] = []  # actions fired at runtime, with their step
         self.last_checkpoint: Path | None = None
-        self._bindings: dict[str, list[Callable[[float], Any]]] = {}
-        self._reads: set[str] = set()
-        self._runtime_actions: set[str] = set()
-        self._stateful: dict[str, Any] = {}
+        self._stateful = self.engine.stateful  # handler/criterion state checkpoints keep
         self._extras: dict[str, Any] = {}
-        self._queued: list[str] = []
         self._stop: str | None = None
         self._interrupt = False
         self._completed: int | None = None  # last completed step (after resume or steps)
@@ -185,22 +184,39 @@ class Trainer:
 
         return self.progress.console if self.progress is not None else Console(stderr=True)
 
+    @property
+    def props(self) -> Props:
+        """The current step's property values (a missing name says "did you mean")."""
+        return Props(self.timeline.state.props)
+
+    @property
+    def bus(self) -> EventBus:
+        """The event bus (the schedule engine's)."""
+        return self.engine.bus
+
+    @property
+    def fired(self) -> list[tuple[int, str]]:
+        """Actions fired at runtime with :meth:`fire`, with their step."""
+        return self.engine.fired
+
+    @fired.setter
+    def fired(self, value: list[tuple[int, str]]) -> None:
+        self.engine.fired = value
+
     # -- wiring -------------------------------------------------------------------------------------
     def on(
         self, event: str, handler: Handler, every: int | None = None, reads: Iterable[str] = (),
-        optional: bool = False,
+        optional: bool = False, replay: bool = False,
     ) -> Subscription:  # fmt: skip
         """Call ``handler(event)`` for ``event`` (step events: only on steps divisible by
         ``every``); returns a subscription whose ``remove()`` unsubscribes it. ``reads`` names
         dopesheet properties the handler reads (checked before step 0, not reported unused).
         A ``phase-*:<name>``/``action:<name>`` event whose name the dopesheet lacks is an error
-        before step 0 unless ``optional=True`` (e.g. an action you fire at runtime)."""
-        sub = self.bus.on(event, handler, every, optional)
-        self._reads.update(reads)
-        owner = getattr(handler, "__self__", handler)
-        if _stateful(owner) and all(owner is not o for o in self._stateful.values()):
-            self._track(None, owner)
-        return sub
+        before step 0 unless ``optional=True`` (e.g. an action you fire at runtime).
+        ``replay=True`` (action events): on resume the handler runs again for every time its
+        action fired before the checkpoint (``event.replayed`` is true), restoring side effects
+        a checkpoint does not hold, such as a frozen layer."""
+        return self.engine.on(event, handler, every, reads, optional, replay)
 
     def add(self, *handlers: Any, key: str | None = None) -> None:
         """Attach handler objects (anything with ``attach(trainer)``; recorders, plotters...).
@@ -217,7 +233,7 @@ class Trainer:
     def bind(self, prop: str, setter: Callable[[float], Any]) -> None:
         """Drive an actuator from a property: ``setter(value)`` before each step's forward
         whenever the value changed (and at the first step of every ``fit``)."""
-        self._bindings.setdefault(prop, []).append(setter)
+        self.engine.bind(prop, setter)
 
     def record(self, **values: Any) -> None:
         """Add JSON-able values to this step's metrics record (under ``extras``)."""
@@ -230,8 +246,7 @@ class Trainer:
     def fire(self, action: str) -> None:
         """Fire ``action`` at runtime: its ``action``/``action:<name>`` events run at the start of
         the next step, after that step's dopesheet actions (the live explorer's buttons)."""
-        self._queued.append(action)
-        self._runtime_actions.add(action)
+        self.engine.fire(action)
 
     def track(self, key: str, obj: Any) -> None:
         """Have checkpoints keep ``obj``'s ``state_dict()`` under ``key`` (for state that is not
@@ -241,17 +256,7 @@ class Trainer:
         self._track(key, obj)
 
     def _track(self, key: str | None, obj: Any) -> None:
-        if any(obj is o for o in self._stateful.values()):
-            return
-        if key is None:
-            n = sum(1 for k in self._stateful if k.startswith(type(obj).__qualname__ + "#"))
-            key = f"{type(obj).__qualname__}#{n}"
-        elif key in self._stateful:
-            raise ValueError(
-                f"checkpoint key {key!r} is already used by {type(self._stateful[key]).__name__}: "
-                "give each handler its own key"
-            )
-        self._stateful[key] = obj
+        self.engine.track(key, obj)
 
     @property
     def steps_per_second(self) -> float:
@@ -260,9 +265,10 @@ class Trainer:
 
     # -- checks before step 0 -------------------------------------------------------------------------
     def _names(self) -> RunNames:
+        e = self.engine
         return RunNames(
-            self.criteria, self._bindings, self._reads, self.bus.subscriptions(), self.data,
-            self._runtime_actions,
+            self.criteria, e.bindings, e.reads, e.bus.subscriptions(), self.data,
+            e.runtime_actions,
         )  # fmt: skip
 
     def check(self) -> None:
@@ -342,39 +348,25 @@ class Trainer:
     def _prepare(self) -> None:
         """Precompute per-step lookups (param groups → lr/clip property, criteria list)."""
         props = set(self.timeline.dopesheet.specs)
-        self._lr_targets = lr_targets(self.optimizer, props)
-        self._binding_list = list(self._bindings.items())
-        self._last_bound: dict[str, float] = {}
+        self.engine.drive([self.optimizer])
         self._optimiser.prepare(self._criteria_entries(), props)
 
     def _criteria_entries(self) -> list[CriterionEntry]:
         return [(name, crit, criterion_kind(crit)) for name, crit in self.criteria.items()]
 
     def _emit(self, name: str, state: State, **fields: Any) -> None:
-        bus = self.bus
-        if bus.has(name):
-            bus.emit(Event(name, self, state, **fields))
-
-    def _emit_named(self, base: str, name: str | None, state: State, **fields: Any) -> None:
-        self._emit(base, state, **fields)
-        if name is not None:
-            self._emit(f"{base}:{name}", state, **fields)
+        self.engine.emit(name, state, **fields)
 
     def _run_step(self, state: State) -> None:
         self.current_step = state.step
         self._snapshot.take(self._iters.cycle_state(state.phase))
-        if state.is_phase_start:
-            self._emit_named(PHASE_START, state.phase, state)
-        for action in state.actions:
-            self._emit_named(ACTION, action, state, action=action)
-        if self._queued:
-            self._fire_queued(state)
-        if self._distributed and (
-            state.actions or (self.fired and self.fired[-1][0] == state.step)
-        ):
+        engine = self.engine
+        queued = engine.enter_events(state)
+        if queued:
+            self._extras.setdefault("fired", []).extend(queued)
+        if self._distributed and (state.actions or queued):
             sync_from_main(self.model, self._stateful, self.dist)
-        self._emit(PRE_STEP, state)
-        self._apply_props(state.props)
+        engine.enter_step(state)
         try:
             batch, result, losses = self._optimiser.run(
                 state, lambda: self._iters.next(state.phase), self
@@ -394,31 +386,13 @@ class Trainer:
         if state.is_phase_end:
             pd = self.data.get(state.phase)
             val_batch = pd.val if pd is not None else None
-            self._emit_named(
+            engine.emit_named(
                 PHASE_END, state.phase, state, batch=val_batch, validation=validation,
                 losses=val_losses,
             )  # fmt: skip
         if self.keep_best is not None:
             checkpointing.update_best(self, state, losses, extras)
         self._maybe_checkpoint(state)
-
-    def _fire_queued(self, state: State) -> None:
-        queued, self._queued = self._queued, []
-        for action in queued:
-            self.fired.append((state.step, action))
-            self._emit_named(ACTION, action, state, action=action)
-        self._extras.setdefault("fired", []).extend(queued)
-
-    def _apply_props(self, props: dict[str, float]) -> None:
-        for group, prop in self._lr_targets:
-            group["lr"] = props[prop]
-        last = self._last_bound
-        for prop, setters in self._binding_list:
-            value = props[prop]
-            if last.get(prop) != value:
-                for setter in setters:
-                    setter(value)
-                last[prop] = value
 
     def _maybe_checkpoint(self, state: State) -> None:
         if self.out_dir is None:
@@ -468,4 +442,4 @@ class Trainer:
 
 def _stateful(obj: Any) -> bool:
     """Handler/criterion state a checkpoint keeps (model and optimizer are saved apart)."""
-    return stateful(obj) and not isinstance(obj, nn.Module | torch.optim.Optimizer)
+    return is_stateful(obj)

@@ -1,4 +1,5 @@
-"""The presets in schedules/presets/ give PyTorch's own schedulers' learning rates, step by step.
+"""The presets shipped in the package (``Dopesheet.preset``; the same files as in
+schedules/presets/) give PyTorch's own schedulers' learning rates, step by step.
 
 Each test runs the torch scheduler on a dummy optimizer and compares the LR it sets before every
 optimizer step with the preset's realized ``lr`` column (relative error ≤ 1e-9).
@@ -17,15 +18,17 @@ import torch
 from torch.optim import lr_scheduler as sched
 
 from mini.temporal import Dopesheet, DopesheetWarning, realize
+from mini.temporal.presets import preset_names
 
 PRESETS = Path(__file__).resolve().parents[2] / "schedules" / "presets"
+SHIPPED = Path(__file__).resolve().parents[2] / "mini" / "temporal" / "presets"
 
 
 def load(name: str) -> Dopesheet:
-    """The preset as written; a warning (a curve or a jump that has no effect) fails the test."""
+    """The shipped preset; a warning (a curve or a jump that has no effect) fails the test."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", DopesheetWarning)
-        return Dopesheet.from_csv(PRESETS / name)
+        return Dopesheet.preset(name.removesuffix(".csv"))
 
 
 def torch_lrs(
@@ -76,7 +79,24 @@ CASES = {
 
 
 def test_every_preset_has_a_torch_comparison():
-    assert sorted(p.name for p in PRESETS.glob("*.csv")) == sorted(CASES)
+    assert sorted(f"{n}.csv" for n in preset_names()) == sorted(CASES)
+
+
+def test_the_repositorys_copies_are_the_shipped_files():
+    shipped = {p.name: p.read_bytes() for p in SHIPPED.glob("*.csv")}
+    assert {p.name: p.read_bytes() for p in PRESETS.glob("*.csv")} == shipped
+
+
+def test_a_preset_for_the_runs_length_and_peak_matches_torch():
+    ds = Dopesheet.preset("one-cycle", total_steps=1000, max_lr=3e-3)
+    expected = torch_lrs(
+        lambda o: sched.OneCycleLR(o, max_lr=3e-3, total_steps=1000, cycle_momentum=False),
+        3e-3, 1000,
+    )  # fmt: skip
+    rel = np.abs(realize(ds)["lr"].to_numpy() - expected) / expected
+    assert rel.max() <= 1e-9
+    with pytest.raises(ValueError, match="did you mean 'one-cycle'"):
+        Dopesheet.preset("one-cylce")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
