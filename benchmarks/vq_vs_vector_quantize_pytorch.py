@@ -1,8 +1,9 @@
 """Our dopesheet-driven VQ vs vector-quantize-pytorch, side by side, measured on held-out digits.
 
 Same encoder/decoder (the digits MLPs of :func:`vq.digits_vqvae`, identically initialised), same
-data and batch order (scikit-learn's 8×8 digits), same Adam and learning-rate curve (the
-dopesheet's ``lr`` column; it is not a quantizer setting), same number of steps and threads.
+data and batch order (scikit-learn's 8×8 digits), same Adam (``--adam``) and learning-rate
+curve (the dopesheet's ``lr`` column; it is not a quantizer setting), same number of steps and
+threads.
 Contenders:
 
 - ``vqp VectorQuantize``: ``VectorQuantize(dim, codebook_size)`` at its default settings;
@@ -30,7 +31,7 @@ do) so that steps/s compares quantizers.
 Needs the optional extra ``bench`` (``pip install -e '.[bench]'``: vector-quantize-pytorch).
 
     python -m benchmarks.vq_vs_vector_quantize_pytorch [--latent-dim 16] [--codes 256]
-           [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50]
+           [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50] [--adam fused]
 """
 
 from __future__ import annotations
@@ -102,13 +103,17 @@ def _autoencoder(dim: int, seed: int) -> tuple[nn.Module, nn.Module]:
     return mlp([64, *HIDDEN, dim]), mlp([dim, *reversed(HIDDEN), 64])
 
 
-def _adam(*modules: nn.Module) -> torch.optim.Adam:
+ADAM = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}
+"""``--adam``: torch's Adam implementations (the same one for every contender)."""
+
+
+def _adam(adam: str, *modules: nn.Module) -> torch.optim.Adam:
     params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=1e-3)
+    return torch.optim.Adam(params, lr=1e-3, **ADAM[adam])
 
 
 def theirs(
-    name: str, dim: int, codes: int, levels: int, lrs: list[float], seed: int, **kw
+    name: str, dim: int, codes: int, levels: int, lrs: list[float], seed: int, adam: str, **kw
 ) -> Contender:
     from vector_quantize_pytorch import ResidualVQ as TheirResidualVQ
     from vector_quantize_pytorch import VectorQuantize
@@ -119,7 +124,7 @@ def theirs(
         vq = VectorQuantize(dim=dim, codebook_size=codes, **kw)
     else:
         vq = TheirResidualVQ(dim=dim, num_quantizers=levels, codebook_size=codes, **kw)
-    opt = _adam(enc, vq, dec)
+    opt = _adam(adam, enc, vq, dec)
 
     def step(x: Tensor, i: int) -> None:
         for g in opt.param_groups:
@@ -140,11 +145,13 @@ def theirs(
     return Contender(name, enc, dec, vq, step, quantize, codebooks)
 
 
-def ours(name: str, dim: int, codes: int, levels: int, states: list[State], seed: int) -> Contender:
+def ours(
+    name: str, dim: int, codes: int, levels: int, states: list[State], seed: int, adam: str
+) -> Contender:
     enc, dec = _autoencoder(dim, seed)
     torch.manual_seed(seed + 1)
     vq = VectorQuantizer(dim, codes) if levels == 1 else ResidualVQ(levels, dim, codes)
-    opt = _adam(enc, vq, dec)
+    opt = _adam(adam, enc, vq, dec)
     regularizers = {
         "reg-orthogonality": orthogonality_penalty(vq),
         "reg-topographic": topographic_penalty(),
@@ -232,6 +239,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=50, help="steps per contender per turn")
     p.add_argument("--expiry-threshold", type=float, default=2.0)
+    p.add_argument(
+        "--adam",
+        choices=sorted(ADAM),
+        default="fused",
+        help="torch's Adam implementation, the same for every contender (default fused: the "
+        "fastest on CPUs; the for-loop one costs every contender the same few ms a step)",
+    )
     return p.parse_args(argv)
 
 
@@ -245,9 +259,9 @@ def run(args: argparse.Namespace) -> list[Row]:
     n = len(states)
     lrs = [s.props["lr"] for s in states]
     data = load_digits_split(seed=args.seed)
-    dim, k, levels, seed = args.latent_dim, args.codes, args.levels, args.seed
+    dim, k, levels, seed, adam = args.latent_dim, args.codes, args.levels, args.seed, args.adam
     contenders = [
-        theirs("vqp VectorQuantize", dim, k, 1, lrs, seed),
+        theirs("vqp VectorQuantize", dim, k, 1, lrs, seed, adam),
         theirs(
             f"vqp VectorQuantize, expiry {args.expiry_threshold:g}",
             dim,
@@ -255,11 +269,12 @@ def run(args: argparse.Namespace) -> list[Row]:
             1,
             lrs,
             seed,
+            adam,
             threshold_ema_dead_code=args.expiry_threshold,
         ),
-        ours("ours VectorQuantizer", dim, k, 1, states, seed),
-        theirs(f"vqp ResidualVQ ×{levels}", dim, k, levels, lrs, seed),
-        ours(f"ours ResidualVQ ×{levels}", dim, k, levels, states, seed),
+        ours("ours VectorQuantizer", dim, k, 1, states, seed, adam),
+        theirs(f"vqp ResidualVQ ×{levels}", dim, k, levels, lrs, seed, adam),
+        ours(f"ours ResidualVQ ×{levels}", dim, k, levels, states, seed, adam),
     ]
     streams = {
         c.name: iter(Batches(data.train, data.train_labels, args.batch_size, seed=seed))
@@ -267,7 +282,8 @@ def run(args: argparse.Namespace) -> list[Row]:
     }
     print(
         f"{dim}-D latent, {k} codes (per level), {n:,} steps of {args.batch_size}, "
-        f"{args.threads} thread(s), seed {seed}, chunks of {args.chunk} steps interleaved; "
+        f"{args.threads} thread(s), seed {seed}, chunks of {args.chunk} steps interleaved, "
+        f"{adam} Adam; "
         f"schedule {ds.source}; quality on {len(data.val)} held-out digits"
     )
     for turn, start in enumerate(range(0, n, args.chunk)):
