@@ -1,15 +1,19 @@
 """Our dopesheet-driven VQ vs vector-quantize-pytorch, side by side, measured on held-out digits.
 
 Same encoder/decoder (the digits MLPs of :func:`vq.digits_vqvae`, identically initialised), same
-data and batch order (scikit-learn's 8×8 digits), same Adam and learning-rate curve (the
-dopesheet's ``lr`` column; it is not a quantizer setting), same number of steps and threads.
+data and batch order (scikit-learn's 8×8 digits), same Adam (``--adam``) and learning-rate
+curve (the dopesheet's ``lr`` column; it is not a quantizer setting), same number of steps and
+threads.
 Contenders:
 
 - ``vqp VectorQuantize``: ``VectorQuantize(dim, codebook_size)`` at its default settings;
 - ``vqp VectorQuantize, expiry``: the same with ``threshold_ema_dead_code=2`` (its README's
   value);
 - ``ours VectorQuantizer``: :class:`vq.VectorQuantizer` with ``schedules/vq-curriculum.csv``
-  driving temperature, EMA decay, quantization blend, commitment weight and ``refresh``;
+  driving temperature, EMA decay, quantization blend, commitment weight, ``refresh`` and the
+  weights of :func:`vq.orthogonality_penalty` (``reg-orthogonality``) and
+  :func:`vq.topographic_penalty` (``reg-topographic``) when the schedule has those columns (as
+  ``python -m examples.vq_curriculum`` wires them);
 - ``vqp ResidualVQ`` (``--levels`` levels, defaults) and ``ours ResidualVQ`` (the same
   schedule): the residual quantizers against each other.
 
@@ -19,14 +23,15 @@ held-out validation digits in eval mode (nearest codes), with :func:`vq.heldout_
 definitions: utilization (codes chosen by at least one held-out digit, mean over levels),
 perplexity (mean over levels), reconstruction quality (1 − MSE/variance), topographic
 correlation (input vs latent distances) and orthogonality (mean ``|cos|`` between the used
-codes of the worst level). Training steps/s and its ratio to ``vqp VectorQuantize`` close each
-row. Our loop sets the schedule's values itself (what :class:`mini.training.Trainer` bindings
+codes of the worst level). Training steps/s and its ratio close each
+row, as a ratio to the vector-quantize-pytorch contender of the same kind (single or residual).
+Our loop sets the schedule's values itself (what :class:`mini.training.Trainer` bindings
 do) so that steps/s compares quantizers.
 
 Needs the optional extra ``bench`` (``pip install -e '.[bench]'``: vector-quantize-pytorch).
 
     python -m benchmarks.vq_vs_vector_quantize_pytorch [--latent-dim 16] [--codes 256]
-           [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50]
+           [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50] [--adam fused]
 """
 
 from __future__ import annotations
@@ -44,7 +49,15 @@ from torch import Tensor, nn
 
 from mini.temporal import Dopesheet, State, Timeline
 from mini.training.result import Result
-from vq import Batches, ResidualVQ, VectorQuantizer, heldout_metrics, load_digits_split
+from vq import (
+    Batches,
+    ResidualVQ,
+    VectorQuantizer,
+    heldout_metrics,
+    load_digits_split,
+    orthogonality_penalty,
+    topographic_penalty,
+)
 from vq.models import mlp
 
 SCHEDULE = Path(__file__).resolve().parent.parent / "schedules" / "vq-curriculum.csv"
@@ -90,13 +103,17 @@ def _autoencoder(dim: int, seed: int) -> tuple[nn.Module, nn.Module]:
     return mlp([64, *HIDDEN, dim]), mlp([dim, *reversed(HIDDEN), 64])
 
 
-def _adam(*modules: nn.Module) -> torch.optim.Adam:
+ADAM = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}
+"""``--adam``: torch's Adam implementations (the same one for every contender)."""
+
+
+def _adam(adam: str, *modules: nn.Module) -> torch.optim.Adam:
     params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=1e-3)
+    return torch.optim.Adam(params, lr=1e-3, **ADAM[adam])
 
 
 def theirs(
-    name: str, dim: int, codes: int, levels: int, lrs: list[float], seed: int, **kw
+    name: str, dim: int, codes: int, levels: int, lrs: list[float], seed: int, adam: str, **kw
 ) -> Contender:
     from vector_quantize_pytorch import ResidualVQ as TheirResidualVQ
     from vector_quantize_pytorch import VectorQuantize
@@ -107,7 +124,7 @@ def theirs(
         vq = VectorQuantize(dim=dim, codebook_size=codes, **kw)
     else:
         vq = TheirResidualVQ(dim=dim, num_quantizers=levels, codebook_size=codes, **kw)
-    opt = _adam(enc, vq, dec)
+    opt = _adam(adam, enc, vq, dec)
 
     def step(x: Tensor, i: int) -> None:
         for g in opt.param_groups:
@@ -128,11 +145,17 @@ def theirs(
     return Contender(name, enc, dec, vq, step, quantize, codebooks)
 
 
-def ours(name: str, dim: int, codes: int, levels: int, states: list[State], seed: int) -> Contender:
+def ours(
+    name: str, dim: int, codes: int, levels: int, states: list[State], seed: int, adam: str
+) -> Contender:
     enc, dec = _autoencoder(dim, seed)
     torch.manual_seed(seed + 1)
     vq = VectorQuantizer(dim, codes) if levels == 1 else ResidualVQ(levels, dim, codes)
-    opt = _adam(enc, vq, dec)
+    opt = _adam(adam, enc, vq, dec)
+    regularizers = {
+        "reg-orthogonality": orthogonality_penalty(vq),
+        "reg-topographic": topographic_penalty(),
+    }
 
     def step(x: Tensor, i: int) -> None:
         state = states[i]
@@ -150,6 +173,10 @@ def ours(name: str, dim: int, codes: int, levels: int, states: list[State], seed
         loss = props["recon"] * F.mse_loss(dec(decoded_from), x)
         if commitment > 0:
             loss = loss + commitment * out.losses["commitment"]
+        for column, penalty in regularizers.items():
+            weight = props.get(column, 0.0)
+            if weight > 0:
+                loss = loss + weight * penalty(x, Result(x, z, {"codes": out.codes}))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -212,6 +239,13 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chunk", type=int, default=50, help="steps per contender per turn")
     p.add_argument("--expiry-threshold", type=float, default=2.0)
+    p.add_argument(
+        "--adam",
+        choices=sorted(ADAM),
+        default="fused",
+        help="torch's Adam implementation, the same for every contender (default fused: the "
+        "fastest on CPUs; the for-loop one costs every contender the same few ms a step)",
+    )
     return p.parse_args(argv)
 
 
@@ -225,9 +259,9 @@ def run(args: argparse.Namespace) -> list[Row]:
     n = len(states)
     lrs = [s.props["lr"] for s in states]
     data = load_digits_split(seed=args.seed)
-    dim, k, levels, seed = args.latent_dim, args.codes, args.levels, args.seed
+    dim, k, levels, seed, adam = args.latent_dim, args.codes, args.levels, args.seed, args.adam
     contenders = [
-        theirs("vqp VectorQuantize", dim, k, 1, lrs, seed),
+        theirs("vqp VectorQuantize", dim, k, 1, lrs, seed, adam),
         theirs(
             f"vqp VectorQuantize, expiry {args.expiry_threshold:g}",
             dim,
@@ -235,11 +269,12 @@ def run(args: argparse.Namespace) -> list[Row]:
             1,
             lrs,
             seed,
+            adam,
             threshold_ema_dead_code=args.expiry_threshold,
         ),
-        ours("ours VectorQuantizer", dim, k, 1, states, seed),
-        theirs(f"vqp ResidualVQ ×{levels}", dim, k, levels, lrs, seed),
-        ours(f"ours ResidualVQ ×{levels}", dim, k, levels, states, seed),
+        ours("ours VectorQuantizer", dim, k, 1, states, seed, adam),
+        theirs(f"vqp ResidualVQ ×{levels}", dim, k, levels, lrs, seed, adam),
+        ours(f"ours ResidualVQ ×{levels}", dim, k, levels, states, seed, adam),
     ]
     streams = {
         c.name: iter(Batches(data.train, data.train_labels, args.batch_size, seed=seed))
@@ -247,7 +282,8 @@ def run(args: argparse.Namespace) -> list[Row]:
     }
     print(
         f"{dim}-D latent, {k} codes (per level), {n:,} steps of {args.batch_size}, "
-        f"{args.threads} thread(s), seed {seed}, chunks of {args.chunk} steps interleaved; "
+        f"{args.threads} thread(s), seed {seed}, chunks of {args.chunk} steps interleaved, "
+        f"{adam} Adam; "
         f"schedule {ds.source}; quality on {len(data.val)} held-out digits"
     )
     for turn, start in enumerate(range(0, n, args.chunk)):
@@ -278,16 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     rows = run(args)
-    base = rows[0].steps_per_second
     print(
         f"{'(held-out)':34s} {'util.':>6s} {'perpl.':>7s} {'recon q.':>8s} {'topogr.':>7s} "
         f"{'orthog.':>7s} {'steps/s':>8s} {'× vqp':>6s}"
     )
     for r in rows:
+        residual = "Residual" in r.name  # the baseline: the first contender of its kind
+        base = next(b for b in rows if ("Residual" in b.name) == residual)
         print(
             f"{r.name:34s} {r.utilization:6.3f} {r.perplexity:7.1f} {r.recon_quality:8.3f} "
             f"{r.topographic_correlation:7.3f} {r.orthogonality:7.3f} "
-            f"{r.steps_per_second:8.0f} {r.steps_per_second / base:6.2f}"
+            f"{r.steps_per_second:8.0f} {r.steps_per_second / base.steps_per_second:6.2f}"
         )
     return 0
 

@@ -1,16 +1,24 @@
-"""VQ autoencoders: a generic encoder → quantizer → decoder, and ready digits models."""
+"""VQ autoencoders: a generic encoder → quantizer → decoder, and ready digits models.
+
+Importing this module costs torch and the quantizers only: the trainer's :class:`Result` type
+(whose package loads the whole trainer, rich and pandas) is imported on the first forward pass,
+so ``from vq import VQAutoencoder`` stays as light as ``from vq import VectorQuantizer``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from mini.training.result import Result
 from vq.quantizer import VectorQuantizer
 from vq.residual import ResidualVQ
+
+if TYPE_CHECKING:
+    from mini.training.result import Result
 
 Quantizer = VectorQuantizer | ResidualVQ
 
@@ -44,6 +52,8 @@ class VQAutoencoder(nn.Module):
         else:
             decoded_from = torch.lerp(z, q.quantized, blend)
         extras = {"quantized": q.quantized, "codes": q.codes, "losses": q.losses, "vq_loss": q.loss}
+        from mini.training.result import Result  # first call only: later ones hit sys.modules
+
         return Result(self.decoder(decoded_from), z, extras)
 
     @torch.no_grad()

@@ -21,6 +21,7 @@ from vq import distributed
 from vq.gradients import rotation_trick, straight_through
 from vq.kmeans import kmeans_centroids
 from vq.metrics import CodebookHealth, code_counts, codebook_health, perplexity
+from vq.sampling import draw, gumbel_sample
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +65,6 @@ class QuantizerOutput:
         }
         out.update({k: float(v.detach()) for k, v in self.losses.items()})
         return out
-
-
-def _sample(logits: Tensor) -> Tensor:
-    """One draw per row from ``softmax(logits)`` by inverse CDF: one uniform per row instead of
-    the ``N×K`` noise of the Gumbel-max trick (CPU random numbers are the slow part)."""
-    cdf = logits.softmax(-1).cumsum(-1)
-    u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(cdf.shape[1] - 1)
-
-
-def gumbel_sample(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
-    """One Gumbel-softmax draw per row: ``(codes, y_soft)`` with ``codes = argmax(logits + g)``
-    (a draw from ``softmax(logits)``) and ``y_soft = softmax((logits + g) / temperature)``, the
-    relaxation whose gradient the straight-through estimator passes back. The noise is drawn as
-    in ``F.gumbel_softmax`` (``g = −log E``, ``E ~ Exp(1)``), so under one seed both pick the
-    same codes."""
-    gumbels = -torch.empty_like(logits).exponential_().log()
-    y_soft = ((logits + gumbels) / temperature).softmax(-1)
-    return y_soft.detach().argmax(-1), y_soft
 
 
 class VectorQuantizer(nn.Module):
@@ -213,16 +195,16 @@ class VectorQuantizer(nn.Module):
             codebook = codebook.clone()  # the EMA update below writes the buffer in place
 
         weights: Tensor | None = None
-        if stochastic:
-            with torch.set_grad_enabled(relax is not None and torch.is_grad_enabled()):
+        if stochastic and relax is None:
+            codes = self._sample(flat.detach(), codebook)
+        elif stochastic:
+            with torch.set_grad_enabled(torch.is_grad_enabled()):
                 logits = self.logits(flat, codebook)
                 if relax == "soft":
                     codes = logits.detach().argmax(-1)
                     weights = (logits / self.temperature).softmax(-1)
                 elif relax == "gumbel":
                     codes, weights = gumbel_sample(logits, self.temperature)
-                else:
-                    codes = _sample(logits.detach() / self.temperature)
         else:
             with torch.no_grad():
                 codes = self._distances(flat, codebook, full=False).argmin(-1)
@@ -264,6 +246,20 @@ class VectorQuantizer(nn.Module):
             return d / -d.detach().min(-1).values.mean().clamp_min(self.eps)
         return -d
 
+    @torch.no_grad()
+    def _sample(self, flat: Tensor, codebook: Tensor) -> Tensor:
+        """Codes drawn from ``softmax(logits / temperature)`` in place on one ``(N, K)`` buffer:
+        the log-weights ``(dₘᵢₙ − d) / (s·T)`` are the logits over ``T`` shifted by a row
+        constant (the row's ``|x|²`` cancels out of ``dₘᵢₙ − d``)."""
+        d = self._distances(flat, codebook, full=False)
+        nearest = d.min(-1, keepdim=True).values
+        scale = 1.0 / self.temperature
+        if self.temperature_scale == "nearest":
+            full = nearest if self._cosine else nearest + (flat * flat).sum(-1, keepdim=True)
+            scale = full.clamp_min_(0.0).mean().clamp_min_(self.eps).mul_(self.temperature)
+            scale = scale.reciprocal_()
+        return draw(torch.sub(nearest, d, out=d).mul_(scale))
+
     def _distances(self, x: Tensor, codebook: Tensor, full: bool) -> Tensor:
         """Squared distances ``(N, K)``; without ``full`` the per-row constant ``|x|²`` is left
         out (enough for an argmin)."""
@@ -276,23 +272,29 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _track(self, flat: Tensor, codes: Tensor) -> None:
-        """Usage window, recent inputs and (for EMA) the codebook update."""
-        counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
-        sums = None
-        if self.learn == "ema":
-            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
+        """Usage window, recent inputs and (for EMA) the codebook update, in place: the step's
+        code counts land in the usage window's row and the EMA sums take ``index_add_`` straight
+        into ``embed_sum`` (no per-step ``(K, dim)`` temporaries)."""
+        ema = self.learn == "ema"
+        row = self.usage[self._steps % self.window]
         if distributed.active():  # every rank updates with the statistics of the global batch
-            counts, *rest = distributed.sum_over_ranks(
-                counts, *([sums] if sums is not None else [])
-            )
-            sums = rest[0] if rest else None
-        self.usage[self._steps % self.window].copy_(counts)
+            counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
+            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat) if ema else None
+            counts, *rest = distributed.sum_over_ranks(counts, *([sums] if ema else []))
+            row.copy_(counts)
+        else:
+            row.copy_(torch.bincount(codes, minlength=self.codebook_size))
+            rest = []
         self._steps += 1
         self._remember(flat)
-        if sums is not None:
+        if ema:
             decay = self.decay
-            self.cluster_size.mul_(decay).add_(counts, alpha=1.0 - decay)
-            self.embed_sum.mul_(decay).add_(sums, alpha=1.0 - decay)
+            self.cluster_size.mul_(decay).add_(row, alpha=1.0 - decay)
+            self.embed_sum.mul_(decay)
+            if rest:
+                self.embed_sum.add_(rest[0], alpha=1.0 - decay)
+            else:
+                self.embed_sum.index_add_(0, codes, flat, alpha=1.0 - decay)
             self._sync_codebook()
 
     def _remember(self, flat: Tensor) -> None:

@@ -32,17 +32,18 @@ from vq.residual import ResidualVQ, quantizer_levels
 def centroid_orthogonality(inputs: Tensor, codes: Tensor, codebook_size: int) -> Tensor:
     """Mean ``|cos|`` between the distinct batch centroids of ``inputs`` ``(N, D)`` grouped by
     ``codes`` ``(N,)`` (codes the batch does not use are left out); differentiable in
-    ``inputs``. Zero with fewer than two codes in use."""
+    ``inputs``. Zero with fewer than two codes in use.
+
+    Computed over all ``codebook_size`` slots without reading a count back to the host (an
+    unused code's centroid is the zero vector, whose cosines are 0), so on an accelerator the
+    step never waits for it."""
     sums = inputs.new_zeros(codebook_size, inputs.shape[1]).index_add(0, codes, inputs)
-    counts = torch.bincount(codes, minlength=codebook_size)
-    used = counts > 0
-    k = int(used.sum())
-    if k < 2:
-        return inputs.new_zeros(())
-    centroids = sums[used] / counts[used].unsqueeze(1).to(inputs.dtype)
+    counts = torch.bincount(codes, minlength=codebook_size).to(inputs.dtype)
+    centroids = sums / counts.clamp_min(1.0).unsqueeze(1)
     unit = centroids / centroids.norm(dim=1, keepdim=True).clamp_min(1e-8)
     cos = (unit @ unit.T).abs()
-    return (cos.sum() - cos.diagonal().sum()) / (k * (k - 1))
+    k = (counts > 0).sum().to(inputs.dtype)
+    return (cos.sum() - cos.diagonal().sum()) / (k * (k - 1)).clamp_min(1.0)
 
 
 def orthogonality_penalty(

@@ -45,11 +45,19 @@ def test_no_vq_module_mentions_ex_color_in_an_import() -> None:
             assert not any(n.split(".")[0] == "ex_color" for n in names), path
 
 
-def test_importing_the_quantizer_stays_light() -> None:
-    """``from vq import VectorQuantizer`` costs torch and the quantizer: no scikit-learn, pandas,
-    rich or trainer (those load when a name that needs them is first used)."""
+@pytest.mark.parametrize(
+    "names",
+    [
+        "VectorQuantizer, ResidualVQ, codebook_orthogonality",
+        "VQAutoencoder, digits_vqvae, digits_vqvae_2d",
+    ],
+)
+def test_importing_the_quantizer_and_the_autoencoder_stays_light(names: str) -> None:
+    """``from vq import VectorQuantizer`` (or ``VQAutoencoder``) costs torch and the quantizer:
+    no scikit-learn, pandas, rich or trainer (those load when a name that needs them is first
+    used)."""
     code = (
-        "import sys; from vq import VectorQuantizer, ResidualVQ, codebook_orthogonality;"
+        f"import sys; from vq import {names};"
         "heavy = ('sklearn', 'pandas', 'rich', 'mini.training', 'matplotlib');"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or "
         "m.startswith('mini.training')))"

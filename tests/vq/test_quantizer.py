@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from vq import VectorQuantizer
 from vq.gradients import rotation_matrix, rotation_trick
+from vq.sampling import draw
 
 
 def _set_codebook(vq: VectorQuantizer, codes: torch.Tensor) -> None:
@@ -431,3 +432,14 @@ def test_recent_inputs_ring_keeps_the_newest_rows_and_survives_a_checkpoint() ->
     vq(torch.tensor([[30.0]]))
     fresh(torch.tensor([[30.0]]))
     assert torch.equal(fresh.recent_inputs(), vq.recent_inputs())
+
+
+def test_draw_never_picks_a_code_far_below_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log-weights under −80 are floored (fast ``exp``) but still never drawn, even when the
+    uniform comes out as exactly 0."""
+    log_weights = torch.full((3, 6), -1e4)
+    log_weights[:, 4] = 0.0
+    log_weights[2, :4] = -79.0
+    assert torch.equal(draw(log_weights.clone()), torch.tensor([4, 4, 4]))
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.zeros(*shape, **kw))
+    assert torch.equal(draw(log_weights.clone()), torch.tensor([4, 4, 4]))

@@ -20,7 +20,10 @@ def _load() -> Dopesheet:
 def test_curriculum_phases_props_and_actions() -> None:
     ds = _load()
     assert [p.name for p in ds.phases] == ["Warm-up", "Soft-codes", "Hard-codes"]
-    assert set(ds.specs) == {"lr", "recon", "vq-blend", "temperature", "commitment", "ema-decay"}
+    assert set(ds.specs) == {
+        "lr", "recon", "vq-blend", "temperature", "commitment", "ema-decay",
+        "reg-orthogonality", "reg-topographic",
+    }  # fmt: skip
     assert ds.specs["temperature"].space == "log" and ds.specs["lr"].space == "log"
     refresh_steps = [s for s, a in ds.actions if a == "refresh"]
     assert len(refresh_steps) >= 2
@@ -41,6 +44,11 @@ def test_curriculum_values_by_phase() -> None:
     assert df["commitment"][soft.end] > df["commitment"][soft.start]
     temp = df["temperature"][soft.start : soft.end + 1].to_numpy()
     assert (temp[1:] <= temp[:-1] + 1e-12).all()  # annealed, never raised
+    # the regularisers: topography from the start, orthogonality ramped in with the commitment
+    assert df["reg-topographic"].min() > 0
+    assert df["reg-orthogonality"][warm.start : warm.end + 1].max() == 0.0
+    assert df["reg-orthogonality"][soft.end] > 0
+    assert df["reg-orthogonality"].iloc[-1] == df["reg-orthogonality"][soft.end]
     # hard codes: the temperature ends at or below the quantizer's hard threshold, lr decayed
     assert df["temperature"].iloc[-1] <= hard_below
     assert df["lr"].iloc[-1] < df["lr"][hard.start] / 5

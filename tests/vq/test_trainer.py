@@ -19,7 +19,9 @@ from vq import (
     bind_quantizer,
     digits_vqvae_2d,
     load_digits_split,
+    orthogonality_penalty,
     recon_mse,
+    topographic_penalty,
     vq_term,
 )
 
@@ -39,7 +41,12 @@ def _trainer(out: Path, steps: int | None, hidden=(32,), batch: int = 64, **kwar
         torch.optim.Adam(model.parameters(), lr=1e-3),
         ds,
         PhaseData(Batches(data.train, data.train_labels, batch, seed=0), val),
-        {"recon": recon_mse, "commitment": vq_term("commitment")},
+        {
+            "recon": recon_mse,
+            "commitment": vq_term("commitment"),
+            "reg-orthogonality": orthogonality_penalty(model.quantizer),
+            "reg-topographic": topographic_penalty(),
+        },
         out_dir=out,
         progress=False,
         seed=0,

@@ -1,0 +1,71 @@
+"""Import cost of our entry points against the library each one needs, in fresh interpreters.
+
+Each pair runs in fresh subprocesses side by side (the order alternating every round, so machine
+load hits both alike); each subprocess times its own import statement with
+``time.perf_counter`` (interpreter start-up excluded) and prints it. Medians over the rounds and
+their ratio close each row:
+
+- ``from vq import VectorQuantizer`` against ``import torch`` (the quantizer needs torch);
+- ``from vq import VQAutoencoder`` against ``import torch``;
+- ``from mini.temporal import Timeline`` against ``import numpy`` (the timeline needs numpy).
+
+    python -m benchmarks.import_time [--rounds 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+PAIRS: list[tuple[str, str]] = [
+    ("from vq import VectorQuantizer", "import torch"),
+    ("from vq import VQAutoencoder", "import torch"),
+    ("from mini.temporal import Timeline", "import numpy"),
+]
+_TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+
+
+def import_seconds(statement: str) -> float:
+    """Seconds a fresh interpreter (run in this checkout) takes to execute ``statement``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _TIMER.format(stmt=statement)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(ours: str, baseline: str, rounds: int) -> tuple[float, float]:
+    """Median import seconds of ``ours`` and ``baseline`` over interleaved rounds."""
+    times: dict[str, list[float]] = {ours: [], baseline: []}
+    for r in range(rounds):
+        order = (ours, baseline) if r % 2 == 0 else (baseline, ours)
+        for stmt in order:
+            times[stmt].append(import_seconds(stmt))
+    return statistics.median(times[ours]), statistics.median(times[baseline])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=9, help="fresh subprocesses per statement")
+    args = p.parse_args(argv)
+    print(f"median of {args.rounds} fresh interpreters each, interleaved")
+    print(f"{'import':36s} {'s':>7s}  {'baseline':14s} {'s':>7s} {'ratio':>6s}")
+    for ours, baseline in PAIRS:
+        mine, base = measure(ours, baseline, args.rounds)
+        print(f"{ours:36s} {mine:7.3f}  {baseline:14s} {base:7.3f} {mine / base:6.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
