@@ -235,13 +235,12 @@ def _refuse_duplicates(names: list[str], where: str) -> None:
 def pick_columns(
     columns: list[str], features: Sequence[str] | None, exclude: Sequence[str], where: str
 ) -> list[str]:
-    import difflib
+    from mini.suggest import did_you_mean
 
     for flag, names in (("--features", features or ()), ("--exclude", exclude)):
         for name in names:
             if name not in columns:
-                close = difflib.get_close_matches(name, columns, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(name, columns)
                 raise TableError(f"{where}: {flag} names column {name!r}, which it lacks{hint}")
     chosen = list(features) if features else list(columns)
     return [c for c in chosen if c not in set(exclude)]

@@ -13,7 +13,6 @@ timeline, same seed) for the first run and for every Reset.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from mini.explore.history import LossHistory
 from mini.explore.panel import Panel
 from mini.explore.properties import PropertyInfo, property_infos
 from mini.explore.snapshot import PanelFailure, SavedDopesheet, Snapshot, Status, bake_error
+from mini.suggest import closest
 from mini.temporal import Dopesheet
 from mini.temporal.bake import bake
 from mini.training.events import PRE_STEP, STEP_METRICS, Event
@@ -280,8 +280,8 @@ class Controller(SnapshotCapture):
         try:
             return self.properties[prop]
         except KeyError:
-            close = difflib.get_close_matches(prop, self.properties, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(prop, self.properties)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise KeyError(f"the dopesheet has no property {prop!r}{hint}") from None
 
     def _submit(self, key: Hashable | None, fn: Callable[[Trainer], Any]) -> Future:

@@ -233,7 +233,7 @@ class Dopesheet:
         (:func:`mini.temporal.presets.load_preset`)."""
         from mini.temporal.presets import load_preset
 
-        return load_preset(name, total_steps=total_steps, max_lr=max_lr)
+        return load_preset(cls, name, total_steps=total_steps, max_lr=max_lr)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:

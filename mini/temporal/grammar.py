@@ -8,7 +8,6 @@ through float rounding.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
+from mini.suggest import did_you_mean
 from mini.temporal.interpolators import get_interpolator, interpolator_names
 from mini.temporal.spec import MAX_STEP
 
@@ -85,12 +85,6 @@ class StepCell:
 def round_half_up(x: Fraction) -> int:
     """Round to the nearest whole number, halves up (0.5 → 1, 2.5 → 3), exactly."""
     return math.floor(x + Fraction(1, 2))
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or ``""``."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def read_step(text: str, units: Units) -> StepCell:

@@ -12,7 +12,6 @@ step (earlier steps keep the schedule they ran, so plots and ``realize`` show wh
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import numbers
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from mini.suggest import closest
 from mini.temporal.bake import bake
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
@@ -49,9 +49,8 @@ class UnknownPropertyError(KeyError):
 
 def unknown_property(name: object, known: Iterable[str]) -> UnknownPropertyError:
     known = list(known)
-    lower = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(str(name).lower(), list(lower), n=1)
-    hint = f"; did you mean {lower[close[0]]!r}?" if close else ""
+    close = closest(str(name), known)
+    hint = f"; did you mean {close!r}?" if close else ""
     return UnknownPropertyError(
         f"the dopesheet has no property {name!r}{hint} (its properties: {', '.join(known)})"
     )

@@ -7,12 +7,12 @@ name exists, as the dopesheet parser does for the file itself.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mini import suggest
 from mini.temporal import Dopesheet
 from mini.temporal.gate_rows import gate_labels
 from mini.training.events import NAMED_EVENTS, Subscription
@@ -24,9 +24,7 @@ class ConfigError(ValueError):
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """``" (did you mean 'hard-mix'?)"`` or ``""`` (case-insensitive: ``a`` finds ``A``)."""
-    by_lower = {c.lower(): c for c in choices if c}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.5)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+    return suggest.did_you_mean(name, choices, cutoff=0.5)
 
 
 def unknown_name(kind: str, name: str, known: Collection[str], where: str) -> str:

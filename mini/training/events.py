@@ -8,10 +8,11 @@ when a dopesheet gate opens (see ``docs/gates.md``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from mini.suggest import closest
 
 if TYPE_CHECKING:
     from mini.temporal import State
@@ -111,8 +112,8 @@ class EventBus:
         name may legitimately be absent from the dopesheet (e.g. an action fired at runtime)."""
         base, _, name = event.partition(":")
         if base not in EVENTS:
-            close = difflib.get_close_matches(base, EVENTS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest(base, EVENTS)
+            hint = f"did you mean {close!r}? " if close else ""
             raise ValueError(
                 f"unknown event {event!r}: {hint}events are: {', '.join(EVENTS)} "
                 "(phase-start/phase-end/action also as '<event>:<name>')"

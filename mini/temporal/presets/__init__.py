@@ -7,9 +7,10 @@ each one reproduces), stretched to the run's length and scaled to its peak learn
 
 from __future__ import annotations
 
-import difflib
 from importlib import resources
 from typing import TYPE_CHECKING
+
+from mini.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from mini.temporal.dopesheet import Dopesheet
@@ -22,26 +23,26 @@ def preset_names() -> list[str]:
 
 
 def load_preset(
-    name: str, *, total_steps: int | None = None, max_lr: float | None = None
+    cls: type[Dopesheet], name: str, *, total_steps: int | None = None, max_lr: float | None = None
 ) -> Dopesheet:
     """The preset ``name``; ``total_steps`` stretches it to that many steps
     (:meth:`Dopesheet.scaled`), ``max_lr`` multiplies its ``lr`` keys so the largest is that.
 
     Args:
+        cls: the dopesheet class to build (``Dopesheet.preset`` passes its own; this module
+            imports none, so the two modules do not need each other).
         name: a preset's name (see :func:`preset_names`), with or without ``.csv``.
         total_steps: the run's number of optimizer steps.
         max_lr: the peak learning rate (> 0).
     """
-    from mini.temporal.dopesheet import Dopesheet
-
     stem = name[:-4] if name.endswith(".csv") else name
     names = preset_names()
     if stem not in names:
-        close = difflib.get_close_matches(stem, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"no preset {name!r}{hint}; the presets are: {', '.join(names)}")
+        raise ValueError(
+            f"no preset {name!r}{did_you_mean(stem, names)}; the presets are: {', '.join(names)}"
+        )
     text = resources.files(__name__).joinpath(f"{stem}.csv").read_text(encoding="utf-8")
-    ds = Dopesheet.from_text(text, source=f"preset {stem!r}")
+    ds = cls.from_text(text, source=f"preset {stem!r}")
     if total_steps is not None:
         ds = ds.scaled(int(total_steps))
     if max_lr is not None:
@@ -52,8 +53,6 @@ def load_preset(
 
 
 def _scaled_lr(ds: Dopesheet, max_lr: float) -> Dopesheet:
-    from mini.temporal.dopesheet import Dopesheet
-
     data = ds.to_dict()
     peak = max(
         v for r in data["rows"] for part in ("values", "arrivals") for k, v in r[part].items()
@@ -65,4 +64,4 @@ def _scaled_lr(ds: Dopesheet, max_lr: float) -> Dopesheet:
             if "lr" in r[part]:
                 r[part]["lr"] = r[part]["lr"] * factor
     data["source"] = f"{ds.source} (max_lr={max_lr:g})"
-    return Dopesheet.from_dict(data)
+    return type(ds).from_dict(data)
