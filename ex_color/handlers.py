@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ex_color.data import DynamicWeightedRandomBatchSampler, levels
 from mini.atomic import atomic_write
-from mini.training import batch_inputs
+from mini.training.criteria import batch_inputs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
