@@ -38,11 +38,10 @@ from mini.training import (
     RunDir,
     RunDirError,
     Trainer,
-    claim_run_dir,
     distributed,
 )
 from mini.training.gate_handler import GateHandler
-from mini.training.run_dir import new_run_folder, run_folder_of
+from mini.training.run_dir import claim_run_dir, new_run_folder, run_folder_of
 from mini.training.watch import DopesheetWatcher
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,10 +23,10 @@ from mini.training import (
     ResumeWarning,
     RunDirError,
     Trainer,
-    claim_run_dir,
     load_checkpoint,
     run_lock,
 )
+from mini.training.run_dir import claim_run_dir
 from mini.training.run_lock import LOCK_FILE, process_start
 
 SHEET = "STEP,PHASE,lr,mse\n0,A,0.05,1\n9,,,\n"
