@@ -1,9 +1,7 @@
 """Turning what a user passes (a Timeline, a Dopesheet or a CSV path) into a Timeline.
 
 A path is read only once the loop knows its length, so that steps written in epochs or as
-fractions of the run (``2ep``, ``50%``) can be resolved. Whether the installed parser takes
-``steps_per_epoch``/``total_steps`` is checked here, in one place, so the adapters work with
-parsers that predate time units (they then read plain step numbers only).
+fractions of the run (``2ep``, ``50%``) can be resolved from it.
 """
 
 from __future__ import annotations

@@ -361,7 +361,11 @@ class Trainer:
         self.current_step = state.step
         self._snapshot.take(self._iters.cycle_state(state.phase))
         engine = self.engine
-        queued = engine.enter_events(state)
+        queued = None
+        if state.is_phase_start or state.actions or engine.queued or engine.clamp:
+            queued = engine.enter_events(state)
+        else:  # most steps: no phase start, no action
+            engine.entered = state.step
         if queued:
             self._extras.setdefault("fired", []).extend(queued)
         if self._distributed and (state.actions or queued):
