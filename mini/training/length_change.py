@@ -33,9 +33,7 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def already_fired(
-    history: Iterable[tuple[int, str]], new: Dopesheet, step: int
-) -> dict[str, int]:
+def already_fired(history: Iterable[tuple[int, str]], new: Dopesheet, step: int) -> dict[str, int]:
     """How many of each action's occurrences after ``step`` in ``new`` stand for ones that
     already fired (the new schedule moved them later): those are skipped."""
     fired: dict[str, int] = {}

@@ -113,7 +113,7 @@ def test_a_path_is_read_at_started(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("STEP,lr,lr-head\n0,0.1,0.2\n19,0.001,0.002\n")
     engine, handler, *_, lrs, _ = supervised(path)
-    with pytest.raises(RuntimeError, match="read when the run.s length is known"):
+    with pytest.raises(RuntimeError, match=r"read when the run.s length is known"):
         handler.timeline  # noqa: B018
     engine.run(data(10), max_epochs=2)
     assert lrs == expected(Dopesheet.from_csv(path))

@@ -161,7 +161,7 @@ def test_a_path_is_read_when_training_starts(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("STEP,lr,lr-head,w\n0,0.1,0.2,1\n19,0.001,0.002,1\n")
     cb = DopesheetCallback(path)
-    with pytest.raises(RuntimeError, match="read when the run.s length is known"):
+    with pytest.raises(RuntimeError, match=r"read when the run.s length is known"):
         cb.timeline  # noqa: B018
     module = Module(cb)
     fit(cb, module, data(20), max_steps=20)
