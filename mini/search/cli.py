@@ -100,8 +100,8 @@ def _without_out(argv: list[str]) -> list[str]:
 
 @dataclass
 class ExampleRun:
-    """A run function that trains one trial as ``main(argv + --schedule <trial>.csv --out
-    <trial folder>)`` and returns its summary (picklable, for worker processes)."""
+    """A run function that trains one trial as ``main(argv + --schedule trial-N.csv --out
+    trial-N/)`` and returns its summary (picklable, for worker processes)."""
 
     main: Callable[[list[str]], Mapping[str, Any]]
     argv: list[str]
@@ -109,9 +109,10 @@ class ExampleRun:
 
     def __call__(self, ds: Dopesheet, reporter: Reporter) -> dict[str, Any]:
         trial = self.folder / "trials" / f"trial-{reporter.number:04d}"
-        trial.mkdir(parents=True, exist_ok=True)
-        ds.to_csv(trial / "schedule.csv")
-        argv = [*self.argv, "--schedule", str(trial / "schedule.csv"), "--out", str(trial),
+        schedule = trial.with_suffix(".csv")  # beside the run folder: it holds only the run
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        ds.to_csv(schedule)
+        argv = [*self.argv, "--schedule", str(schedule), "--out", str(trial),
                 "--no-video", "--overwrite"]  # fmt: skip
         try:
             summary = self.main(argv)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +171,15 @@ def tune_search(
             ),
         )
     interrupted = False
+    sigint = signal.getsignal(signal.SIGINT)  # Tune installs its own; the caller's comes back
     try:
         grid = tuner.fit()
     except KeyboardInterrupt:
         interrupted = True
         grid = tune.Tuner.restore(str(path), trainable=trainable).get_results()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint)
     rows = rows_from_grid(grid, sheet.search, objectives)
     return rows, interrupted, {"backend": "ray", "search_alg": search_alg, "tune_folder": str(path)}
 

@@ -137,7 +137,10 @@ def test_a_full_disk_advises_resume_only_when_a_checkpoint_exists(capsys, checkp
         raise OutputError(28, "no space left on device writing out/checkpoints/step-0002000.pt")
 
     trainer = SimpleNamespace(
-        fit=full, out_dir=Path("out"), last_checkpoint=checkpoint and Path(checkpoint)
+        fit=full,
+        out_dir=Path("out"),
+        last_checkpoint=checkpoint and Path(checkpoint),
+        timeline=None,
     )
     with pytest.raises(SystemExit) as info:
         fit(trainer, None)
