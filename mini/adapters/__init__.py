@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mini.adapters._schedule import parser_time_units, read_dopesheet, to_timeline
+from mini.adapters._schedule import read_dopesheet, to_timeline
 from mini.adapters.base import ScheduleAdapter
 from mini.adapters.lr_scheduler import DopesheetLR
 
@@ -21,7 +21,6 @@ __all__ = [
     "DopesheetHandler",
     "DopesheetLR",
     "ScheduleAdapter",
-    "parser_time_units",
     "read_dopesheet",
     "to_timeline",
 ]

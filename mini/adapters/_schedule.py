@@ -6,20 +6,12 @@ fractions of the run (``2ep``, ``50%``) can be resolved from it.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 
 from mini.temporal import Dopesheet, Timeline
 
 ScheduleSource = Timeline | Dopesheet | str | os.PathLike[str]
-TIME_UNIT_ARGUMENTS = ("steps_per_epoch", "total_steps")
-
-
-def parser_time_units() -> tuple[str, ...]:
-    """The time-unit keyword arguments ``Dopesheet.from_csv`` accepts (empty if none)."""
-    params = inspect.signature(Dopesheet.from_csv).parameters
-    return tuple(name for name in TIME_UNIT_ARGUMENTS if name in params)
 
 
 def read_dopesheet(
@@ -28,14 +20,13 @@ def read_dopesheet(
     steps_per_epoch: int | float | None = None,
     total_steps: int | float | None = None,
 ) -> Dopesheet:
-    """``Dopesheet.from_csv(path)``, passing the run's length where the parser takes it.
+    """``Dopesheet.from_csv(path)`` with the run's length for ``ep`` and ``%`` steps.
 
     Unknown or infinite lengths (an iterable dataset, ``max_epochs=-1``) are left out.
     """
-    known = parser_time_units()
     kwargs: dict[str, int] = {}
     for name, value in (("steps_per_epoch", steps_per_epoch), ("total_steps", total_steps)):
-        if name in known and value is not None and math.isfinite(value) and value > 0:
+        if value is not None and math.isfinite(value) and value > 0:
             kwargs[name] = int(value)
     return Dopesheet.from_csv(path, **kwargs)
 

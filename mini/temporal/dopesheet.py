@@ -9,21 +9,17 @@ with file, line, column and fix, as a :class:`~mini.temporal.errors.DopesheetErr
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
-import hashlib
-import html
-import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mini.atomic import atomic_write
+from mini.temporal import sheet_forms
 from mini.temporal.errors import DopesheetError, DopesheetWarning, ProblemCollector
 from mini.temporal.gate_rows import GATE, RowGate, check_gate_steps
 from mini.temporal.grammar import Units
@@ -214,7 +210,7 @@ class Dopesheet:
     ) -> Dopesheet:
         parser = SheetParser(source, units)
         records = records_for(parser.problems)
-        with _paused_gc():
+        with sheet_forms.paused_gc():
             rows = list(parser.rows(records))
         for message in parser.warnings:
             warnings.warn(message, DopesheetWarning, stacklevel=3)
@@ -410,47 +406,12 @@ class Dopesheet:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able description (for experiment loggers and checkpoints)."""
-        return {
-            "source": self.source,
-            "steps": self.n_steps,
-            "specs": {
-                n: {"space": s.space, "interpolator": s.interpolator} for n, s in self.specs.items()
-            },
-            "phases": [{"name": p.name, "start": p.start, "end": p.end} for p in self.phases],
-            "rows": [
-                {
-                    "step": r.step,
-                    "lines": list(r.lines),
-                    "phase": r.phase,
-                    "actions": list(r.actions),
-                    "values": dict(r.values),
-                    "curves": dict(r.curves),
-                    "arrivals": dict(r.arrivals),
-                }
-                for r in self.rows
-            ],
-        } | ({"gates": [g.to_dict() for g in self.gates]} if self.gates else {})
+        return sheet_forms.plain(self)
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 of the resolved schedule (independent of file name, line numbers, layout).
-
-        The canonical form is frozen (checkpoints store the hash): rows without curves or jump
-        keys hash as they did before those existed.
-        """
-        canon = {
-            "props": {
-                n: {"space": s.space, "interpolator": s.interpolator} for n, s in self.specs.items()
-            },
-            "rows": [
-                {"step": r.step, "phase": r.phase, "actions": list(r.actions)}
-                | {"values": dict(r.values)}
-                | ({"curves": dict(r.curves)} if r.curves else {})
-                | ({"arrivals": dict(r.arrivals)} if r.arrivals else {})
-                for r in self.rows
-            ],
-        } | ({"gates": {str(g.step): str(g.gate) for g in self.gates}} if self.gates else {})
-        return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()
+        """SHA-256 of the resolved schedule (independent of file name, line numbers, layout)."""
+        return sheet_forms.content_hash(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dopesheet) and self.content_hash == other.content_hash
@@ -458,20 +419,14 @@ class Dopesheet:
     __hash__ = None  # type: ignore[assignment]
 
     def to_markdown(self) -> str:
-        df = self.as_df()
-        cells = [[_fmt(v) for v in row] for row in df.itertuples(index=False, name=None)]
-        head = [str(c) for c in df.columns]
-        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
-        return "\n".join(lines)
+        """The resolved keyframes as a Markdown table."""
+        return sheet_forms.markdown(self)
 
     def _repr_markdown_(self) -> str:
         return f"**Dopesheet** `{self.source}`: {self.n_steps} steps\n\n{self.to_markdown()}"
 
     def _repr_html_(self) -> str:
-        table = self.as_df().to_html(index=False, na_rep="", escape=True)
-        title = html.escape(self.source)
-        return f"<p><b>Dopesheet</b> <code>{title}</code>: {self.n_steps} steps</p>{table}"
+        return sheet_forms.html_table(self)
 
     def __repr__(self) -> str:
         specs = ", ".join(s.header for s in self.specs.values())
@@ -484,24 +439,3 @@ class Dopesheet:
 def _parse_kept(cls: type[Dopesheet], source: str, units: Units, kept: Records) -> Dopesheet:
     """Parse records kept from a first reading (a search space filled in)."""
     return cls._parse(lambda _: kept, source, units)
-
-
-@contextlib.contextmanager
-def _paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building rows that all survive: it would scan
-    them again and again (a quarter of the time for a 50 MB sheet)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)

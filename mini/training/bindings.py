@@ -31,9 +31,3 @@ def lr_targets(
         if prop is not None:
             out.append((group, prop))
     return out
-
-
-def apply_lr(targets: list[tuple[dict[str, Any], str]], values: dict[str, float]) -> None:
-    """Set each target group's ``lr`` from this step's property values."""
-    for group, prop in targets:
-        group["lr"] = values[prop]

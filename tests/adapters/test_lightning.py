@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mini.adapters import parser_time_units
 from mini.temporal import Dopesheet, realize
 from mini.training import ConfigError
 from tests.adapters.sheets import EVENT_NAMES, ORDER, ORDER_EVENTS, recorder
@@ -168,10 +167,6 @@ def test_a_path_is_read_when_training_starts(tmp_path):
     assert module.lrs == expected(Dopesheet.from_csv(path))
 
 
-@pytest.mark.skipif(
-    "steps_per_epoch" not in parser_time_units(),
-    reason="Dopesheet.from_csv does not resolve epochs yet (the time-units parser is not merged)",
-)
 def test_epoch_steps_are_resolved_with_lightnings_steps_per_epoch(tmp_path):
     path = tmp_path / "epochs.csv"
     path.write_text("STEP,PHASE,lr,lr-head,w\n0,A,0.1,0.1,1\n2ep,B,,,\n4ep,,0.001,0.001,1\n")
