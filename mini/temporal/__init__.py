@@ -35,9 +35,8 @@ from mini.temporal.interpolators import (
     interpolator_names,
     register_interpolator,
 )
-from mini.temporal.overrides import Override, Quintic
 from mini.temporal.realize import realize
-from mini.temporal.spec import Phase, PropSpec, Row, Space
+from mini.temporal.spec import Phase, PropSpec
 from mini.temporal.timeline import ScheduleTooLargeError, State, Timeline, UnknownPropertyError
 
 __all__ = [
@@ -54,14 +53,10 @@ __all__ = [
     "GatedTimeline",
     "Interpolator",
     "Opening",
-    "Override",
     "Phase",
     "Problem",
     "PropSpec",
-    "Quintic",
-    "Row",
     "ScheduleTooLargeError",
-    "Space",
     "State",
     "Timeline",
     "UnknownPropertyError",

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mini.temporal import MINJERK, Dopesheet, PropSpec, Quintic, Timeline, realize
+from mini.temporal import MINJERK, Dopesheet, PropSpec, Timeline, realize
 from mini.temporal.curves import PropCurve, Steps, key_curves
+from mini.temporal.overrides import Quintic
 
 MAX = sys.float_info.max
 

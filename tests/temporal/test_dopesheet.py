@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, Phase, PropSpec, Row
+from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, Phase, PropSpec
+from mini.temporal.spec import Row
 
 from .strategies import dopesheet_text
 

@@ -9,8 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
-from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, PropSpec, Row, realize
+from mini.temporal import Dopesheet, DopesheetError, DopesheetWarning, PropSpec, realize
 from mini.temporal.check import check_csv
+from mini.temporal.spec import Row
 
 RESTARTS = "STEP,lr:log:cosine\n0,1e-3\n200,1e-5|1e-3\n300,2e-5 | 5e-4 linear\n400,1e-5\n"
 
