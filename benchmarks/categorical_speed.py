@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from mini.temporal import Dopesheet, Timeline, realize
-from vq.categorical_metrics import CRITERIA
-from vq.categorical_run import CategoricalRun, build, make_optimizer, refresh_codes
-from vq.synthetic import synthetic_table
+from vq.tokenizer.metrics import CRITERIA
+from vq.tokenizer.run import CategoricalRun, build, make_optimizer, refresh_codes
+from vq.tokenizer.synthetic import synthetic_table
 
 SCHEDULE = Path(__file__).resolve().parent.parent / "schedules" / "categorical-vq.csv"
 

@@ -1,7 +1,7 @@
 """The planted-structure suite: does the categorical tokenizer find structure we did not design?
 
-For every family of :data:`vq.synthetic.PLANTED_FAMILIES` and every seed, the table
-(:func:`vq.synthetic.planted_table`) is written to a CSV and tokenized exactly as a user would:
+For every family of :data:`vq.tokenizer.synthetic.PLANTED_FAMILIES` and every seed, the table
+(:func:`vq.tokenizer.synthetic.planted_table`) is written to a CSV and tokenized exactly as a user would:
 ``python -m examples.categorical_vq --data table.csv --mode M --no-video`` with every other
 setting at its default (no per-table tuning). The CSV carries no ground truth; the suite scores
 the categories in ``summary.json`` against the planted groups itself: adjusted Rand index over
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from vq.synthetic import PLANTED_FAMILIES, planted_table, write_csv
+from vq.tokenizer.synthetic import PLANTED_FAMILIES, planted_table, write_csv
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = ("static", "learnable")

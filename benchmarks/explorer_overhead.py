@@ -47,8 +47,8 @@ COUNT_CHANGES = """() => {
 
 
 def vq_setup(steps: int) -> tuple[Callable[[], Trainer], list[Any], Path]:
-    from vq import explore as vq_explore
-    from vq.experiment import build, make_optimizer
+    from vq.train.experiment import build, make_optimizer
+    from vq.viz import explore as vq_explore
 
     path = REPO / "schedules" / "vq-curriculum.csv"
     ds = Dopesheet.from_csv(path).scaled(steps)

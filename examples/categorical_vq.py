@@ -43,11 +43,11 @@ from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import CheckpointError, Trainer
 from mini.training.events import Event
-from vq.categorical_explore import panels as categorical_panels
-from vq.categorical_run import CategoricalRun, build, final_summary
-from vq.categorical_video import feature_labels, plot_assignment, render_assignment_video
-from vq.table_sources import load_table
-from vq.tabular import FeatureTable, TableError
+from vq.tokenizer.explore import panels as categorical_panels
+from vq.tokenizer.run import CategoricalRun, build, final_summary
+from vq.tokenizer.table_sources import load_table
+from vq.tokenizer.tabular import FeatureTable, TableError
+from vq.tokenizer.video import feature_labels, plot_assignment, render_assignment_video
 
 
 def _names(text: str | None) -> list[str]:
@@ -212,7 +212,7 @@ def train(argv: list[str] | None) -> dict:
 
 def encode(argv: list[str]) -> dict:
     """``encode --checkpoint CKPT [--data ...] --out tokens.npz``: tokens for every row."""
-    from vq.tokens import load_tokenizer, save_tokens
+    from vq.tokenizer.tokens import load_tokenizer, save_tokens
 
     p = argparse.ArgumentParser(prog="python -m examples.categorical_vq encode",
                                 description=encode.__doc__)  # fmt: skip

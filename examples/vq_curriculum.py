@@ -50,8 +50,10 @@ from examples.frames import frame_plan, recorded_frames
 from mini.search.cli import add_search_arguments, run_search
 from mini.temporal import Timeline, plot_timeline, realize
 from mini.training import LatentRecorder, Trainer
-from vq.data import test_as_validation, with_test_split
-from vq.experiment import (
+from vq.quantizer import GRADIENTS, LEARN, RELAXATIONS
+from vq.residual import quantizer_levels
+from vq.train.data import test_as_validation, with_test_split
+from vq.train.experiment import (
     VQExperiment,
     build,
     codebook_probe,
@@ -59,11 +61,9 @@ from vq.experiment import (
     summarize,
     without_actions,
 )
-from vq.explore import panels as vq_panels
-from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
-from vq.quantizer import GRADIENTS, LEARN, RELAXATIONS
-from vq.residual import quantizer_levels
-from vq.video import codebook_animation
+from vq.viz.explore import panels as vq_panels
+from vq.viz.plots import class_examples, plot_codebook_health, plot_reconstructions
+from vq.viz.video import codebook_animation
 
 TARGETS_CONFIG: dict[str, object] = {
     "schedule": REPO / "schedules" / "vq-targets.csv",

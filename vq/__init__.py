@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 # torch plus the quantizer (no scikit-learn, pandas, rich or trainer): the data, health and wiring
 # modules pull those in only when asked for.
 _EXPORTS = {
-    "Batches": "vq.data",
-    "Digits": "vq.data",
-    "load_digits_split": "vq.data",
-    "HealthMonitor": "vq.health",
-    "RefreshHandler": "vq.health",
-    "HeldOutMetrics": "vq.heldout",
-    "heldout_metrics": "vq.heldout",
+    "Batches": "vq.train.data",
+    "Digits": "vq.train.data",
+    "load_digits_split": "vq.train.data",
+    "HealthMonitor": "vq.train.health",
+    "RefreshHandler": "vq.train.health",
+    "HeldOutMetrics": "vq.train.heldout",
+    "heldout_metrics": "vq.train.heldout",
     "CodebookHealth": "vq.metrics",
     "code_counts": "vq.metrics",
     "codebook_health": "vq.metrics",
@@ -63,30 +63,30 @@ _EXPORTS = {
     "ResidualOutput": "vq.residual",
     "ResidualVQ": "vq.residual",
     "quantizer_levels": "vq.residual",
-    "recon_mse": "vq.criteria",
-    "vq_loss": "vq.criteria",
-    "vq_term": "vq.criteria",
-    "bind_quantizer": "vq.wiring",
-    "quantizer_bindings": "vq.wiring",
+    "recon_mse": "vq.train.criteria",
+    "vq_loss": "vq.train.criteria",
+    "vq_term": "vq.train.criteria",
+    "bind_quantizer": "vq.train.wiring",
+    "quantizer_bindings": "vq.train.wiring",
     # the categorical tokenizer (docs/categorical.md)
-    "FeatureAssignment": "vq.assignment",
-    "assignment_imbalance": "vq.assignment",
-    "assignment_overlap": "vq.assignment",
-    "near_hard_fraction": "vq.assignment",
-    "CategoricalConfig": "vq.categorical",
-    "CategoricalVQ": "vq.categorical",
-    "canonical_correlation": "vq.categorical_metrics",
-    "inter_category_orthogonality": "vq.categorical_metrics",
-    "discover_categories": "vq.discovery",
-    "synthetic_table": "vq.synthetic",
-    "FeatureTable": "vq.tabular",
-    "TableError": "vq.tabular",
-    "load_table": "vq.table_sources",
-    "read_table": "vq.tabular",
-    "split_table": "vq.tabular",
-    "Tokenizer": "vq.tokens",
-    "load_tokenizer": "vq.tokens",
-    "save_tokens": "vq.tokens",
+    "FeatureAssignment": "vq.tokenizer.assignment",
+    "assignment_imbalance": "vq.tokenizer.assignment",
+    "assignment_overlap": "vq.tokenizer.assignment",
+    "near_hard_fraction": "vq.tokenizer.assignment",
+    "CategoricalConfig": "vq.tokenizer.model",
+    "CategoricalVQ": "vq.tokenizer.model",
+    "canonical_correlation": "vq.tokenizer.metrics",
+    "inter_category_orthogonality": "vq.tokenizer.metrics",
+    "discover_categories": "vq.tokenizer.discovery",
+    "synthetic_table": "vq.tokenizer.synthetic",
+    "FeatureTable": "vq.tokenizer.tabular",
+    "TableError": "vq.tokenizer.tabular",
+    "load_table": "vq.tokenizer.table_sources",
+    "read_table": "vq.tokenizer.tabular",
+    "split_table": "vq.tokenizer.tabular",
+    "Tokenizer": "vq.tokenizer.tokens",
+    "load_tokenizer": "vq.tokenizer.tokens",
+    "save_tokens": "vq.tokenizer.tokens",
 }
 
 __all__ = [
@@ -159,19 +159,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from vq.assignment import (
-        FeatureAssignment,
-        assignment_imbalance,
-        assignment_overlap,
-        near_hard_fraction,
-    )
-    from vq.categorical import CategoricalConfig, CategoricalVQ
-    from vq.categorical_metrics import canonical_correlation, inter_category_orthogonality
-    from vq.criteria import recon_mse, vq_loss, vq_term
-    from vq.data import Batches, Digits, load_digits_split
-    from vq.discovery import discover_categories
-    from vq.health import HealthMonitor, RefreshHandler
-    from vq.heldout import HeldOutMetrics, heldout_metrics
     from vq.metrics import (
         CodebookHealth,
         code_counts,
@@ -189,8 +176,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from vq.quantizer import QuantizerOutput, VectorQuantizer
     from vq.regularizers import orthogonality_penalty, topographic_penalty
     from vq.residual import ResidualOutput, ResidualVQ, quantizer_levels
-    from vq.synthetic import synthetic_table
-    from vq.table_sources import load_table
-    from vq.tabular import FeatureTable, TableError, read_table, split_table
-    from vq.tokens import Tokenizer, load_tokenizer, save_tokens
-    from vq.wiring import bind_quantizer, quantizer_bindings
+    from vq.tokenizer.assignment import (
+        FeatureAssignment,
+        assignment_imbalance,
+        assignment_overlap,
+        near_hard_fraction,
+    )
+    from vq.tokenizer.discovery import discover_categories
+    from vq.tokenizer.metrics import canonical_correlation, inter_category_orthogonality
+    from vq.tokenizer.model import CategoricalConfig, CategoricalVQ
+    from vq.tokenizer.synthetic import synthetic_table
+    from vq.tokenizer.table_sources import load_table
+    from vq.tokenizer.tabular import FeatureTable, TableError, read_table, split_table
+    from vq.tokenizer.tokens import Tokenizer, load_tokenizer, save_tokens
+    from vq.train.criteria import recon_mse, vq_loss, vq_term
+    from vq.train.data import Batches, Digits, load_digits_split
+    from vq.train.health import HealthMonitor, RefreshHandler
+    from vq.train.heldout import HeldOutMetrics, heldout_metrics
+    from vq.train.wiring import bind_quantizer, quantizer_bindings

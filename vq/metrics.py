@@ -113,7 +113,7 @@ def _unit_rows(x: Tensor) -> Tensor:
 def codebook_orthogonality(codes: Tensor) -> float:
     """Mean ``|cos|`` between distinct rows of ``codes`` ``(K, D)``, taken about the origin:
     0 when the codes are mutually orthogonal, 1 when they all lie on one line. ``nan`` with fewer
-    than two codes. Pass the codes a split actually uses (see :mod:`vq.heldout`); a zero code
+    than two codes. Pass the codes a split actually uses (see :mod:`vq.train.heldout`); a zero code
     counts as orthogonal to every other. ``K`` codes in ``D < K`` dimensions cannot all be
     orthogonal: random directions give about ``sqrt(2 / (π D))``."""
     k = codes.shape[0]

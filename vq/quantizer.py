@@ -46,7 +46,7 @@ class QuantizerOutput:
     has the input's shape without its last dimension. ``losses`` holds the *unweighted* terms
     (``commitment`` and, when the codebook learns by loss, ``codebook``); ``loss`` is their sum
     weighted by the quantizer's ``commitment`` and ``codebook_weight`` attributes. Wire one or the
-    other into the trainer, not both (see :mod:`vq.criteria`).
+    other into the trainer, not both (see :mod:`vq.train.criteria`).
     """
 
     quantized: Tensor

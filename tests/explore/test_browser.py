@@ -68,8 +68,8 @@ class Run:
 
 
 def vq_explorer(tmp_path: Path, fail_at: int | None = None):
-    from vq import explore as vq_explore
-    from vq.experiment import build, make_optimizer
+    from vq.train.experiment import build, make_optimizer
+    from vq.viz import explore as vq_explore
 
     torch.set_num_threads(1)
     ds = Dopesheet.from_csv(REPO / "schedules" / "vq-curriculum.csv").scaled(20_000)

@@ -36,9 +36,9 @@ pytestmark = [
 
 
 def categorical_explorer(tmp_path: Path) -> tuple[Controller, list]:
-    from vq.categorical_explore import panels
-    from vq.categorical_run import build
-    from vq.synthetic import synthetic_table
+    from vq.tokenizer.explore import panels
+    from vq.tokenizer.run import build
+    from vq.tokenizer.synthetic import synthetic_table
 
     torch.set_num_threads(1)
     table = synthetic_table(seed=0)

@@ -13,7 +13,7 @@ def run(code: str) -> subprocess.CompletedProcess:
 
 def test_the_explorer_and_its_panels_import_without_gradio():
     code = (
-        "import sys, mini.explore, mini.explore.controller, mini.explore.views, vq.explore, "
+        "import sys, mini.explore, mini.explore.controller, mini.explore.views, vq.viz.explore, "
         "ex_color.explore;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('gradio', 'playwright', 'fastapi')];"
         "print(bad); sys.exit(1 if bad else 0)"

@@ -105,7 +105,7 @@ def color(steps: int) -> tuple[Trainer, dict]:
 def vq(steps: int) -> tuple[Trainer, dict]:
     import pandas as pd
 
-    from vq.experiment import build, make_optimizer
+    from vq.train.experiment import build, make_optimizer
 
     exp = build(2, 16, 2, seed=0, batch_size=128, health_every=50)
     # reg-topographic compares every pair of a batch's samples: on each rank's half batch it is

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vq.assignment import (
+from vq.tokenizer.assignment import (
     FeatureAssignment,
     assignment_imbalance,
     assignment_overlap,

@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from mini.render import probe
-from vq.synthetic import synthetic_table, write_csv
+from vq.tokenizer.synthetic import synthetic_table, write_csv
 
 REPO = Path(__file__).parents[2]
 KEYS = {

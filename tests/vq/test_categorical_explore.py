@@ -12,11 +12,11 @@ import torch
 
 from mini.explore import Controller, PanelFailure
 from mini.temporal import Dopesheet, Timeline
-from vq import categorical_explore as ce
-from vq.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
-from vq.categorical_run import build
-from vq.categorical_video import feature_labels
-from vq.synthetic import synthetic_table
+from vq.tokenizer import explore as ce
+from vq.tokenizer.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
+from vq.tokenizer.run import build
+from vq.tokenizer.synthetic import synthetic_table
+from vq.tokenizer.video import feature_labels
 
 SCHEDULE = Path(__file__).parents[2] / "schedules" / "categorical-vq.csv"
 TABLE = synthetic_table(n_samples=300, group_sizes=(3, 3), distractors=1, seed=1)

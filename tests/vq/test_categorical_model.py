@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from mini.training.modes import eval_mode
-from vq.categorical import CategoricalConfig, CategoricalVQ, GroupedLinear
-from vq.categorical_metrics import (
+from vq.tokenizer.metrics import (
     CRITERIA,
     canonical_correlation,
     inter_category_orthogonality,
     validation_report,
 )
+from vq.tokenizer.model import CategoricalConfig, CategoricalVQ, GroupedLinear
 
 
 def small(fixed: list[int] | None = None, k: int = 3) -> CategoricalVQ:

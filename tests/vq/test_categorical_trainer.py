@@ -11,9 +11,9 @@ import torch
 
 from mini.temporal import Dopesheet, Timeline
 from mini.training import load_checkpoint
-from vq.categorical_run import build
-from vq.synthetic import synthetic_table
-from vq.tokens import load_tokenizer, save_tokens
+from vq.tokenizer.run import build
+from vq.tokenizer.synthetic import synthetic_table
+from vq.tokenizer.tokens import load_tokenizer, save_tokens
 
 SCHEDULE = Path(__file__).parents[2] / "schedules" / "categorical-vq.csv"
 

@@ -1,4 +1,4 @@
-"""vq.experiment: the example's wiring, the refresh ablation, summary figures, the video probe."""
+"""vq.train.experiment: the example's wiring, the refresh ablation, summary figures, the video probe."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 
 from mini.temporal import Dopesheet, Timeline
 from vq import ResidualVQ, quantizer_levels, reconstruction_quality, topographic_correlation
-from vq.experiment import build, codebook_probe, quantized_from, summarize, without_actions
 from vq.metrics import codebook_orthogonality
+from vq.train.experiment import build, codebook_probe, quantized_from, summarize, without_actions
 
 SCHEDULES = Path(__file__).parents[2] / "schedules"
 

@@ -10,9 +10,9 @@ import torch
 
 from mini.explore import Controller, PanelFailure
 from mini.temporal import Dopesheet, Timeline
-from vq import explore as vq_explore
-from vq.experiment import build, make_optimizer
 from vq.residual import quantizer_levels
+from vq.train.experiment import build, make_optimizer
+from vq.viz import explore as vq_explore
 
 SHEET = "STEP,PHASE,lr:log,recon,vq-blend,temperature:log,commitment\n0,A,2e-3,1,1,1e-4,0.25\n199,,,,,,\n"
 

@@ -12,7 +12,7 @@ import torch
 
 from examples import vq_curriculum
 from mini.temporal import Dopesheet
-from vq.experiment import ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN, build, make_optimizer
+from vq.train.experiment import ORTHOGONALITY_COLUMN, TOPOGRAPHIC_COLUMN, build, make_optimizer
 
 SCHEDULES = Path(__file__).parents[2] / "schedules"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from vq.plots import plot_codebook_health
+from vq.viz.plots import plot_codebook_health
 
 
 def _history(prefixes: tuple[str, ...]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Held-out metrics (vq.heldout), the orthogonality metric and its regulariser."""
+"""Held-out metrics (vq.train.heldout), the orthogonality metric and its regulariser."""
 
 from __future__ import annotations
 

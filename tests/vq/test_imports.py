@@ -24,7 +24,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 def test_vq_never_imports_ex_color_at_runtime() -> None:
     code = (
-        "import sys, vq, vq.health, vq.models, vq.wiring, vq.data;"
+        "import sys, vq, vq.train.health, vq.models, vq.train.wiring, vq.train.data;"
         "bad = [m for m in sys.modules if m == 'ex_color' or "
         "m.startswith(('ex_color.', 'matplotlib.pyplot'))];"
         "print(bad); sys.exit(1 if bad else 0)"

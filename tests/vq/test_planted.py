@@ -11,14 +11,14 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from mini.temporal import Dopesheet, Timeline
-from vq.discovery import (
+from vq.tokenizer.discovery import (
     chance_canonical_correlation,
     discover_categories,
     first_canonical_correlation,
     rank_correlation,
 )
-from vq.synthetic import PLANTED_FAMILIES, planted_table
-from vq.tabular import split_table
+from vq.tokenizer.synthetic import PLANTED_FAMILIES, planted_table
+from vq.tokenizer.tabular import split_table
 
 from .test_categorical_trainer import SCHEDULE
 
@@ -75,7 +75,7 @@ def test_static_discovery_finds_the_planted_groups(family: str, seed: int) -> No
 def test_static_discovery_splits_a_table_where_everything_correlates() -> None:
     """Breast-cancer correlates almost everywhere: merging alone leaves a group too rich for one
     3-D latent; discovery splits it for capacity."""
-    from vq.tabular import breast_cancer_table
+    from vq.tokenizer.tabular import breast_cancer_table
 
     d = discover_categories(split_table(breast_cancer_table()).train, 6)
     assert d.split >= 1 and d.k == 6
@@ -83,7 +83,7 @@ def test_static_discovery_splits_a_table_where_everything_correlates() -> None:
 
 @pytest.mark.slow
 def test_a_short_learnable_run_keeps_the_discovered_groups() -> None:
-    from vq.categorical_run import build, final_summary
+    from vq.tokenizer.run import build, final_summary
 
     torch.manual_seed(0)
     t = planted_table("monotone", 0)

@@ -1,4 +1,4 @@
-"""vq.plots: the codebook-health and reconstruction figures (the video: test_video.py)."""
+"""vq.viz.plots: the codebook-health and reconstruction figures (the video: test_video.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from vq.plots import class_examples, plot_codebook_health, plot_reconstructions
+from vq.viz.plots import class_examples, plot_codebook_health, plot_reconstructions
 
 
 def _history(levels: int = 2, steps: int = 100, every: int = 10) -> pd.DataFrame:

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vq.discovery import discover_categories
-from vq.synthetic import synthetic_table, write_csv
-from vq.table_sources import load_table
-from vq.tabular import (
+from vq.tokenizer.discovery import discover_categories
+from vq.tokenizer.synthetic import synthetic_table, write_csv
+from vq.tokenizer.table_sources import load_table
+from vq.tokenizer.tabular import (
     FeatureTable,
     TableError,
     breast_cancer_table,

@@ -1,4 +1,4 @@
-"""vq.video: projection, composite codes, layers, metric panels and the rendered codebook video."""
+"""vq.viz.video: projection, composite codes, layers, metric panels and the rendered codebook video."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PIL import Image
 from mini.render import FollowView, LatentAnimation
 from mini.render.stamps import StampedText
 from mini.temporal import Dopesheet, realize
-from vq.video import codebook_animation, composite_codes, metric_panels, projection
+from vq.viz.video import codebook_animation, composite_codes, metric_panels, projection
 
 SHEET = """STEP,PHASE,lr:log,recon,vq-blend,temperature:log
 0,Warm-up,1e-3,1,0,1

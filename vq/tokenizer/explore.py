@@ -26,9 +26,9 @@ from torch import Tensor
 
 from mini.explore.heatmap import heatmap
 from mini.explore.svg import PALETTE, Series, esc, legend, line_chart
-from vq.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
-from vq.categorical_run import CategoricalRun, Evaluator, category_names
-from vq.categorical_video import feature_labels
+from vq.tokenizer.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
+from vq.tokenizer.run import CategoricalRun, Evaluator, category_names
+from vq.tokenizer.video import feature_labels
 
 __all__ = [
     "AssignmentCurvesPanel",
@@ -39,12 +39,12 @@ __all__ = [
 ]
 
 NOISE_MARK = "#cbd5e1"
-NEAR_HARD = 0.9  # vq.assignment.near_hard_fraction's threshold
+NEAR_HARD = 0.9  # vq.tokenizer.assignment.near_hard_fraction's threshold
 TEMPERATURE = "assign-temperature"
 
 
 def find_evaluator(trainer: Any) -> Evaluator | None:
-    """The run's :class:`~vq.categorical_run.Evaluator`, found among the trainer's handlers
+    """The run's :class:`~vq.tokenizer.run.Evaluator`, found among the trainer's handlers
     (``None`` for a trainer without one)."""
     for handler in trainer.bus.handlers():
         owner = getattr(handler, "__self__", None)

@@ -31,8 +31,8 @@ from torch import Tensor
 from mini.training.criteria import batch_inputs
 from mini.training.modes import eval_mode
 from mini.training.result import Result
-from vq.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
 from vq.metrics import reconstruction_quality, topographic_correlation
+from vq.tokenizer.assignment import assignment_imbalance, assignment_overlap, near_hard_fraction
 
 
 def _standardised(latents: Tensor, eps: float = 1e-8) -> Tensor:

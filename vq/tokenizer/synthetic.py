@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vq.tabular import FeatureTable
+from vq.tokenizer.tabular import FeatureTable
 
 DEFAULT_GROUP_SIZES = (10, 8, 6, 5)
 DEFAULT_DISTRACTORS = 3

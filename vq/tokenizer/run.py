@@ -23,11 +23,11 @@ from mini.temporal import Dopesheet, Timeline
 from mini.training import PhaseData, Trainer
 from mini.training.events import Event
 from mini.training.progress import TrainingProgress
-from vq.categorical import CategoricalConfig, CategoricalVQ
-from vq.categorical_metrics import ASSIGN_CRITERIA, CRITERIA, validation_report
-from vq.data import Batches
-from vq.discovery import Discovery, discover_categories
-from vq.tabular import FeatureTable, SplitTable, check_table, split_table
+from vq.tokenizer.discovery import Discovery, discover_categories
+from vq.tokenizer.metrics import ASSIGN_CRITERIA, CRITERIA, validation_report
+from vq.tokenizer.model import CategoricalConfig, CategoricalVQ
+from vq.tokenizer.tabular import FeatureTable, SplitTable, check_table, split_table
+from vq.train.data import Batches
 
 log = logging.getLogger(__name__)
 
@@ -266,9 +266,9 @@ def build(
     discover_init: bool = True,
     seed: int = 0,
 ) -> CategoricalRun:
-    """Check and split ``table`` and build the run (raises :class:`~vq.tabular.TableError`
+    """Check and split ``table`` and build the run (raises :class:`~vq.tokenizer.tabular.TableError`
     for a table that cannot be tokenized, before anything trains). Static mode fixes the
-    categories :func:`~vq.discovery.discover_categories` finds on the training rows; learnable
+    categories :func:`~vq.tokenizer.discovery.discover_categories` finds on the training rows; learnable
     mode starts its assignment there (``discover_init``; ``False``: near-uniform logits)."""
     if mode not in ("static", "learnable"):
         raise ValueError(f"mode must be 'static' or 'learnable', got {mode!r}")

@@ -19,9 +19,9 @@ import torch
 from mini.atomic import atomic_write
 from mini.training import load_checkpoint
 from mini.training.modes import eval_mode
-from vq.categorical import CategoricalVQ
-from vq.categorical_run import TokenizerSpec, category_names
-from vq.tabular import FeatureTable, TableError
+from vq.tokenizer.model import CategoricalVQ
+from vq.tokenizer.run import TokenizerSpec, category_names
+from vq.tokenizer.tabular import FeatureTable, TableError
 
 
 @dataclass(eq=False)

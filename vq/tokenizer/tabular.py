@@ -2,8 +2,8 @@
 
 A table is one row per sample and one named numeric column per feature. It comes from the user
 (CSV, Parquet or ``.npz`` via :func:`read_table`), from scikit-learn's bundled breast-cancer and
-wine data (offline) or from the seeded generators in :mod:`vq.synthetic`;
-:func:`vq.table_sources.load_table` resolves a ``--data`` value to one of them.
+wine data (offline) or from the seeded generators in :mod:`vq.tokenizer.synthetic`;
+:func:`vq.tokenizer.table_sources.load_table` resolves a ``--data`` value to one of them.
 Every problem a table can have that would only surface as a NaN loss or a silent wrong answer
 mid-run (missing values, constant or non-numeric columns, too few rows) is a
 :class:`TableError` that names the file and column before anything trains.

@@ -1,7 +1,7 @@
 """The categorical VQ-VAE tokenizer: per-category encoders → residual quantizers → decoders.
 
 A sample ``x`` of ``F`` features becomes ``K × L`` tokens: category ``k`` encodes the features it
-owns (``x ⊙ A[:, k]``, ``A`` the :class:`~vq.assignment.FeatureAssignment`) into a
+owns (``x ⊙ A[:, k]``, ``A`` the :class:`~vq.tokenizer.assignment.FeatureAssignment`) into a
 ``latent_dim`` vector, its own :class:`~vq.residual.ResidualVQ` quantizes that with ``L``
 levels, and its own decoder reconstructs its features; the reconstruction of feature ``f`` is
 ``Σ_k A_fk · decoder_k(q_k)_f``. With a hard assignment the tokens of category ``k`` describe
@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mini.training.result import Result
-from vq.assignment import FeatureAssignment
 from vq.residual import ResidualVQ
+from vq.tokenizer.assignment import FeatureAssignment
 
 
 @dataclass(frozen=True)

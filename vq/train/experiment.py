@@ -18,14 +18,14 @@ from torch import Tensor
 
 from mini.temporal import Dopesheet, Timeline
 from mini.training import PhaseData, Trainer
-from vq.criteria import recon_mse, vq_term
-from vq.data import Batches, Digits, load_digits_split
-from vq.health import HealthMonitor, RefreshHandler
-from vq.heldout import evaluate_heldout
 from vq.models import VQAutoencoder, digits_vqvae
 from vq.regularizers import orthogonality_penalty, topographic_penalty
 from vq.residual import quantizer_levels
-from vq.wiring import bind_quantizer
+from vq.train.criteria import recon_mse, vq_term
+from vq.train.data import Batches, Digits, load_digits_split
+from vq.train.health import HealthMonitor, RefreshHandler
+from vq.train.heldout import evaluate_heldout
+from vq.train.wiring import bind_quantizer
 
 ORTHOGONALITY_COLUMN = "reg-orthogonality"
 """The dopesheet column that weights :func:`vq.orthogonality_penalty` (wired when present)."""
@@ -169,7 +169,7 @@ def summarize(model: VQAutoencoder, data: Digits, seed: int = 0) -> dict[str, An
     """The figures of ``summary.json``: held-out under plain keys, the training window under
     ``train_`` keys.
 
-    Held-out (:mod:`vq.heldout`, on the validation digits, eval mode, nearest codes):
+    Held-out (:mod:`vq.train.heldout`, on the validation digits, eval mode, nearest codes):
     ``levels`` (per level ``codes``, ``active``, ``dead``, ``utilization``, ``perplexity``,
     ``orthogonality``), ``utilization`` (mean over levels), ``recon_quality``,
     ``topographic_correlation``, ``orthogonality`` (worst level), ``cross_level_orthogonality``

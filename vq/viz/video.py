@@ -274,7 +274,7 @@ def codebook_animation(
     max_composites: int = 1024,
     view: FollowView | None = None,
 ) -> LatentAnimation:
-    """The animation of a run recorded with :func:`vq.experiment.codebook_probe` at ``steps``.
+    """The animation of a run recorded with :func:`vq.train.experiment.codebook_probe` at ``steps``.
 
     ``frames``: the recorder's ``frames`` (``latents``, ``codes``, ``codebook/i``,
     ``active/i``); with more than ``max_composites`` level-0 × level-1 pairs only the composite

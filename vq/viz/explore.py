@@ -23,9 +23,9 @@ import torch
 from torch import Tensor
 
 from mini.explore.svg import PALETTE, Points, esc, image_strip, legend, limits, scatter_chart
-from vq.experiment import codebook_probe
 from vq.metrics import perplexity
 from vq.residual import quantizer_levels
+from vq.train.experiment import codebook_probe
 
 __all__ = ["CodebookPanel", "HealthPanel", "Probe", "ReconstructionPanel", "active_codes", "panels"]
 
@@ -188,7 +188,7 @@ class HealthPanel:
 def panels(model: Any, val: Tensor, val_labels: Tensor, probe: int = 300, digits: int = 8) -> list[Any]:  # fmt: skip
     """The VQ explorer's panels for ``model`` on held-out digits ``val`` (``probe`` of them
     in the codebook plots; ``digits`` of distinct classes for the reconstructions)."""
-    from vq.plots import class_examples
+    from vq.viz.plots import class_examples
 
     n = min(probe, len(val))
     picks = class_examples(val_labels, per_class=1)[:digits]

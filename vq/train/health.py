@@ -1,7 +1,7 @@
 """Trainer handlers that watch and repair codebooks: :class:`HealthMonitor`, :class:`RefreshHandler`.
 
 Both take the quantizer they look after and subscribe themselves with ``attach(trainer)``.
-Held-out metrics (plain ``vq/...`` names) come from :mod:`vq.heldout`; numbers measured on
+Held-out metrics (plain ``vq/...`` names) come from :mod:`vq.train.heldout`; numbers measured on
 training batches are named ``vq/train/...``.
 """
 
@@ -18,11 +18,11 @@ from torch import Tensor, nn
 from mini.training.criteria import batch_inputs, default_forward
 from mini.training.modes import eval_mode
 from mini.training.result import Result, as_result
-from vq.criteria import recon_mse
-from vq.heldout import HeldOutMetrics, heldout_metrics
 from vq.metrics import effective_rank, reconstruction_quality, topographic_correlation
 from vq.quantizer import VectorQuantizer
 from vq.residual import ResidualVQ, quantizer_levels
+from vq.train.criteria import recon_mse
+from vq.train.heldout import HeldOutMetrics, heldout_metrics
 
 if TYPE_CHECKING:
     from mini.training.events import Event
@@ -43,7 +43,7 @@ class HealthMonitor:
 
     Subscribe with ``attach(trainer)``. With a ``validation`` batch (the held-out split) each
     call evaluates the model on it in eval mode, without gradients, and records the held-out
-    metrics of :mod:`vq.heldout` under plain names: per level ``i`` ``vq/l{i}/active``,
+    metrics of :mod:`vq.train.heldout` under plain names: per level ``i`` ``vq/l{i}/active``,
     ``/dead``, ``/utilization``, ``/perplexity``, ``/orthogonality``; ``vq/utilization``
     (mean over levels), ``vq/orthogonality`` (worst level), ``vq/cross_level_orthogonality``
     (residual VQ), ``vq/recon_quality``, ``vq/topographic``, ``vq/effective_rank`` and

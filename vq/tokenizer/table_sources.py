@@ -1,7 +1,7 @@
 """``--data`` names resolved to feature tables: the built-in ones or a file.
 
-Kept apart from :mod:`vq.tabular` (reading and checking tables) and :mod:`vq.synthetic` (the
-seeded generators, which build :class:`~vq.tabular.FeatureTable` s) so that neither of those
+Kept apart from :mod:`vq.tokenizer.tabular` (reading and checking tables) and :mod:`vq.tokenizer.synthetic` (the
+seeded generators, which build :class:`~vq.tokenizer.tabular.FeatureTable` s) so that neither of those
 imports the other's caller: the imports run one way, ``table_sources → synthetic → tabular``.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vq.synthetic import planted_table, planted_table_names, synthetic_table
-from vq.tabular import (
+from vq.tokenizer.synthetic import planted_table, planted_table_names, synthetic_table
+from vq.tokenizer.tabular import (
     FeatureTable,
     TableError,
     breast_cancer_table,

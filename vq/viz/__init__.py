@@ -1,0 +1,1 @@
+"""VQ visualisation: codebook plots, the codebook-evolution video, explorer panels."""
