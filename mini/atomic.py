@@ -49,7 +49,7 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
         return removed
     for p in folder.iterdir():
         m = _TEMP_NAME.match(p.name)
-        if m is None or not p.is_file() or _alive(int(m.group(1))):
+        if m is None or not p.is_file() or process_alive(int(m.group(1))):
             continue
         with contextlib.suppress(OSError):
             p.unlink()
@@ -57,7 +57,8 @@ def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (ours always does)."""
     if pid == os.getpid():
         return True
     try:

@@ -23,6 +23,7 @@ from mini.search.api import BACKENDS, search
 from mini.search.objectives import parse_objective
 from mini.search.trial import Reporter
 from mini.temporal import Dopesheet, DopesheetError
+from mini.temporal.cli import positive_int
 
 SEARCH_FLAGS = {"--search": 1, "--trials": 1, "--objective": 1, "--backend": 1, "--workers": 1,
                 "--sampler": 1, "--search-seed": 1}  # fmt: skip
@@ -39,16 +40,6 @@ def _objective(text: str) -> str:
     return text
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: use a number >= 1")
-    return value
-
-
 def add_search_arguments(p: argparse.ArgumentParser) -> None:
     """The search flags (see ``docs/search.md``)."""
     g = p.add_argument_group("search (docs/search.md)")
@@ -57,13 +48,13 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         help="search the ?lo..hi / ?{a b} cells of SHEET instead of training once; writes "
         "<out>/search/ (best.csv, trials.csv, summary.json, plots); run again to resume",
     )  # fmt: skip
-    g.add_argument("--trials", type=_at_least_one, default=30, help="trials to finish (30)")
+    g.add_argument("--trials", type=positive_int, default=30, help="trials to finish (30)")
     g.add_argument(
         "--objective", type=_objective, action="append", default=None, metavar="KEY:max|min",
         help="a key of the run's summary.json and its direction; repeat for a Pareto front",
     )  # fmt: skip
     g.add_argument("--backend", choices=BACKENDS, default="optuna")
-    g.add_argument("--workers", type=_at_least_one, default=1, help="trials at once (1)")
+    g.add_argument("--workers", type=positive_int, default=1, help="trials at once (1)")
     g.add_argument("--sampler", choices=("tpe", "random"), default="tpe")
     g.add_argument(
         "--search-seed", type=int, default=None, metavar="S",

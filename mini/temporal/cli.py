@@ -39,7 +39,8 @@ class UsageError(Exception):
     """A mistake on the command line or in what it asks for: printed as ``error: ...``."""
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (the flag's name comes from argparse's message)."""
     try:
         value = int(text)
     except ValueError:
@@ -311,10 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     units = argparse.ArgumentParser(add_help=False)
     units.add_argument(
-        "--steps-per-epoch", type=_positive_int, metavar="N", help="what 1ep means in STEP cells"
+        "--steps-per-epoch", type=positive_int, metavar="N", help="what 1ep means in STEP cells"
     )
     units.add_argument(
-        "--total-steps", type=_positive_int, metavar="N", help="the run length that % is a share of"
+        "--total-steps", type=positive_int, metavar="N", help="the run length that % is a share of"
     )
     p = sub.add_parser(
         "check", parents=[units], help="validate files; exit 1 listing every problem"
@@ -328,13 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, parents=[units], help=helptext)
         p.add_argument("file")
-        p.add_argument("--steps", type=_positive_int, metavar="N", help="rescale to N steps first")
+        p.add_argument("--steps", type=positive_int, metavar="N", help="rescale to N steps first")
         if name in ("plot", "realize"):
             p.add_argument(
                 "-o", "--output", required=True, metavar="FILE", help="output file, - for stdout"
             )
         if name == "plot":
-            p.add_argument("--dpi", type=_positive_int, default=120)
+            p.add_argument("--dpi", type=positive_int, default=120)
         p.set_defaults(run=fn)
     p = sub.add_parser(
         "from-pbt", help="turn a Ray Tune PBT policy log (pbt_policy_*.txt) into a dopesheet"
@@ -344,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="FILE", help="dopesheet CSV, - for stdout"
     )
     p.add_argument(
-        "--steps-per-iteration", type=_positive_int, default=1, metavar="N",
+        "--steps-per-iteration", type=positive_int, default=1, metavar="N",
         help="training steps per Tune iteration (a report): keys land at iteration × N",
     )  # fmt: skip
     p.add_argument(
@@ -352,9 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold: the value changes at the exploit step, as Tune replays it; smooth: a "
         "minimum-jerk move over --blend steps",
     )  # fmt: skip
-    p.add_argument("--blend", type=_positive_int, default=None, metavar="N", help="smooth: steps")
+    p.add_argument("--blend", type=positive_int, default=None, metavar="N", help="smooth: steps")
     p.add_argument("--log", action="append", default=[], metavar="KEY", help="log-space key")
-    p.add_argument("--iterations", type=_positive_int, default=None, help="end the run there")
+    p.add_argument("--iterations", type=positive_int, default=None, help="end the run there")
     p.set_defaults(run=cmd_from_pbt)
     return parser
 

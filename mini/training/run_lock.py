@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mini.atomic import process_alive
+
 LOCK_FILE = "run.lock"
 
 
@@ -55,16 +57,6 @@ def process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[-1].split()[19]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by another user
-        return True
-    return True
-
-
 def me() -> Holder:
     pid = os.getpid()
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
@@ -90,7 +82,7 @@ def is_stale(holder: Holder) -> bool:
     """Only a lock written on this host can be known stale: its process is gone or replaced."""
     if holder.host != socket.gethostname():
         return False
-    if not _alive(holder.pid):
+    if not process_alive(holder.pid):
         return True
     now = process_start(holder.pid)
     return holder.pid_start is not None and now is not None and now != holder.pid_start
