@@ -11,12 +11,12 @@ from mini.temporal import (
     MINJERK,
     Dopesheet,
     Interpolator,
-    Quintic,
     Timeline,
     get_interpolator,
     realize,
     register_interpolator,
 )
+from mini.temporal.overrides import Quintic
 
 TEXT = (
     "STEP,PHASE,ACTION,a,b:log,c::step-end\n0,One,go,0,1,0\n100,Two,,10,100,1\n200,,stop,0,0.01,2\n"
