@@ -247,7 +247,9 @@ def test_the_vq_explorer_in_a_browser(tmp_path, browser):
         other.click("#mx-reset")
         other.wait_for_selector(".mx-status[data-status=ready]", timeout=WAIT_MS)
         wait_until(lambda: step_count(other) == 0, "step 0 after Reset")
-        assert controller.run_number == 2 and "run 2" in other.inner_text(".mx-title")
+        assert controller.run_number == 2
+        # the title is refreshed with the panels, a poll after the status: wait for it too
+        wait_until(lambda: "run 2" in other.inner_text(".mx-title"), "the fresh run's title")
         toggle = other.locator("#mx-follow-lr input")
         wait_until(toggle.is_checked, "the toggles following the schedule again")
         wait_until(
