@@ -106,19 +106,22 @@ def search(
     if backend == "ray":
         from mini.search.ray_backend import tune_search
 
-        rows, interrupted, extra = tune_search(
+        rows, interrupted, extra, best = tune_search(
             folder, ds, run, objectives, trials, seed=seed, pruning=pruning, workers=workers,
             progress=progress, **ray_options,
         )  # fmt: skip
     else:
         if ray_options:
-            raise TypeError(f"options for the ray backend only: {', '.join(ray_options)}")
+            raise ValueError(
+                f"{', '.join(ray_options)}: option(s) of the ray backend (fix: add "
+                "backend='ray', or drop them)"
+            )
         rows, interrupted = _optuna(
             folder, ds, run, objectives, trials, seed, sampler, pruning, workers, progress
         )
-        extra = {"backend": "optuna", "sampler": sampler}
+        extra, best = {"backend": "optuna", "sampler": sampler}, None
     extra |= {"seconds": time.perf_counter() - t0}
-    return finish(folder, ds, rows, objectives, interrupted, extra, plots)
+    return finish(folder, ds, rows, objectives, interrupted, extra, plots, best)
 
 
 def finish(
@@ -129,9 +132,11 @@ def finish(
     interrupted: bool,
     extra: dict[str, Any],
     plots: bool,
+    best_sheet: Dopesheet | None = None,
 ) -> SearchResult:
-    """Write the outputs and build the result (both backends)."""
-    summary = write_outputs(folder, ds, rows, objectives, extra=extra)
+    """Write the outputs and build the result (both backends). ``best_sheet`` is the best
+    trial's sheet when it is not its values filled in (PBT: the winner's lineage)."""
+    summary = write_outputs(folder, ds, rows, objectives, extra=extra, best_sheet=best_sheet)
     if plots:
         from mini.search.plots import save_plots
 
@@ -139,7 +144,9 @@ def finish(
     assert ds.search is not None
     frame = trials_frame(rows, list(ds.search.params), objectives)
     best_rows = ranked(rows, objectives)
-    best = ds.with_values(best_rows[0].values) if summary["best_trial"] is not None else None
+    best = None
+    if summary["best_trial"] is not None:
+        best = best_sheet if best_sheet is not None else ds.with_values(best_rows[0].values)
     if interrupted:
         log.warning("search interrupted: run it again with the same folder (%s) to resume", folder)
     return SearchResult(folder, best, summary, frame, interrupted)
