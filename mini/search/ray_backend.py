@@ -20,6 +20,7 @@ from typing import Any
 
 from mini.search.objectives import Objective
 from mini.search.outputs import TrialRow
+from mini.search.pbt import PBTSetupError
 from mini.search.trial import Pruning, Reporter, RunFn, run_trial
 from mini.temporal import Dopesheet
 from mini.temporal.search_cells import SearchSpace
@@ -103,7 +104,7 @@ def tune_search(
     progress: bool = True,
     resources: dict[str, float] | None = None,
     address: str | None = None,
-    search_alg: str = "optuna",
+    search_alg: str | None = None,
     scheduler: str | None = None,
     **pbt_options: Any,
 ) -> tuple[list[TrialRow], bool, dict[str, Any], Dopesheet | None]:
@@ -114,7 +115,8 @@ def tune_search(
     Args:
         resources: per trial, e.g. ``{"cpu": 1, "gpu": 0.5}`` (default one CPU).
         address: a Ray cluster to join (default: start a local Ray with ``workers`` CPUs).
-        search_alg: ``optuna`` (Tune's OptunaSearch, TPE, seeded) or ``random``.
+        search_alg: ``optuna`` (Tune's OptunaSearch, TPE, seeded; the default) or ``random``
+            (PBT: its population starts random, seeded).
         scheduler: ``fifo`` (every trial runs to the end), ``asha`` (stops trials from the
             values they report; the default with ``pruning``) or ``pbt`` (Population Based
             Training, :mod:`mini.search.pbt`; its initial population is random).
@@ -129,13 +131,19 @@ def tune_search(
         raise ValueError(
             "the ray backend searches one objective (fix: use the optuna backend for a Pareto front)"
         )
+    assert sheet.search is not None
+    objective = objectives[0]
+    pbt = check_scheduler(sheet, scheduler, pruning, trials, pbt_options)
+    if pbt is not None and search_alg not in (None, "random"):
+        raise PBTSetupError(
+            f"PBT starts from a random population, so search_alg={search_alg!r} has no part in "
+            "it (fix: drop search_alg)"
+        )
+    search_alg = search_alg or ("random" if pbt else "optuna")
     if search_alg not in SEARCH_ALGS:
         raise ValueError(
             f"unknown search_alg {search_alg!r} (fix: use one of {', '.join(SEARCH_ALGS)})"
         )
-    assert sheet.search is not None
-    objective = objectives[0]
-    pbt = check_scheduler(sheet, scheduler, pruning, trials, pbt_options)
     _init_ray(address, workers)
     if pbt is not None:
         from mini.search.pbt import pbt_trainable
@@ -212,7 +220,7 @@ def tune_search(
             signal.signal(signal.SIGINT, sigint)
     rows = rows_from_grid(grid, sheet.search, objectives)
     extra: dict[str, Any] = {
-        "backend": "ray", "search_alg": "random" if pbt else search_alg, "tune_folder": str(path),
+        "backend": "ray", "search_alg": search_alg, "tune_folder": str(path),
         "scheduler": "pbt" if pbt else ("asha" if pruning and scheduler != "fifo" else "fifo"),
     }  # fmt: skip
     best = None
@@ -235,7 +243,7 @@ def check_scheduler(
 ) -> Any:
     """Check the scheduler and its options before Ray starts; the PBT options when it is
     ``pbt`` (:class:`mini.search.pbt.PBT`), else ``None``."""
-    from mini.search.pbt import PBT, PBTSetupError, pbt_cells
+    from mini.search.pbt import PBT, pbt_cells
 
     if scheduler is not None and scheduler not in SCHEDULERS:
         raise PBTSetupError(

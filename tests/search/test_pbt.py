@@ -84,6 +84,7 @@ PBT_ON_RAY = {"backend": "ray", "scheduler": "pbt", "perturbation_interval": 10}
         (PBT_ON_RAY | {"resample_probability": 2}, "resample_probability must be between 0 and 1"),
         (PBT_ON_RAY | {"pruning": Pruning("q")}, "fix: drop pruning with scheduler='pbt'"),
         (PBT_ON_RAY | {"trials": 1}, "PBT needs a population of at least 2 trials"),
+        (PBT_ON_RAY | {"search_alg": "optuna"}, "random population, so search_alg='optuna'"),
         (PBT_ON_RAY | {"scheduler": "hyperband"}, "unknown scheduler 'hyperband' (fix: use one of"),
         ({"backend": "ray", "perturbation_interval": 10}, "(fix: add scheduler='pbt', or drop"),
         ({"scheduler": "pbt", "perturbation_interval": 10}, "(fix: add backend='ray', or drop"),

@@ -55,7 +55,7 @@ def test_asha_stops_trials_from_the_values_they_report(tmp_path):
     assert all("stopped by the scheduler" in r for r in t[t.state == "pruned"].reason)
 
 
-def test_pbt_writes_each_lineage_as_a_dopesheet_that_replays_the_values_it_ran(tmp_path):
+def test_pbt_writes_each_lineage_as_a_dopesheet_that_replays_the_values_it_ran(tmp_path, caplog):
     out = tmp_path / "s"
     result = search(
         runs.pbt_space(tmp_path), runs.Following(str(tmp_path)), "q:max", trials=4, out=out,
@@ -73,6 +73,8 @@ def test_pbt_writes_each_lineage_as_a_dopesheet_that_replays_the_values_it_ran(t
         assert [timeline[step].props for step, _ in ran] == [props for _, props in ran]
         exploited += len(sheet.keyframes("x")) > 1 or len(sheet.keyframes("rate")) > 1
     assert exploited >= 1  # PBT changed some trial's values while it trained
+    policies = list((out / "ray" / "tune").glob("pbt_policy_*.txt"))
+    assert len(policies) >= exploited and "using the trial's record" not in caplog.text
     best = Dopesheet.from_csv(out / "best.csv")
     assert best == Dopesheet.from_csv(out / "lineages" / f"trial-{s['best_trial']}.csv")
     assert result.best == best and main(["check", str(out / "best.csv")]) == 0
