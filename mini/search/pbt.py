@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from mini.search.objectives import Objective
 from mini.search.trial import Reporter, RunFn, run_trial
+from mini.search.tune_trials import trial_number
 from mini.temporal import Dopesheet
 from mini.temporal.pbt_policy import Policy, Transition, policy_dopesheet, read_policy
 from mini.temporal.search_cells import SearchParam
@@ -222,8 +223,6 @@ def pbt_trainable(
     or the one it exploits), run on the lineage's sheet, save the state with every report."""
     from ray import tune
 
-    from mini.search.ray_backend import trial_number
-
     assert sheet.search is not None
     objective = objectives[0]
     values = {name: float(config[name]) for name in sheet.search.params}
@@ -291,8 +290,6 @@ def export(
     """Write every finished trial's lineage as ``lineages/trial-N.csv`` and the winner's as
     ``best.csv``, from Tune's policy logs (``pbt_policy_<trial id>.txt``) and the exploit steps
     the trials recorded."""
-    from mini.search.ray_backend import trial_number
-
     (folder / "lineages").mkdir(parents=True, exist_ok=True)
     best, policy_file = None, None
     for r in grid:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import signal
 import threading
 from pathlib import Path
@@ -22,6 +21,7 @@ from mini.search.objectives import Objective
 from mini.search.outputs import TrialRow
 from mini.search.pbt import PBTSetupError
 from mini.search.trial import Pruning, Reporter, RunFn, run_trial
+from mini.search.tune_trials import trial_number
 from mini.temporal import Dopesheet
 from mini.temporal.search_cells import SearchSpace
 
@@ -309,19 +309,6 @@ def rows_from_grid(grid: Any, space: SearchSpace, objectives: list[Objective]) -
         }
         rows.append(TrialRow(number, state, values, objs, seconds, reason, scalars))
     return sorted(rows, key=lambda r: r.number)
-
-
-_TRIAL_DIR = re.compile(r"_[0-9a-f]{5,}(_\d{5})?_(\d+)(?:_|$)")
-
-
-def trial_number(trial_dir: str) -> int:
-    """Tune's index of a trial from its folder (``<trainable>_<id>_<index>_<config>_<date>``),
-    counted from 0. A search algorithm's ids are hex, its indices count from 1; Tune's own
-    sampling (PBT's population) writes ids ``<hex>_<5 digits>`` and counts from 0."""
-    m = _TRIAL_DIR.search(Path(trial_dir).name)
-    if m is None:
-        return 0
-    return int(m.group(2)) - (0 if m.group(1) else 1)
 
 
 def _reason(error: BaseException) -> str:

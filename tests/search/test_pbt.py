@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from mini.search import Pruning, search
 from mini.search.pbt import PBT, PBTSetupError, lineage_sheet
+from mini.search.tune_trials import trial_number
 from mini.temporal import Dopesheet, Timeline, realize
 
 from . import runs
@@ -121,3 +122,15 @@ def test_a_sheet_pbt_cannot_search_names_the_cell(tmp_path, sheet, message):
 
 def test_the_options_default_to_hold_with_blend_one_interval():
     assert PBT(8).transition == "hold" and PBT(8, "smooth").blend_steps == 8
+
+
+@pytest.mark.parametrize(
+    ("folder", "number"),
+    [
+        ("_trainable_0227282d_6_STEP_3=410,lr_2=0.0003_2026-12-07_22-12-52", 5),  # a searcher's
+        ("pbt_trainable_c416e_00003_3_rate_2=0.5000,x_2=1.6510_2026-12-07", 3),  # Tune's own
+        ("/tmp/s/ray/tune/pbt_trainable_c416e_00000_0_rate_2=0.3000", 0),
+    ],
+)
+def test_a_trial_is_numbered_from_0_whoever_named_its_folder(folder, number):
+    assert trial_number(folder) == number
