@@ -103,6 +103,13 @@ def pbt_cells(sheet: Dopesheet) -> list[SearchParam]:
     """The search cells PBT changes, after checking each keys a held value: not a STEP cell,
     and the only key of its property. Raises :class:`PBTSetupError` naming the cell."""
     assert sheet.search is not None
+    if sheet.gates:
+        g = sheet.gates[0]
+        raise PBTSetupError(
+            f"{sheet.search.source}:{g.line}:{g.column}: PBT keys values at training steps, and "
+            "a gate moves the schedule's clock away from them (fix: drop the GATE column for a "
+            "PBT search)"
+        )
     out = []
     for p in sheet.search:
         where = f"{sheet.search.source}:{p.line}:{p.column}"
@@ -272,26 +279,29 @@ def pbt_trainable(
 
 
 @dataclass
-class Export:
-    """What :func:`export` wrote: the winner's lineage sheet and the summary's PBT entries."""
+class Lineages:
+    """Every finished trial's lineage as a sheet (by trial number) and Tune's policy log of
+    it (only for the trials PBT perturbed), as :func:`export` wrote them."""
 
-    best: Dopesheet | None
-    summary: dict[str, Any]
+    sheets: dict[int, Dopesheet]
+    policies: dict[int, str]
+    options: PBT
+
+    def summary(self, best_trial: int | None) -> dict[str, Any]:
+        """What ``summary.json`` adds: the scheduler and the winner's policy log."""
+        o = self.options
+        return {
+            "scheduler": "pbt", "policy": self.policies.get(best_trial) if best_trial is not None
+            else None, "transition": o.transition, "perturbation_interval": o.interval,
+            "blend": o.blend_steps if o.transition == "smooth" else None,
+        }  # fmt: skip
 
 
-def export(
-    grid: Any,
-    folder: Path,
-    tune_folder: Path,
-    sheet: Dopesheet,
-    best_trial: int | None,
-    options: PBT,
-) -> Export:
-    """Write every finished trial's lineage as ``lineages/trial-N.csv`` and the winner's as
-    ``best.csv``, from Tune's policy logs (``pbt_policy_<trial id>.txt``) and the exploit steps
-    the trials recorded."""
+def export(grid: Any, folder: Path, tune_folder: Path, sheet: Dopesheet, options: PBT) -> Lineages:
+    """Write every finished trial's lineage as ``lineages/trial-N.csv``, from Tune's policy
+    logs (``pbt_policy_<trial id>.txt``) and the exploit steps the trials recorded."""
     (folder / "lineages").mkdir(parents=True, exist_ok=True)
-    best, policy_file = None, None
+    out = Lineages({}, {}, options)
     for r in grid:
         metrics = r.metrics or {}
         if "pbt_lineage" not in metrics or r.path is None:
@@ -299,18 +309,13 @@ def export(
         number = trial_number(r.path)
         recorded = [(int(s), dict(v)) for s, v in json.loads(metrics["pbt_lineage"])]
         path = tune_folder / f"pbt_policy_{metrics['trial_id']}.txt"
+        if path.exists():
+            out.policies[number] = str(path)
         lineage = _from_policy(path, recorded) if path.exists() else recorded
         ds = lineage_sheet(sheet, lineage, options.transition, options.blend_steps)
         ds.to_csv(folder / "lineages" / f"trial-{number}.csv")
-        if number == best_trial:
-            best, policy_file = ds, (str(path) if path.exists() else None)
-            ds.to_csv(folder / "best.csv")
-    summary = {
-        "scheduler": "pbt", "policy": policy_file, "transition": options.transition,
-        "perturbation_interval": options.interval,
-        "blend": options.blend_steps if options.transition == "smooth" else None,
-    }  # fmt: skip
-    return Export(best, summary)
+        out.sheets[number] = ds
+    return out
 
 
 def _from_policy(path: Path, recorded: Lineage) -> Lineage:

@@ -107,10 +107,10 @@ def tune_search(
     search_alg: str | None = None,
     scheduler: str | None = None,
     **pbt_options: Any,
-) -> tuple[list[TrialRow], bool, dict[str, Any], Dopesheet | None]:
+) -> tuple[list[TrialRow], bool, dict[str, Any], dict[int, Dopesheet] | None]:
     """Run ``trials`` Tune trials (``workers`` at once). Returns the trial rows, whether the
-    search was interrupted, what ``summary.json`` should add, and the best sheet when it is not
-    the best values filled in (PBT: the winner's lineage).
+    search was interrupted, what ``summary.json`` should add, and, for PBT, the sheet each
+    trial ran (its lineage, by trial number).
 
     Args:
         resources: per trial, e.g. ``{"cpu": 1, "gpu": 0.5}`` (default one CPU).
@@ -223,15 +223,15 @@ def tune_search(
         "backend": "ray", "search_alg": search_alg, "tune_folder": str(path),
         "scheduler": "pbt" if pbt else ("asha" if pruning and scheduler != "fifo" else "fifo"),
     }  # fmt: skip
-    best = None
-    if pbt is not None:
-        from mini.search.outputs import ranked
-        from mini.search.pbt import export
+    if pbt is None:
+        return rows, interrupted, extra, None
+    from mini.search.outputs import ranked
+    from mini.search.pbt import export
 
-        top = ranked(rows, objectives)
-        exported = export(grid, folder, path, sheet, top[0].number if top else None, pbt)
-        best, extra = exported.best, extra | exported.summary
-    return rows, interrupted, extra, best
+    lineages = export(grid, folder, path, sheet, pbt)
+    top = ranked(rows, objectives)
+    extra |= lineages.summary(top[0].number if top else None)
+    return rows, interrupted, extra, lineages.sheets
 
 
 def check_scheduler(

@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mini.search import Pruning, search
+from mini.search.objectives import parse_objective
+from mini.search.outputs import TrialRow
 from mini.search.pbt import PBT, PBTSetupError, lineage_sheet
+from mini.search.plots import plot_schedules
 from mini.search.tune_trials import trial_number
 from mini.temporal import Dopesheet, Timeline, realize
 
@@ -110,6 +113,10 @@ def test_bad_pbt_options_are_one_clear_error_before_ray_starts(tmp_path, options
             "STEP,x\n0,?0..1\n20,2\n",
             "pbt.csv:2:2: PBT changes held values, but x has 2 keys, so x@2 is one point of a curve",
         ),
+        (
+            "STEP,GATE,x\n0,,?0..1\n10,until loss < 1 max 50,\n20,,\n",
+            "pbt.csv:3:2: PBT keys values at training steps, and a gate moves the schedule's clock",
+        ),
     ],
 )
 def test_a_sheet_pbt_cannot_search_names_the_cell(tmp_path, sheet, message):
@@ -134,3 +141,17 @@ def test_the_options_default_to_hold_with_blend_one_interval():
 )
 def test_a_trial_is_numbered_from_0_whoever_named_its_folder(folder, number):
     assert trial_number(folder) == number
+
+
+def test_the_schedules_plot_draws_what_each_pbt_trial_ran():
+    lineage = [(0, {"x@2": 1.0, "rate@2": 0.1}), (10, {"x@2": -1.0, "rate@2": 0.5})]
+    ran = lineage_sheet(SHEET, lineage, "hold")
+    row = TrialRow(2, "complete", lineage[-1][1], [0.5], 1.0)
+    fig = plot_schedules([row], SHEET, [parse_objective("q:max")], sheets={2: ran})
+    lines = [(ln.get_xdata(), ln.get_ydata()) for ax in fig.axes for ln in ax.get_lines()]
+    switching = [
+        (steps, y)
+        for steps, y in lines
+        if set(y[steps < 10]) == {1.0} and set(y[steps >= 10]) == {-1.0}
+    ]
+    assert len(switching) == 1  # x as the trial ran it, not its last values filled in
