@@ -4,6 +4,7 @@ and the clear errors for options and sheets PBT cannot search."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
 import pytest
@@ -155,3 +156,15 @@ def test_the_schedules_plot_draws_what_each_pbt_trial_ran():
         if set(y[steps < 10]) == {1.0} and set(y[steps >= 10]) == {-1.0}
     ]
     assert len(switching) == 1  # x as the trial ran it, not its last values filled in
+
+
+def test_a_run_written_for_pbt_runs_unchanged_in_the_in_process_search(tmp_path):
+    result = search(
+        runs.pbt_space(tmp_path), runs.Following(str(tmp_path)), "q:max", trials=2,
+        out=tmp_path / "s", progress=False, plots=False,
+    )  # fmt: skip
+    assert result.summary["complete"] == 2 and "scheduler" not in result.summary
+    for n in range(2):  # each trial started at step 0 with no state and ran its filled sheet
+        assert [step for step, _ in json.loads((tmp_path / f"trial-{n}.json").read_text())] == list(
+            range(40)
+        )
