@@ -77,7 +77,9 @@ def search(
         run: ``run(dopesheet, reporter) -> metrics``: trains on a plain dopesheet and returns a
             dict holding each objective's key. It may call ``reporter.report(step, metrics)``
             along the way (pruning reads those values). A crash or a non-finite objective is a
-            failed trial; the search goes on.
+            failed trial; the search goes on. For Population Based Training it also starts at
+            ``reporter.start_step`` from ``reporter.state`` and reports with ``state=...``
+            (see :mod:`mini.search.pbt`).
         objective: ``"key:max"``/``"key:min"``, or several (a Pareto front).
         trials: how many trials should have finished in ``out`` (a resumed search runs only the
             rest).
@@ -91,7 +93,9 @@ def search(
             must then be a module-level function).
         progress: show a progress bar with the best value so far.
         plots: draw ``history.png``, ``values.png`` and ``schedules.png``.
-        **ray_options: for ``backend="ray"`` (see :func:`mini.search.ray_backend.tune_search`).
+        **ray_options: for ``backend="ray"``: ``resources``, ``address``, ``search_alg``,
+            ``scheduler`` (``"pbt"`` with ``perturbation_interval``, ``transition``, ...; see
+            :func:`mini.search.ray_backend.tune_search`).
     """
     ds = _sheet(sheet)
     objectives = objectives_of(objective)
@@ -106,19 +110,22 @@ def search(
     if backend == "ray":
         from mini.search.ray_backend import tune_search
 
-        rows, interrupted, extra = tune_search(
+        rows, interrupted, extra, sheets = tune_search(
             folder, ds, run, objectives, trials, seed=seed, pruning=pruning, workers=workers,
             progress=progress, **ray_options,
         )  # fmt: skip
     else:
         if ray_options:
-            raise TypeError(f"options for the ray backend only: {', '.join(ray_options)}")
+            raise ValueError(
+                f"{', '.join(ray_options)}: option(s) of the ray backend (fix: add "
+                "backend='ray', or drop them)"
+            )
         rows, interrupted = _optuna(
             folder, ds, run, objectives, trials, seed, sampler, pruning, workers, progress
         )
-        extra = {"backend": "optuna", "sampler": sampler}
+        extra, sheets = {"backend": "optuna", "sampler": sampler}, None
     extra |= {"seconds": time.perf_counter() - t0}
-    return finish(folder, ds, rows, objectives, interrupted, extra, plots)
+    return finish(folder, ds, rows, objectives, interrupted, extra, plots, sheets)
 
 
 def finish(
@@ -129,17 +136,22 @@ def finish(
     interrupted: bool,
     extra: dict[str, Any],
     plots: bool,
+    sheets: dict[int, Dopesheet] | None = None,
 ) -> SearchResult:
-    """Write the outputs and build the result (both backends)."""
-    summary = write_outputs(folder, ds, rows, objectives, extra=extra)
+    """Write the outputs and build the result (both backends). ``sheets`` are the sheets the
+    trials ran, by number, where they are not their values filled in (PBT: the lineages)."""
+    best_rows = ranked(rows, objectives)
+    best_sheet = sheets.get(best_rows[0].number) if sheets and best_rows else None
+    summary = write_outputs(folder, ds, rows, objectives, extra=extra, best_sheet=best_sheet)
     if plots:
         from mini.search.plots import save_plots
 
-        save_plots(folder, rows, ds, objectives)
+        save_plots(folder, rows, ds, objectives, sheets)
     assert ds.search is not None
     frame = trials_frame(rows, list(ds.search.params), objectives)
-    best_rows = ranked(rows, objectives)
-    best = ds.with_values(best_rows[0].values) if summary["best_trial"] is not None else None
+    best = None
+    if summary["best_trial"] is not None:
+        best = best_sheet if best_sheet is not None else ds.with_values(best_rows[0].values)
     if interrupted:
         log.warning("search interrupted: run it again with the same folder (%s) to resume", folder)
     return SearchResult(folder, best, summary, frame, interrupted)

@@ -6,13 +6,19 @@ An example adds two lines: ``add_search_arguments(parser)`` and, at the top of `
 ``if args.search: return run_search(main, argv, args, "recon_quality:max")``. Because a trial
 is exactly ``main(... --schedule trial.csv ...)``, running the example again with
 ``--schedule <out>/search/best.csv`` and the same flags reproduces the best trial.
+
+``--prune METRIC[:max|min]`` stops unpromising trials from a value the example's trainer
+computes at its steps (a loss, or what a handler records): every ``Trainer`` that fits during
+a trial reports it to the search every ``--prune-every`` steps (:func:`steps_reported`).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +27,16 @@ from rich.console import Console
 
 from mini.search.api import BACKENDS, search
 from mini.search.objectives import parse_objective
-from mini.search.trial import Reporter
+from mini.search.trial import Pruning, Reporter
 from mini.temporal import Dopesheet, DopesheetError
 from mini.temporal.cli import positive_int
 
 SEARCH_FLAGS = {"--search": 1, "--trials": 1, "--objective": 1, "--backend": 1, "--workers": 1,
-                "--sampler": 1, "--search-seed": 1}  # fmt: skip
+                "--sampler": 1, "--search-seed": 1, "--prune": 1, "--prune-every": 1}  # fmt: skip
 """The flags of a search (with how many values each takes), left out of each trial's argv."""
 
 console = Console(stderr=True)
+log = logging.getLogger(__name__)
 
 
 def _objective(text: str) -> str:
@@ -60,6 +67,76 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         "--search-seed", type=int, default=None, metavar="S",
         help="the sampler's seed (default: --seed)",
     )  # fmt: skip
+    g.add_argument(
+        "--prune", type=_prune_metric, default=None, metavar="METRIC[:max|min]",
+        help="stop unpromising trials from METRIC, a loss or recorded value of the training "
+        "steps (as in metrics.jsonl); min unless it is an objective or :max is given",
+    )  # fmt: skip
+    g.add_argument(
+        "--prune-every", type=positive_int, default=50, metavar="N",
+        help="report the --prune metric every N steps (50)",
+    )  # fmt: skip
+
+
+def _prune_metric(text: str) -> str:
+    key, sep, direction = text.rpartition(":")
+    if sep and direction not in ("max", "min"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the direction must be max or min, not {direction!r} (e.g. total:min)"
+        )
+    if not (key if sep else text):
+        raise argparse.ArgumentTypeError("name a metric, e.g. --prune total:min")
+    return text
+
+
+def pruning_of(text: str | None, objectives: list[str], every: int) -> Pruning | None:
+    """``--prune``/``--prune-every`` as :class:`Pruning`: ``min`` (a loss) unless the flag says
+    ``:max`` or the metric is an objective (then the objective's direction)."""
+    if text is None:
+        return None
+    key, sep, direction = text.rpartition(":")
+    if not sep:
+        key, direction = text, ""
+    if not direction:
+        goals = {o.key: o.direction for o in map(parse_objective, objectives)}
+        direction = goals.get(key, "min")
+    return Pruning(key, every=every, direction=direction)
+
+
+@contextmanager
+def steps_reported(reporter: Reporter, metric: str, every: int) -> Iterator[None]:
+    """While it is open, every ``Trainer`` that fits reports ``metric`` (its step's loss, or
+    a value a handler recorded that step) to ``reporter`` every ``every`` steps, so the search
+    can prune the trial (:class:`~mini.search.trial.TrialPruned` ends the fit). The examples
+    build their trainer inside ``main``, so it is installed around ``Trainer.fit``."""
+    from mini.training.trainer import Trainer
+
+    original = Trainer.fit
+    seen: set[str] = set()
+
+    def forward(event: Any) -> None:
+        found = {**(event.losses or {}), **(event.extras or {})}
+        seen.update(found)
+        if metric in found:
+            reporter.report(event.step, {metric: float(found[metric])})
+
+    def check(event: Any) -> None:
+        if seen and metric not in seen:
+            log.warning(
+                "--prune %s: the training steps record no %s (they record: %s); nothing was "
+                "pruned", metric, metric, ", ".join(sorted(seen)),
+            )  # fmt: skip
+
+    def fit(trainer: Trainer, *args: Any, **kwargs: Any) -> Any:
+        trainer.on("step-metrics", forward, every=every)
+        trainer.on("train-end", check)
+        return original(trainer, *args, **kwargs)
+
+    Trainer.fit = fit  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Trainer.fit = original  # type: ignore[method-assign]
 
 
 def trial_argv(argv: list[str]) -> list[str]:
@@ -97,6 +174,7 @@ class ExampleRun:
     main: Callable[[list[str]], Mapping[str, Any]]
     argv: list[str]
     folder: Path
+    prune: Pruning | None = None
 
     def __call__(self, ds: Dopesheet, reporter: Reporter) -> dict[str, Any]:
         trial = self.folder / "trials" / f"trial-{reporter.number:04d}"
@@ -106,7 +184,11 @@ class ExampleRun:
         argv = [*self.argv, "--schedule", str(schedule), "--out", str(trial),
                 "--no-video", "--overwrite"]  # fmt: skip
         try:
-            summary = self.main(argv)
+            if self.prune is None:
+                summary = self.main(argv)
+            else:
+                with steps_reported(reporter, self.prune.metric, self.prune.every):
+                    summary = self.main(argv)
         except SystemExit as e:  # the example reported the failure and exited
             raise RuntimeError(f"the run exited with status {e.code} (see {trial})") from None
         return dict(summary)
@@ -141,13 +223,14 @@ def run_search(
         sys.exit(2)
     folder = Path(args.out) / "search"
     flags = [f for f in trial_flags or [] if f not in argv] + trial_argv(argv)
-    run = ExampleRun(main, flags, folder)
     objectives = args.objective or [default_objective]
+    pruning = pruning_of(getattr(args, "prune", None), objectives, getattr(args, "prune_every", 50))
+    run = ExampleRun(main, flags, folder, pruning)
     seed = args.search_seed if args.search_seed is not None else args.seed
     try:
         result = search(
             sheet, run, objectives, args.trials, out=folder, seed=seed, sampler=args.sampler,
-            backend=args.backend, workers=args.workers,
+            backend=args.backend, workers=args.workers, pruning=pruning,
         )  # fmt: skip
     except ValueError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False)

@@ -122,9 +122,11 @@ def write_outputs(
     objectives: list[Objective],
     *,
     extra: dict[str, Any] | None = None,
+    best_sheet: Dopesheet | None = None,
 ) -> dict[str, Any]:
     """Write ``trials.csv``, ``summary.json`` and ``best.csv`` (plus ``front/trial-N.csv``
-    with several objectives) into ``folder``. Returns the summary."""
+    with several objectives) into ``folder``. Returns the summary. ``best_sheet``, when given,
+    is written as ``best.csv`` instead of the best values filled in (a PBT lineage)."""
     assert sheet.search is not None
     folder.mkdir(parents=True, exist_ok=True)
     names = list(sheet.search.params)
@@ -155,7 +157,8 @@ def write_outputs(
         summary["best_value"] = top.objectives[0] if single else top.objectives
         summary["best_trial"] = top.number
         summary["best_values"] = top.values
-        sheet.with_values(top.values).to_csv(folder / "best.csv")
+        chosen = best_sheet if best_sheet is not None else sheet.with_values(top.values)
+        chosen.to_csv(folder / "best.csv")
     if not single:
         summary["front"] = [
             {"trial": r.number, "objectives": r.objectives, "values": r.values} for r in front

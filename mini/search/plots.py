@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,15 @@ def plot_values(
 
 
 def plot_schedules(
-    rows: list[TrialRow], sheet: Dopesheet, objectives: list[Objective], top: int = 3
+    rows: list[TrialRow],
+    sheet: Dopesheet,
+    objectives: list[Objective],
+    top: int = 3,
+    sheets: Mapping[int, Dopesheet] | None = None,
 ) -> Any:
     """The nominal schedule with the band of each search cell, and the ``top`` best trials'
-    schedules drawn over it."""
+    schedules drawn over it (``sheets``: what a trial ran when it is not its values filled in,
+    a PBT lineage)."""
     assert sheet.search is not None
     fig = plot_timeline(
         sheet, title=f"{sheet.source}: the best {top} schedules over the nominal one"
@@ -100,7 +106,8 @@ def plot_schedules(
     groups = group_props(nominal) or [[]]
     axes = fig.axes[: len(groups)]
     for k, r in enumerate(ranked(rows, objectives)[:top]):
-        ds = sheet.with_values(r.values)
+        ran = (sheets or {}).get(r.number)
+        ds = ran if ran is not None else sheet.with_values(r.values)
         steps = sample_steps(ds, 1500)
         values = Timeline(ds).values_at(steps)
         label = f"#{r.number}: {objectives[0].key}={r.objectives[0]:.4g}"  # type: ignore[index]
@@ -114,7 +121,11 @@ def plot_schedules(
 
 
 def save_plots(
-    folder: Path, rows: list[TrialRow], sheet: Dopesheet, objectives: list[Objective]
+    folder: Path,
+    rows: list[TrialRow],
+    sheet: Dopesheet,
+    objectives: list[Objective],
+    sheets: Mapping[int, Dopesheet] | None = None,
 ) -> list[Path]:
     """``history.png``, ``values.png`` and ``schedules.png`` in ``folder`` (a plot that fails
     is logged, never fatal: the CSV and JSON outputs are what a search is for)."""
@@ -122,7 +133,7 @@ def save_plots(
     makers = {
         "history.png": lambda: plot_history(rows, objectives),
         "values.png": lambda: plot_values(rows, sheet, objectives[0]),
-        "schedules.png": lambda: plot_schedules(rows, sheet, objectives),
+        "schedules.png": lambda: plot_schedules(rows, sheet, objectives, sheets=sheets),
     }
     for name, make in makers.items():
         if name != "history.png" and not any(r.state == "complete" for r in rows):

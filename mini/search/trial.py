@@ -53,7 +53,12 @@ class Reporter:
     """Handed to the run function: ``reporter.report(step, {"val_loss": 0.3, ...})`` passes
     intermediate values to the search, which may raise :class:`TrialPruned` to stop the trial.
 
-    ``number`` is the trial's number and ``values`` its search values (for logging)."""
+    ``number`` is the trial's number and ``values`` its search values (for logging). For
+    Population Based Training (``scheduler="pbt"``) a run also resumes: it starts at
+    ``start_step`` from ``state`` (``None`` at the start of a trial), and passes its state
+    with each report (``report(step, metrics, state=...)``) so another trial can continue
+    from it. Other searches ignore both, so a run that never resumes works with them as it is.
+    """
 
     def __init__(
         self,
@@ -61,22 +66,34 @@ class Reporter:
         values: Mapping[str, float] | None = None,
         pruning: Pruning | None = None,
         sink: Report | None = None,
-        extra: Callable[[int, dict[str, float]], None] | None = None,
+        extra: Callable[[int, dict[str, float], Any], None] | None = None,
+        *,
+        start_step: int = 0,
+        state: Any = None,
     ):
         self.number = number
         self.values = dict(values or {})
         self.pruning = pruning
+        self.start_step = start_step
+        self.state = state
         self._sink = sink
         self._extra = extra
         self.reports = 0
 
-    def report(self, step: int, metrics: Mapping[str, float]) -> None:
+    def report(self, step: int, metrics: Mapping[str, float], state: Any = None) -> None:
         """Pass the metrics a run measured at ``step``; raises :class:`TrialPruned` when the
-        search decides to stop this trial."""
+        search decides to stop this trial.
+
+        Args:
+            step: the step just trained (a resumed run starts at ``step + 1``).
+            metrics: named numbers (the objective among them for PBT).
+            state: what the run needs to continue after ``step`` (model and optimiser state,
+                any picklable object); used by Population Based Training, ignored otherwise.
+        """
         self.reports += 1
         clean = {k: float(v) for k, v in metrics.items()}
         if self._extra is not None:
-            self._extra(step, clean)
+            self._extra(step, clean, state)
         p = self.pruning
         if p is None or self._sink is None or p.metric not in clean:
             return
@@ -110,12 +127,14 @@ def run_trial(
     run: RunFn,
     objectives: list[Objective],
     reporter: Reporter,
+    filled: Dopesheet | None = None,
 ) -> Outcome:
-    """Fill ``sheet`` with ``values``, call ``run`` and read the objectives. Never raises
-    except for ``KeyboardInterrupt``/``SystemExit`` (a crash is a failed trial)."""
+    """Fill ``sheet`` with ``values`` (or run on ``filled``, a PBT lineage), call ``run`` and
+    read the objectives. Never raises except for ``KeyboardInterrupt``/``SystemExit`` (a crash
+    is a failed trial)."""
     t0 = time.perf_counter()
     try:
-        ds = sheet.with_values(values)
+        ds = filled if filled is not None else sheet.with_values(values)
     except (DopesheetError, ValueError) as e:
         return Outcome("failed", reason=f"invalid schedule: {e}", seconds=time.perf_counter() - t0)
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mini.temporal import Dopesheet, Timeline
@@ -75,3 +77,40 @@ def interrupting(ds, reporter):  # type: ignore[no-untyped-def]
     if interrupting.calls == 3:  # type: ignore[attr-defined]
         raise KeyboardInterrupt
     return score(ds)
+
+
+PBT_SPACE = """STEP,PHASE,x,rate,w
+0,Train,?-2..2,?{0.1 0.3 0.5},0
++0.5,,,,1
+39,,,,
+"""
+
+
+def pbt_space(tmp_path: Path) -> Path:
+    path = tmp_path / "pbt-space.csv"
+    path.write_text(PBT_SPACE)
+    return path
+
+
+@dataclass
+class Following:
+    """A run PBT can resume: its state ``w`` follows ``x`` at ``rate`` per step (quality
+    ``-(w - 1)²``), and carries the props of every step run so far, which it writes to
+    ``<folder>/trial-N.json`` when it ends (a cloned state carries its donor's steps)."""
+
+    folder: str
+
+    def __call__(self, ds, reporter):  # type: ignore[no-untyped-def]
+        tl = Timeline(ds)
+        state = reporter.state or {"w": 0.0, "ran": []}
+        w, ran = state["w"], list(state["ran"])
+        assert len(ran) == reporter.start_step  # it continues exactly where the state stopped
+        for step in range(reporter.start_step, len(tl)):
+            props = tl[step].props
+            ran.append([step, props])
+            w += props["rate"] * (props["x"] - w)
+            if step % 5 == 4:
+                reporter.report(step, {"q": -((w - 1) ** 2)}, state={"w": w, "ran": ran})
+        path = Path(self.folder) / f"trial-{reporter.number}.json"
+        path.write_text(json.dumps(ran))
+        return {"q": -((w - 1) ** 2)}

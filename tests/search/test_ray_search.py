@@ -1,12 +1,17 @@
 """The Ray Tune backend on a local two-CPU Ray (one session for the module): the same
-outputs as the in-process search, failed trials recorded, ASHA stopping trials early."""
+outputs as the in-process search, failed trials recorded, ASHA stopping trials early, and
+Population Based Training whose lineages, written as dopesheets, replay what the trials ran."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from mini.search import Pruning, search
-from mini.temporal import Dopesheet
+from mini.temporal import Dopesheet, Timeline
+from mini.temporal.cli import main
 
 from . import runs
 
@@ -48,3 +53,30 @@ def test_asha_stops_trials_from_the_values_they_report(tmp_path):
     assert len(t) == 8 and (t.state == "pruned").sum() >= 1
     assert result.summary["pruned"] == (t.state == "pruned").sum()
     assert all("stopped by the scheduler" in r for r in t[t.state == "pruned"].reason)
+
+
+def test_pbt_writes_each_lineage_as_a_dopesheet_that_replays_the_values_it_ran(tmp_path, caplog):
+    out = tmp_path / "s"
+    result = search(
+        runs.pbt_space(tmp_path), runs.Following(str(tmp_path)), "q:max", trials=4, out=out,
+        backend="ray", workers=2, scheduler="pbt", perturbation_interval=10,
+        quantile_fraction=0.5, progress=False, plots=False,
+    )  # fmt: skip
+    s = result.summary
+    assert s["scheduler"] == "pbt" and s["complete"] == 4 and s["transition"] == "hold"
+    exploited = 0
+    for n in range(4):
+        ran = json.loads((tmp_path / f"trial-{n}.json").read_text())
+        sheet = Dopesheet.from_csv(out / "lineages" / f"trial-{n}.csv")
+        timeline = Timeline(sheet)
+        assert [step for step, _ in ran] == list(range(len(timeline))) == list(range(40))
+        assert [timeline[step].props for step, _ in ran] == [props for _, props in ran]
+        exploited += len(sheet.keyframes("x")) > 1 or len(sheet.keyframes("rate")) > 1
+    assert exploited >= 1  # PBT changed some trial's values while it trained
+    policies = list((out / "ray" / "tune").glob("pbt_policy_*.txt"))
+    assert len(policies) >= exploited and "using the trial's record" not in caplog.text
+    best = Dopesheet.from_csv(out / "best.csv")
+    assert best == Dopesheet.from_csv(out / "lineages" / f"trial-{s['best_trial']}.csv")
+    assert result.best == best and main(["check", str(out / "best.csv")]) == 0
+    if s["policy"] is not None:  # the winner was perturbed: Tune's log of it is named
+        assert Path(s["policy"]).name.startswith("pbt_policy_") and Path(s["policy"]).exists()
