@@ -3,7 +3,11 @@
 Each pair runs in fresh subprocesses side by side (the order alternating every round, so machine
 load hits both alike); each subprocess times its own import statement with
 ``time.perf_counter`` (interpreter start-up excluded) and prints it. Medians over the rounds and
-their ratio close each row:
+their ratio close each row. Bytecode caches are warm, as after an install's first import: the
+subprocesses write and read ``.pyc`` files under a temporary ``PYTHONPYCACHEPREFIX`` (so nothing
+is written into the checkout, and an environment's ``PYTHONDONTWRITEBYTECODE`` does not turn our
+side into a compile benchmark while numpy's and torch's installed caches are used), after one
+untimed warm-up import of each statement:
 
 - ``from vq import VectorQuantizer`` against ``import torch`` (the quantizer needs torch);
 - ``from vq import VQAutoencoder`` against ``import torch``;
@@ -19,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,9 +36,11 @@ PAIRS: list[tuple[str, str]] = [
 _TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
-def import_seconds(statement: str) -> float:
-    """Seconds a fresh interpreter (run in this checkout) takes to execute ``statement``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def import_seconds(statement: str, pycache: str) -> float:
+    """Seconds a fresh interpreter (run in this checkout) takes to execute ``statement``, with
+    its bytecode cached under ``pycache``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": pycache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.run(
         [sys.executable, "-c", _TIMER.format(stmt=statement)],
         capture_output=True,
@@ -45,13 +52,16 @@ def import_seconds(statement: str) -> float:
     return float(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(ours: str, baseline: str, rounds: int) -> tuple[float, float]:
-    """Median import seconds of ``ours`` and ``baseline`` over interleaved rounds."""
+def measure(ours: str, baseline: str, rounds: int, pycache: str) -> tuple[float, float]:
+    """Median import seconds of ``ours`` and ``baseline`` over interleaved rounds (after one
+    untimed warm-up import each, which writes the bytecode caches)."""
     times: dict[str, list[float]] = {ours: [], baseline: []}
+    for stmt in (ours, baseline):
+        import_seconds(stmt, pycache)
     for r in range(rounds):
         order = (ours, baseline) if r % 2 == 0 else (baseline, ours)
         for stmt in order:
-            times[stmt].append(import_seconds(stmt))
+            times[stmt].append(import_seconds(stmt, pycache))
     return statistics.median(times[ours]), statistics.median(times[baseline])
 
 
@@ -61,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     print(f"median of {args.rounds} fresh interpreters each, interleaved")
     print(f"{'import':36s} {'s':>7s}  {'baseline':14s} {'s':>7s} {'ratio':>6s}")
-    for ours, baseline in PAIRS:
-        mine, base = measure(ours, baseline, args.rounds)
-        print(f"{ours:36s} {mine:7.3f}  {baseline:14s} {base:7.3f} {mine / base:6.3f}")
+    with tempfile.TemporaryDirectory(prefix="import-time-pyc-") as pycache:
+        for ours, baseline in PAIRS:
+            mine, base = measure(ours, baseline, args.rounds, pycache)
+            print(f"{ours:36s} {mine:7.3f}  {baseline:14s} {base:7.3f} {mine / base:6.3f}")
     return 0
 
 
