@@ -34,15 +34,21 @@ Needs the optional extra ``bench`` (``pip install -e '.[bench]'``: vector-quanti
 
     python -m benchmarks.vq_vs_vector_quantize_pytorch [--latent-dim 16] [--codes 256]
            [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50] [--adam fused]
+
+``--step-costs STEP`` trains nothing: it times one training step of every contender at
+schedule step ``STEP`` on one batch (the training thread's CPU ms, medians of interleaved
+rounds), beside the shared encoder and decoder with Adam and no quantizer (the floor every
+contender pays) and ours without the regularisers, to show where a step goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -244,6 +250,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chunk", type=int, default=50, help="steps per contender per turn")
     p.add_argument("--expiry-threshold", type=float, default=2.0)
     p.add_argument(
+        "--step-costs",
+        type=int,
+        default=None,
+        metavar="STEP",
+        help="time one step of each contender at schedule step STEP instead of training",
+    )
+    p.add_argument("--rounds", type=int, default=9, help="rounds of --step-costs")
+    p.add_argument(
         "--adam",
         choices=sorted(ADAM),
         default="fused",
@@ -312,6 +326,55 @@ def run(args: argparse.Namespace) -> list[Row]:
     ]
 
 
+def step_costs(args: argparse.Namespace) -> dict[str, float]:
+    """CPU ms of one training step of each contender at schedule step ``args.step_costs``
+    (medians over ``args.rounds`` interleaved rounds of 20 steps on one batch)."""
+    torch.set_num_threads(args.threads)
+    states = list(Timeline(Dopesheet.from_csv(args.schedule)))
+    i = min(args.step_costs, len(states) - 1)
+    lrs = [s.props["lr"] for s in states]
+    unregularized = [
+        replace(s, props={**s.props, "reg-orthogonality": 0.0, "reg-topographic": 0.0})
+        for s in states
+    ]
+    x = load_digits_split(seed=args.seed).train[: args.batch_size]
+    dim, k, levels, seed, adam = args.latent_dim, args.codes, args.levels, args.seed, args.adam
+    enc, dec = _autoencoder(dim, seed)
+    opt = _adam(adam, enc, dec)
+
+    def autoencoder_only(x: Tensor, _: int) -> None:
+        loss = F.mse_loss(dec(enc(x)), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    steps: dict[str, Callable[[Tensor, int], None]] = {
+        "encoder + decoder + Adam only": autoencoder_only,
+        "vqp VectorQuantize": theirs("", dim, k, 1, lrs, seed, adam).step,
+        "ours VectorQuantizer": ours("", dim, k, 1, states, seed, adam).step,
+        "ours VectorQuantizer, no regularisers": ours(
+            "", dim, k, 1, unregularized, seed, adam
+        ).step,
+        f"vqp ResidualVQ ×{levels}": theirs("", dim, k, levels, lrs, seed, adam).step,
+        f"ours ResidualVQ ×{levels}": ours("", dim, k, levels, states, seed, adam).step,
+        f"ours ResidualVQ ×{levels}, no regularisers": ours(
+            "", dim, k, levels, unregularized, seed, adam
+        ).step,
+    }
+    for step in steps.values():
+        step(x, 0)  # k-means seeding and warm-up
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            for _ in range(2):
+                step(x, i)
+            t = time.thread_time()
+            for _ in range(20):
+                step(x, i)
+            times[name].append((time.thread_time() - t) / 20 * 1e3)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     try:
@@ -322,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
             "(pip install -e '.[bench]'); nothing to compare against.",
             file=sys.stderr,
         )
+        return 0
+    if args.step_costs is not None:
+        print(f"CPU ms per training step at schedule step {args.step_costs} ({args.rounds} rounds)")
+        for name, ms in step_costs(args).items():
+            print(f"{name:42s} {ms:6.2f}")
         return 0
     rows = run(args)
     print(

@@ -83,3 +83,14 @@ def test_gradcheck_and_no_silent_second_derivative() -> None:
     (grad,) = torch.autograd.grad(centroid_orthogonality(x, codes, 6), x, create_graph=True)
     with pytest.raises(RuntimeError):
         grad.sum().backward()
+
+
+def test_the_benchmark_breaks_a_step_down_by_contender() -> None:
+    pytest.importorskip("vector_quantize_pytorch")
+    from benchmarks import vq_vs_vector_quantize_pytorch as bench
+
+    args = ["--step-costs", "5", "--rounds", "1", "--latent-dim", "2", "--codes", "8"]
+    costs = bench.step_costs(bench.arguments([*args, "--batch-size", "32"]))
+    assert next(iter(costs)) == "encoder + decoder + Adam only"
+    assert {"vqp VectorQuantize", "ours VectorQuantizer, no regularisers"} <= set(costs)
+    assert len(costs) == 7 and all(ms > 0 for ms in costs.values())
