@@ -19,16 +19,15 @@ along minimum-jerk curves (log-space columns in log space) and hitting every key
 """
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
-# ``bake`` and ``realize`` share their names with their modules, so they are bound eagerly (once a
-# submodule is imported, the package attribute would otherwise be the module); both are on the
-# Timeline's import path anyway. Everything else loads on first use (PEP 562), so that
-# ``from mini.temporal import Timeline`` loads neither the parser, the gates nor the CLI.
-from mini.temporal.bake import bake
-from mini.temporal.realize import realize
-
+# Every name loads on first use (PEP 562), so that ``from mini.temporal import Timeline`` loads
+# neither the parser, the gates, the overrides, baking nor the CLI.
 _EXPORTS = {
+    "bake": "bake",
+    "realize": "realize",
     "GateContext": "conditions",
     "Dopesheet": "dopesheet",
     "past_edits": "edits",
@@ -102,6 +101,21 @@ def plot_timeline(*args, **kwargs):
 __all__.append("plot_timeline")
 
 
+class _Package(types.ModuleType):
+    """``bake`` and ``realize`` are functions that share their names with their modules. The
+    import system binds every submodule it loads on its package, which would put the module
+    where the function was; the package keeps the function instead (as an eager
+    ``from mini.temporal.bake import bake`` did)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("bake", "realize") and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -116,6 +130,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
+    from mini.temporal.bake import bake
     from mini.temporal.conditions import GateContext
     from mini.temporal.dopesheet import Dopesheet
     from mini.temporal.edits import past_edits
@@ -132,5 +147,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         interpolator_names,
         register_interpolator,
     )
+    from mini.temporal.realize import realize
     from mini.temporal.spec import Phase, PropSpec
     from mini.temporal.timeline import ScheduleTooLargeError, State, Timeline, UnknownPropertyError

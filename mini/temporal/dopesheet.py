@@ -18,9 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mini.temporal import sheet_forms
 from mini.temporal.interpolators import get_interpolator, interpolator_names
-from mini.temporal.sizes import realized_nbytes
 from mini.temporal.spec import (
     ACTION,
     MAX_STEP,
@@ -222,6 +220,7 @@ class Dopesheet:
     def _parse(
         cls, records_for: Callable[[ProblemCollector], Records], source: str, units: Units
     ) -> Dopesheet:
+        from mini.temporal import sheet_forms
         from mini.temporal.errors import DopesheetWarning
         from mini.temporal.parse import SheetParser
 
@@ -290,6 +289,8 @@ class Dopesheet:
     @property
     def realized_nbytes(self) -> int:
         """Bytes that realizing every step at once takes (``realize(ds)``, a plot)."""
+        from mini.temporal.sizes import realized_nbytes
+
         return realized_nbytes(self.n_steps, len(self.specs))
 
     @property
@@ -433,11 +434,15 @@ class Dopesheet:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able description (for experiment loggers and checkpoints)."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.plain(self)
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the resolved schedule (independent of file name, line numbers, layout)."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.content_hash(self)
 
     def __eq__(self, other: object) -> bool:
@@ -447,12 +452,16 @@ class Dopesheet:
 
     def to_markdown(self) -> str:
         """The resolved keyframes as a Markdown table."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.markdown(self)
 
     def _repr_markdown_(self) -> str:
         return f"**Dopesheet** `{self.source}`: {self.n_steps} steps\n\n{self.to_markdown()}"
 
     def _repr_html_(self) -> str:
+        from mini.temporal import sheet_forms
+
         return sheet_forms.html_table(self)
 
     def __repr__(self) -> str:

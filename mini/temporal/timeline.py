@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mini.temporal.bake import bake
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
@@ -437,6 +436,8 @@ class Timeline:
         """ "Save as dopesheet": a dopesheet that realizes to this run's values, overrides and
         reloads included, plus ``actions`` (``(step, name)``, e.g. fired at runtime) as ACTION
         cells. See :func:`mini.temporal.bake.bake` (``tolerance=0``: exact, bit for bit)."""
+        from mini.temporal.bake import bake
+
         return bake(self, actions, tolerance=tolerance)
 
     # -- persistence --------------------------------------------------------------------------------
