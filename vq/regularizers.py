@@ -100,8 +100,9 @@ def orthogonality_penalty(
             if q.distance == "cosine":
                 residual = torch.nn.functional.normalize(residual, dim=-1)
             terms.append(centroid_orthogonality(residual, codes[:, i], q.codebook_size))
-            residual = residual - q.lookup(codes[:, i]).detach()
-        return torch.stack(terms).mean()
+            if i + 1 < len(levels):  # the next level's inputs
+                residual = residual - q.lookup(codes[:, i]).detach()
+        return terms[0] if len(terms) == 1 else torch.stack(terms).mean()
 
     criterion.__name__ = "orthogonality_penalty"
     return criterion
@@ -128,4 +129,3 @@ def topographic_penalty(sample: int = 128) -> Callable[[Any, Result], Tensor]:
 
     criterion.__name__ = "topographic_penalty"
     return criterion
-
