@@ -85,6 +85,7 @@ def test_gradcheck_and_no_silent_second_derivative() -> None:
         grad.sum().backward()
 
 
+@pytest.mark.slow
 def test_the_benchmark_breaks_a_step_down_by_contender() -> None:
     pytest.importorskip("vector_quantize_pytorch")
     from benchmarks import vq_vs_vector_quantize_pytorch as bench
