@@ -3,7 +3,11 @@
 Each pair runs in fresh subprocesses side by side (the order alternating every round, so machine
 load hits both alike); each subprocess times its own import statement with
 ``time.perf_counter`` (interpreter start-up excluded) and prints it. Medians over the rounds and
-their ratio close each row:
+their ratio close each row. Bytecode caches are warm, as after an install's first import: the
+subprocesses write and read ``.pyc`` files under a temporary ``PYTHONPYCACHEPREFIX`` (so nothing
+is written into the checkout, and an environment's ``PYTHONDONTWRITEBYTECODE`` does not turn our
+side into a compile benchmark while numpy's and torch's installed caches are used), after one
+untimed warm-up import of each statement:
 
 - ``from vq import VectorQuantizer`` against ``import torch`` (the quantizer needs torch);
 - ``from vq import VQAutoencoder`` against ``import torch``;
@@ -19,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,12 +33,18 @@ PAIRS: list[tuple[str, str]] = [
     ("from vq import VQAutoencoder", "import torch"),
     ("from mini.temporal import Timeline", "import numpy"),
 ]
-_TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+_TIMER = (
+    "import time; t, c = time.perf_counter(), time.process_time(); {stmt}; "
+    "print(time.perf_counter() - t, time.process_time() - c)"
+)
 
 
-def import_seconds(statement: str) -> float:
-    """Seconds a fresh interpreter (run in this checkout) takes to execute ``statement``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def import_seconds(statement: str, pycache: str, clock: str = "wall") -> float:
+    """Seconds (``clock``: ``"wall"`` or the process's ``"cpu"`` time) a fresh interpreter (run
+    in this checkout) takes to execute ``statement``, with its bytecode cached under
+    ``pycache``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONPYCACHEPREFIX": pycache}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.run(
         [sys.executable, "-c", _TIMER.format(stmt=statement)],
         capture_output=True,
@@ -42,28 +53,41 @@ def import_seconds(statement: str) -> float:
         env=env,
         check=True,
     )
-    return float(proc.stdout.strip().splitlines()[-1])
+    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return float(cpu if clock == "cpu" else wall)
 
 
-def measure(ours: str, baseline: str, rounds: int) -> tuple[float, float]:
-    """Median import seconds of ``ours`` and ``baseline`` over interleaved rounds."""
+def measure(
+    ours: str, baseline: str, rounds: int, pycache: str, clock: str = "wall"
+) -> tuple[float, float]:
+    """Median import seconds of ``ours`` and ``baseline`` over interleaved rounds (after one
+    untimed warm-up import each, which writes the bytecode caches)."""
     times: dict[str, list[float]] = {ours: [], baseline: []}
+    for stmt in (ours, baseline):
+        import_seconds(stmt, pycache, clock)
     for r in range(rounds):
         order = (ours, baseline) if r % 2 == 0 else (baseline, ours)
         for stmt in order:
-            times[stmt].append(import_seconds(stmt))
+            times[stmt].append(import_seconds(stmt, pycache, clock))
     return statistics.median(times[ours]), statistics.median(times[baseline])
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=9, help="fresh subprocesses per statement")
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall-clock seconds, or the subprocess's CPU seconds (steadier on a loaded machine)",
+    )
     args = p.parse_args(argv)
-    print(f"median of {args.rounds} fresh interpreters each, interleaved")
+    print(f"median of {args.rounds} fresh interpreters each, interleaved, {args.clock} clock")
     print(f"{'import':36s} {'s':>7s}  {'baseline':14s} {'s':>7s} {'ratio':>6s}")
-    for ours, baseline in PAIRS:
-        mine, base = measure(ours, baseline, args.rounds)
-        print(f"{ours:36s} {mine:7.3f}  {baseline:14s} {base:7.3f} {mine / base:6.3f}")
+    with tempfile.TemporaryDirectory(prefix="import-time-pyc-") as pycache:
+        for ours, baseline in PAIRS:
+            mine, base = measure(ours, baseline, args.rounds, pycache, args.clock)
+            print(f"{ours:36s} {mine:7.3f}  {baseline:14s} {base:7.3f} {mine / base:6.3f}")
     return 0
 
 

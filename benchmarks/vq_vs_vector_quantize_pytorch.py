@@ -24,7 +24,9 @@ definitions: utilization (codes chosen by at least one held-out digit, mean over
 perplexity (mean over levels), reconstruction quality (1 − MSE/variance), topographic
 correlation (input vs latent distances) and orthogonality (mean ``|cos|`` between the used
 codes of the worst level). Training steps/s and its ratio close each
-row, as a ratio to the vector-quantize-pytorch contender of the same kind (single or residual).
+row, as a ratio to the vector-quantize-pytorch contender of the same kind (single or residual),
+by wall clock and (``CPU ×``) by the training thread's CPU time, which other processes on a
+loaded machine move less (one torch thread: the thread does all the work).
 Our loop sets the schedule's values itself (what :class:`mini.training.Trainer` bindings
 do) so that steps/s compares quantizers.
 
@@ -32,15 +34,21 @@ Needs the optional extra ``bench`` (``pip install -e '.[bench]'``: vector-quanti
 
     python -m benchmarks.vq_vs_vector_quantize_pytorch [--latent-dim 16] [--codes 256]
            [--levels 2] [--steps N] [--threads 1] [--seed 0] [--chunk 50] [--adam fused]
+
+``--step-costs STEP`` trains nothing: it times one training step of every contender at
+schedule step ``STEP`` on one batch (the training thread's CPU ms, medians of interleaved
+rounds), beside the shared encoder and decoder with Adam and no quantizer (the floor every
+contender pays) and ours without the regularisers, to show where a step goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -78,6 +86,7 @@ class Contender:
     quantize: Callable[[Tensor], tuple[Tensor, Tensor]]
     codebooks: Callable[[], list[Tensor]]
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     steps: int = 0
 
     def modules(self) -> list[nn.Module]:
@@ -96,6 +105,7 @@ class Row:
     orthogonality: float
     steps_per_second: float
     levels: list[dict[str, float]] = field(default_factory=list)
+    cpu_steps_per_second: float = 0.0
 
 
 def _autoencoder(dim: int, seed: int) -> tuple[nn.Module, nn.Module]:
@@ -240,6 +250,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chunk", type=int, default=50, help="steps per contender per turn")
     p.add_argument("--expiry-threshold", type=float, default=2.0)
     p.add_argument(
+        "--step-costs",
+        type=int,
+        default=None,
+        metavar="STEP",
+        help="time one step of each contender at schedule step STEP instead of training",
+    )
+    p.add_argument("--rounds", type=int, default=9, help="rounds of --step-costs")
+    p.add_argument(
         "--adam",
         choices=sorted(ADAM),
         default="fused",
@@ -291,15 +309,70 @@ def run(args: argparse.Namespace) -> list[Row]:
         shift = turn % len(contenders)
         for c in contenders[shift:] + contenders[:shift]:
             batches = [next(streams[c.name])[0] for _ in range(start, stop)]
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             for i, x in zip(range(start, stop), batches, strict=True):
                 c.step(x, i)
             c.seconds += time.perf_counter() - t
+            c.cpu_seconds += time.thread_time() - cpu
             c.steps += stop - start
     return [
-        Row(c.name, **evaluate(c, data.val), steps_per_second=c.steps / c.seconds)  # type: ignore[arg-type]
+        Row(
+            c.name,
+            **evaluate(c, data.val),  # type: ignore[arg-type]
+            steps_per_second=c.steps / c.seconds,
+            cpu_steps_per_second=c.steps / max(c.cpu_seconds, 1e-9),
+        )
         for c in contenders
     ]
+
+
+def step_costs(args: argparse.Namespace) -> dict[str, float]:
+    """CPU ms of one training step of each contender at schedule step ``args.step_costs``
+    (medians over ``args.rounds`` interleaved rounds of 20 steps on one batch)."""
+    torch.set_num_threads(args.threads)
+    states = list(Timeline(Dopesheet.from_csv(args.schedule)))
+    i = min(args.step_costs, len(states) - 1)
+    lrs = [s.props["lr"] for s in states]
+    unregularized = [
+        replace(s, props={**s.props, "reg-orthogonality": 0.0, "reg-topographic": 0.0})
+        for s in states
+    ]
+    x = load_digits_split(seed=args.seed).train[: args.batch_size]
+    dim, k, levels, seed, adam = args.latent_dim, args.codes, args.levels, args.seed, args.adam
+    enc, dec = _autoencoder(dim, seed)
+    opt = _adam(adam, enc, dec)
+
+    def autoencoder_only(x: Tensor, _: int) -> None:
+        loss = F.mse_loss(dec(enc(x)), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    steps: dict[str, Callable[[Tensor, int], None]] = {
+        "encoder + decoder + Adam only": autoencoder_only,
+        "vqp VectorQuantize": theirs("", dim, k, 1, lrs, seed, adam).step,
+        "ours VectorQuantizer": ours("", dim, k, 1, states, seed, adam).step,
+        "ours VectorQuantizer, no regularisers": ours(
+            "", dim, k, 1, unregularized, seed, adam
+        ).step,
+        f"vqp ResidualVQ ×{levels}": theirs("", dim, k, levels, lrs, seed, adam).step,
+        f"ours ResidualVQ ×{levels}": ours("", dim, k, levels, states, seed, adam).step,
+        f"ours ResidualVQ ×{levels}, no regularisers": ours(
+            "", dim, k, levels, unregularized, seed, adam
+        ).step,
+    }
+    for step in steps.values():
+        step(x, 0)  # k-means seeding and warm-up
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            for _ in range(2):
+                step(x, i)
+            t = time.thread_time()
+            for _ in range(20):
+                step(x, i)
+            times[name].append((time.thread_time() - t) / 20 * 1e3)
+    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,10 +386,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
+    if args.step_costs is not None:
+        print(f"CPU ms per training step at schedule step {args.step_costs} ({args.rounds} rounds)")
+        for name, ms in step_costs(args).items():
+            print(f"{name:42s} {ms:6.2f}")
+        return 0
     rows = run(args)
     print(
         f"{'(held-out)':34s} {'util.':>6s} {'perpl.':>7s} {'recon q.':>8s} {'topogr.':>7s} "
-        f"{'orthog.':>7s} {'steps/s':>8s} {'× vqp':>6s}"
+        f"{'orthog.':>7s} {'steps/s':>8s} {'× vqp':>6s} {'CPU ×':>6s}"
     )
     for r in rows:
         residual = "Residual" in r.name  # the baseline: the first contender of its kind
@@ -324,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r.name:34s} {r.utilization:6.3f} {r.perplexity:7.1f} {r.recon_quality:8.3f} "
             f"{r.topographic_correlation:7.3f} {r.orthogonality:7.3f} "
-            f"{r.steps_per_second:8.0f} {r.steps_per_second / base.steps_per_second:6.2f}"
+            f"{r.steps_per_second:8.0f} {r.steps_per_second / base.steps_per_second:6.2f} "
+            f"{r.cpu_steps_per_second / base.cpu_steps_per_second:6.2f}"
         )
     return 0
 

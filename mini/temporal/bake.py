@@ -23,9 +23,9 @@ import numpy as np
 
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet, Row
-from mini.temporal.overrides import Override, influence_end, path_plan
 
 if TYPE_CHECKING:
+    from mini.temporal.overrides import Override
     from mini.temporal.timeline import Timeline
 
 MAX_DENSE_KEYS = 1_000_000
@@ -194,6 +194,8 @@ class _PropBaker:
 
     # -- pieces -------------------------------------------------------------------------------------
     def pieces(self) -> list[_Piece]:
+        from mini.temporal.overrides import influence_end  # called only where overrides are
+
         eras = self.tl._eras
         out: list[_Piece] = []
         for k, era in enumerate(eras):
@@ -283,6 +285,8 @@ class _PropBaker:
         where they are exact, dense otherwise."""
         c, ov, a, b = piece.curve, piece.override, piece.start, piece.stop
         assert ov is not None
+        from mini.temporal.overrides import path_plan
+
         plan = path_plan(c, ov)
         r0 = min((r for r, _ in ov.releases), default=None)
         at_target = max(ov.end, ov.start + 1)  # the first step at the target

@@ -18,17 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mini.atomic import atomic_write
-from mini.temporal import sheet_forms
-from mini.temporal.errors import DopesheetError, DopesheetWarning, ProblemCollector
-from mini.temporal.gate_rows import GATE, RowGate, check_gate_steps
-from mini.temporal.grammar import Units
 from mini.temporal.interpolators import get_interpolator, interpolator_names
-from mini.temporal.parse import SheetParser
-from mini.temporal.read import CsvRecords, Records, stream_lines, text_lines
-from mini.temporal.resolve import merge_rows
-from mini.temporal.search_cells import SearchSpace, refuse_search_space
-from mini.temporal.sizes import realized_nbytes
 from mini.temporal.spec import (
     ACTION,
     MAX_STEP,
@@ -44,6 +34,15 @@ from mini.temporal.spec import (
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mini.temporal.errors import ProblemCollector
+    from mini.temporal.gate_rows import RowGate
+    from mini.temporal.grammar import Units
+    from mini.temporal.read import Records
+    from mini.temporal.search_cells import SearchSpace
+
+# The parser (grammar, header, resolve, search cells, read, gates, errors) loads on the first
+# parse, not with this module: a Timeline built from a dopesheet in memory never needs it.
 
 __all__ = ["ACTION", "PHASE", "STEP", "Dopesheet", "Phase", "PropSpec", "Row"]
 
@@ -86,7 +85,11 @@ class Dopesheet:
         self._index_keys()
         self.phases = phases_of(self.rows, self.last_step)
         self._actions = {r.step: r.actions for r in self.rows if r.actions}
-        self.gates: tuple[RowGate, ...] = check_gate_steps(gates, self.rows)
+        self.gates: tuple[RowGate, ...] = ()
+        if gates:
+            from mini.temporal.gate_rows import check_gate_steps
+
+            self.gates = check_gate_steps(gates, self.rows)
 
     def _index_keys(self) -> None:
         """Validate the rows and index each property's keys (one pass)."""
@@ -158,6 +161,9 @@ class Dopesheet:
         ``steps_per_epoch`` gives ``ep`` steps (``2ep``, ``+1ep``) their meaning, ``total_steps``
         the ``%`` steps (``50%`` of a run of ``total_steps`` steps); see ``docs/format.md``.
         """
+        from mini.temporal.grammar import Units
+        from mini.temporal.read import CsvRecords, stream_lines
+
         units = Units(steps_per_epoch, total_steps)
         if isinstance(path_or_file, str | os.PathLike):
             source = str(path_or_file)
@@ -177,6 +183,9 @@ class Dopesheet:
         total_steps: int | None = None,
     ) -> Dopesheet:
         """Parse dopesheet CSV text (handy in tests and notebooks)."""
+        from mini.temporal.grammar import Units
+        from mini.temporal.read import CsvRecords, text_lines
+
         units = Units(steps_per_epoch, total_steps)
         return cls._parse(lambda p: CsvRecords(text_lines(text), p), source, units)
 
@@ -196,8 +205,11 @@ class Dopesheet:
         into ``0.5`` and ``+500`` into ``500``; such a numeric STEP column is read as well as it
         can be (negative numbers as ``-N``, numbers between 0 and 1 as ``+F``) with a warning.
         """
-        units = Units(steps_per_epoch, total_steps)
+        from mini.temporal.errors import DopesheetWarning
         from mini.temporal.frame import frame_records  # pandas, loaded only for DataFrames
+        from mini.temporal.grammar import Units
+
+        units = Units(steps_per_epoch, total_steps)
 
         records, mangled = frame_records(df)
         if mangled:
@@ -208,6 +220,10 @@ class Dopesheet:
     def _parse(
         cls, records_for: Callable[[ProblemCollector], Records], source: str, units: Units
     ) -> Dopesheet:
+        from mini.temporal import sheet_forms
+        from mini.temporal.errors import DopesheetWarning
+        from mini.temporal.parse import SheetParser
+
         parser = SheetParser(source, units)
         records = records_for(parser.problems)
         with sheet_forms.paused_gc():
@@ -234,6 +250,8 @@ class Dopesheet:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:
         """Inverse of :meth:`to_dict` (checkpoints restore the schedule they ran with it)."""
+        from mini.temporal.gate_rows import RowGate
+
         specs = data["specs"] if "specs" in data else data["props"]  # "props": older checkpoints
         rows = [
             Row(
@@ -271,6 +289,8 @@ class Dopesheet:
     @property
     def realized_nbytes(self) -> int:
         """Bytes that realizing every step at once takes (``realize(ds)``, a plot)."""
+        from mini.temporal.sizes import realized_nbytes
+
         return realized_nbytes(self.n_steps, len(self.specs))
 
     @property
@@ -351,6 +371,10 @@ class Dopesheet:
         """
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        from mini.temporal.errors import DopesheetError, ProblemCollector
+        from mini.temporal.resolve import merge_rows
+        from mini.temporal.search_cells import refuse_search_space
+
         refuse_search_space(self)
         if self.last_step == 0:
             raise ValueError("a one-step dopesheet cannot be scaled")
@@ -395,22 +419,30 @@ class Dopesheet:
             else:
                 data[spec.header] = [r.values.get(name, math.nan) for r in self.rows]
         if self.gates:
+            from mini.temporal.gate_rows import GATE
+
             by_step = {g.step: g.text for g in self.gates}
             data[GATE] = [by_step.get(r.step, "") for r in self.rows]
         return pd.DataFrame(data)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the resolved keyframes as a dopesheet CSV, atomically."""
+        from mini.atomic import atomic_write
+
         with atomic_write(Path(path), "w") as f:
             self.as_df().to_csv(f, index=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able description (for experiment loggers and checkpoints)."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.plain(self)
 
     @property
     def content_hash(self) -> str:
         """SHA-256 of the resolved schedule (independent of file name, line numbers, layout)."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.content_hash(self)
 
     def __eq__(self, other: object) -> bool:
@@ -420,12 +452,16 @@ class Dopesheet:
 
     def to_markdown(self) -> str:
         """The resolved keyframes as a Markdown table."""
+        from mini.temporal import sheet_forms
+
         return sheet_forms.markdown(self)
 
     def _repr_markdown_(self) -> str:
         return f"**Dopesheet** `{self.source}`: {self.n_steps} steps\n\n{self.to_markdown()}"
 
     def _repr_html_(self) -> str:
+        from mini.temporal import sheet_forms
+
         return sheet_forms.html_table(self)
 
     def __repr__(self) -> str:

@@ -9,19 +9,15 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet, Phase
-from mini.temporal.overrides import (
-    Override,
-    apply_override,
-    finite_state,
-    influence_end,
-    override_kinematics,
-)
+
+if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
+    from mini.temporal.overrides import Override
 
 
 @dataclass
@@ -53,6 +49,8 @@ class Era:
         ovs = self.overrides[name]
         if not ovs or len(steps) == 0:
             return
+        from mini.temporal.overrides import apply_override
+
         first = max(0, bisect_right([o.start for o in ovs], steps.t[0]) - 1)
         for j in range(first, len(ovs)):
             until = ovs[j + 1].start if j + 1 < len(ovs) else None
@@ -64,6 +62,8 @@ class Era:
         j = bisect_right([o.start for o in ovs], step) - 1
         if j < 0:
             return None
+        from mini.temporal.overrides import influence_end
+
         end = influence_end(self.curves[name], ovs[j])
         return j if end is None or step < end else None
 
@@ -71,6 +71,8 @@ class Era:
         curve = self.curves[name]
         j = self.active(name, step)
         if j is not None:
+            from mini.temporal.overrides import override_kinematics
+
             k = override_kinematics(curve, self.overrides[name][j], step)
             if k is not None:
                 return k
@@ -87,6 +89,8 @@ class Era:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Era:
+        from mini.temporal.overrides import Override
+
         overrides = {
             n: [Override.from_dict(o) for o in ovs] for n, ovs in d.get("overrides", {}).items()
         }
@@ -97,6 +101,8 @@ def reloaded(old: Era, new: Dopesheet, s: int) -> tuple[Era, list[str]]:
     """The era that adopts ``new`` from step ``s`` after ``old``, and the names of the properties
     whose schedule changed. Unchanged properties keep their overrides; changed ones move smoothly
     from their state at ``s`` (value, velocity, acceleration) to the new schedule's next key."""
+    from mini.temporal.overrides import Override
+
     era = Era(s, new, {})
     changed: list[str] = []
     for name, curve in era.curves.items():
@@ -131,6 +137,8 @@ def convert_kinematics(
     old: PropCurve, new: PropCurve, k: tuple[float, float, float]
 ) -> tuple[float, float, float] | None:
     """Kinematics in ``old``'s space → ``new``'s space (``None``: not representable)."""
+    from mini.temporal.overrides import finite_state
+
     if not finite_state(k):
         return None
     if old.log == new.log:

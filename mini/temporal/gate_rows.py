@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mini.temporal.errors import ProblemCollector
-from mini.temporal.gates import Gate, GateSyntaxError, parse_gate
 from mini.temporal.spec import Row
+
+if TYPE_CHECKING:  # the gate grammar loads with the first gate parsed, not with a dopesheet
+    from mini.temporal.errors import ProblemCollector
+    from mini.temporal.gates import Gate
 
 GATE = "GATE"
 
@@ -37,6 +39,8 @@ class RowGate:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RowGate:
+        from mini.temporal.gates import parse_gate
+
         return cls(int(d["step"]), parse_gate(d["text"]), d["text"], d["line"], d["column"])
 
 
@@ -53,6 +57,8 @@ class GateCells:
         text = cell.strip()
         if not text:
             return
+        from mini.temporal.gates import GateSyntaxError, parse_gate
+
         try:
             gate = parse_gate(text)
         except GateSyntaxError as e:

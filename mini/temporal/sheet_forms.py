@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import html
-import json
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -59,6 +56,9 @@ def content_hash(ds: Dopesheet) -> str:
             for r in ds.rows
         ],
     } | ({"gates": {str(g.step): str(g.gate) for g in ds.gates}} if ds.gates else {})
+    import hashlib  # here, not at the top: `from mini.temporal import Timeline` stays light
+    import json
+
     return hashlib.sha256(json.dumps(canon, sort_keys=True).encode()).hexdigest()
 
 
@@ -74,6 +74,8 @@ def markdown(ds: Dopesheet) -> str:
 
 def html_table(ds: Dopesheet) -> str:
     """The resolved keyframes as an HTML table with a title (Jupyter's rich display)."""
+    import html
+
     table = ds.as_df().to_html(index=False, na_rep="", escape=True)
     title = html.escape(ds.source)
     return f"<p><b>Dopesheet</b> <code>{title}</code>: {ds.n_steps} steps</p>{table}"

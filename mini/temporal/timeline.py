@@ -12,7 +12,6 @@ step (earlier steps keep the schedule they ran, so plots and ``realize`` show wh
 
 from __future__ import annotations
 
-import logging
 import math
 import numbers
 import os
@@ -21,20 +20,16 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mini.suggest import closest
-from mini.temporal.bake import bake
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era, reloaded
-from mini.temporal.errors import DopesheetWarning
-from mini.temporal.overrides import Override, finite_state
-from mini.temporal.search_cells import refuse_search_space
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
+    from mini.temporal.overrides import Override
 
 WINDOW = 2048
 _RANDOM_ACCESS_WINDOWS = 4
@@ -48,6 +43,8 @@ class UnknownPropertyError(KeyError):
 
 
 def unknown_property(name: object, known: Iterable[str]) -> UnknownPropertyError:
+    from mini.suggest import closest  # difflib, only for the error
+
     known = list(known)
     close = closest(str(name), known)
     hint = f"; did you mean {close!r}?" if close else ""
@@ -132,8 +129,13 @@ class Timeline:
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
         if not isinstance(dopesheet, Dopesheet):
             dopesheet = Dopesheet.from_csv(dopesheet)
-        refuse_search_space(dopesheet)
+        if getattr(dopesheet, "search", None):  # its parser loaded search_cells already
+            from mini.temporal.search_cells import refuse_search_space
+
+            refuse_search_space(dopesheet)
         if dopesheet.gates and type(self) is Timeline:
+            from mini.temporal.errors import DopesheetWarning  # loaded by the parser already
+
             warnings.warn(
                 f"{dopesheet.source}: the sheet has GATE cells; this Timeline plays its nominal "
                 "schedule (gates ignored); GatedTimeline follows them (docs/gates.md)",
@@ -332,6 +334,8 @@ class Timeline:
             )
         held = None if hold is None else _whole_steps(hold, "hold", prop)
         back = duration if rejoin is None else _whole_steps(rejoin, "rejoin", prop)
+        from mini.temporal.overrides import Override, finite_state
+
         s = self._step
         state = self.kinematics(prop, s)
         if not finite_state(state):
@@ -419,7 +423,11 @@ class Timeline:
         era, changed = reloaded(self._now, new, s)
         self._set_eras([*(e for e in self._eras if e.start < s), era])
         if changed:
-            log.info("timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed))
+            import logging  # here: `from mini.temporal import Timeline` does not load logging
+
+            logging.getLogger(__name__).info(
+                "timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed)
+            )
         return changed
 
     def to_dopesheet(
@@ -428,6 +436,8 @@ class Timeline:
         """ "Save as dopesheet": a dopesheet that realizes to this run's values, overrides and
         reloads included, plus ``actions`` (``(step, name)``, e.g. fired at runtime) as ACTION
         cells. See :func:`mini.temporal.bake.bake` (``tolerance=0``: exact, bit for bit)."""
+        from mini.temporal.bake import bake
+
         return bake(self, actions, tolerance=tolerance)
 
     # -- persistence --------------------------------------------------------------------------------
