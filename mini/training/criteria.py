@@ -28,7 +28,12 @@ def batch_inputs(batch: Any) -> Any:
 
 
 def default_forward(model: nn.Module, batch: Any) -> Any:
-    """The trainer's default forward: ``model(batch_inputs(batch))``."""
+    """The trainer's default forward: ``model(batch_inputs(batch))``.
+
+    Args:
+        model: the model.
+        batch: the batch (its inputs are the first item of a tuple or list).
+    """
     return model(batch_inputs(batch))
 
 
