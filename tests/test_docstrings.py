@@ -17,6 +17,8 @@ import pytest
 
 # the packages whose __all__ is the public API, and the modules users import directly
 PUBLIC = [
+    "mini.adapters",
+    "mini.explore",
     "mini.training",
     "mini.training.script",
     "mini.explore.script",
