@@ -17,6 +17,7 @@ import pytest
 
 # the packages whose __all__ is the public API, and the modules users import directly
 PUBLIC = [
+    "ex_color",
     "mini.adapters",
     "mini.explore",
     "mini.training",

@@ -39,7 +39,12 @@ def default_forward(model: nn.Module, batch: Any) -> Any:
 
 def reconstruction_mse(batch: Any, result: Any) -> Tensor:
     """Mean squared error between the model's ``outputs`` and the batch's inputs (the
-    reconstruction term of every autoencoder here)."""
+    reconstruction term of every autoencoder here).
+
+    Args:
+        batch: the batch (its inputs are the first item).
+        result: the model's output.
+    """
     return F.mse_loss(result.outputs, batch_inputs(batch))
 
 
