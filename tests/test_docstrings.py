@@ -20,6 +20,7 @@ PUBLIC = [
     "ex_color",
     "mini.adapters",
     "mini.explore",
+    "mini.loggers",
     "mini.render",
     "mini.training",
     "mini.training.script",
