@@ -24,6 +24,7 @@ PUBLIC = [
     "mini.render",
     "mini.training",
     "mini.training.script",
+    "vq",
     "mini.explore.script",
 ]
 # methods whose arguments a protocol defines once for every class that has them
