@@ -29,6 +29,11 @@ def arange_cyclic(step_size: float, lower: float = 0.0, period: float = 1.0) -> 
 
     Unlike ``np.arange(0, 1, step)`` this never returns the wrapped-around duplicate of ``lower``
     when ``period / step_size`` is a whole number up to rounding (``10/360`` gives 36 hues).
+
+    Args:
+        step_size: the spacing.
+        lower: the first value.
+        period: the length of one lap.
     """
     if not 0 < step_size <= period:
         raise ValueError(f"step_size must be in (0, {period}], got {step_size}")
@@ -47,6 +52,12 @@ class ColorCube:
 
     ``coordinates`` are the axis values, ``rgb_grid`` (shape ``(*grid, 3)``) every cell's colour
     and ``bias`` (shape ``grid``) the relative probability of sampling each cell.
+
+    Attributes:
+        coordinates: the values along each axis.
+        space: ``"hsv"`` or ``"rgb"``.
+        rgb_grid: every cell's colour, shape ``(*grid, 3)``.
+        bias: each cell's relative sampling probability, shape ``grid``.
     """
 
     coordinates: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -69,6 +80,11 @@ class ColorCube:
         S=0 at one value is the same grey. The bias corrects for it, so that each *distinct*
         colour weighs about as much as one vibrant cell: bilinear in (S, V) with corners
         vibrant (S=V=1) → 1, white (S=0, V=1) → 1/n_hues, black (V=0) → 1/(n_hues·n_sat).
+
+        Args:
+            h: hues in [0, 1).
+            s: saturations in [0, 1].
+            v: values in [0, 1].
         """
         h, s, v = (np.asarray(a, dtype=np.float64) for a in (h, s, v))
         for name, axis in (("h", h), ("s", s), ("v", v)):
@@ -84,7 +100,13 @@ class ColorCube:
 
     @classmethod
     def from_rgb(cls, r: np.ndarray, g: np.ndarray, b: np.ndarray) -> ColorCube:
-        """A grid over red, green and blue; every cell is a distinct colour, so the bias is 1."""
+        """A grid over red, green and blue; every cell is a distinct colour, so the bias is 1.
+
+        Args:
+            r: red levels in [0, 1].
+            g: green levels.
+            b: blue levels.
+        """
         r, g, b = (np.asarray(a, dtype=np.float64) for a in (r, g, b))
         rgb = _grid(r, g, b)
         return cls((r, g, b), "rgb", rgb, np.ones(rgb.shape[:-1]))
@@ -103,7 +125,11 @@ class ColorCube:
 
 
 def vibrancy(cube: ColorCube) -> np.ndarray:
-    """S·V of every cell of an HSV cube: 1 for pure hues, 0 for black and greys."""
+    """S·V of every cell of an HSV cube: 1 for pure hues, 0 for black and greys.
+
+    Args:
+        cube: an HSV :class:`ColorCube`.
+    """
     if cube.space != "hsv":
         raise ValueError(f"vibrancy needs an HSV cube, got a {cube.space!r} cube")
     hsv = cube.coordinate_grid()
@@ -121,6 +147,13 @@ def levels(
     filter of an image editor). Works on floats, numpy arrays and tensors.
 
     With ``in_low == in_high`` it is a threshold: ``out_high`` from ``in_low`` up, else ``out_low``.
+
+    Args:
+        x: the values to remap.
+        in_low: the input's low end.
+        in_high: its high end.
+        out_low: what ``in_low`` maps to.
+        out_high: what ``in_high`` maps to.
     """
     if in_high < in_low:
         raise ValueError(f"in_high ({in_high}) must be >= in_low ({in_low})")
@@ -143,6 +176,13 @@ class DynamicWeightedRandomBatchSampler:
     (``LongTensor``); it also works as a ``DataLoader`` ``batch_sampler``.
     ``state_dict()`` holds the generator state, the position in the epoch and the weights, so a
     resumed run draws exactly the batches the uninterrupted one would have.
+
+    Args:
+        bias: each cell's base probability (the cube's bias).
+        batch_size: indices per batch.
+        steps_per_epoch: batches per epoch.
+        weights: the initial focus (default: all ones).
+        seed: seeds the draws.
     """
 
     def __init__(
@@ -191,7 +231,11 @@ class DynamicWeightedRandomBatchSampler:
     def set_cumulative(self, cumulative: Tensor) -> None:
         """Set the distribution from ``cumsum(bias × weights)`` (float64, any positive scale),
         for callers that can update it more cheaply than from weights (see ``DataFraction``).
-        The sampler takes ownership: it normalises the tensor in place and keeps it."""
+        The sampler takes ownership: it normalises the tensor in place and keeps it.
+
+        Args:
+            cumulative: ``cumsum(bias × weights)``, float64.
+        """
         if cumulative.shape != self.bias.shape or cumulative.dtype != torch.float64:
             raise ValueError(
                 f"cumulative must be float64 with {self.n_cells} cells, got "
@@ -243,7 +287,12 @@ class DynamicWeightedRandomBatchSampler:
 @dataclass(eq=False)
 class SampledBatches:
     """An iterable of ``data[indices]`` for each batch of indices the sampler draws; it forwards
-    ``state_dict``/``load_state_dict`` to the sampler so checkpoints can keep its place."""
+    ``state_dict``/``load_state_dict`` to the sampler so checkpoints can keep its place.
+
+    Attributes:
+        data: the colours, indexed by the sampler's draws.
+        sampler: draws each batch's indices.
+    """
 
     data: Tensor
     sampler: DynamicWeightedRandomBatchSampler

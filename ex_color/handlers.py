@@ -40,6 +40,9 @@ def fraction_levels(fraction: float) -> tuple[float, float]:
     0 → in_low 0.99: everything below the threshold gets weight 0 (only the most vibrant);
     0.5 → (0, 0): the focus is used as it is; 1 → out_low 1: every weight is 1 (uniform, apart
     from the cube's own bias). In between both move linearly.
+
+    Args:
+        fraction: the data fraction in [0, 1].
     """
     f = min(max(float(fraction), 0.0), 1.0)
     in_low = VIBRANT_THRESHOLD * max(0.0, 1.0 - 2.0 * f)
@@ -62,6 +65,11 @@ class DataFraction:
     precomputed once per distinct level (when levels × cells ≤ ``max_table``; else it uses the
     plain formula), so an update is three vector ops. All terms are non-negative, so the result
     stays exactly monotone.
+
+    Args:
+        sampler: the sampler whose weights it sets.
+        focus: per-cell focus in [0, 1] (e.g. :func:`~ex_color.data.vibrancy`).
+        max_table: precompute one table per level when levels × cells is at most this.
     """
 
     def __init__(
@@ -92,7 +100,11 @@ class DataFraction:
             self._bias = torch.cumsum(b, 0)
 
     def weights(self, fraction: float) -> Tensor:
-        """The focus weights at ``fraction`` (the plain formula, for inspection and tests)."""
+        """The focus weights at ``fraction`` (the plain formula, for inspection and tests).
+
+        Args:
+            fraction: the data fraction in [0, 1].
+        """
         in_low, out_low = fraction_levels(fraction)
         return levels(self.focus, in_low, 1.0, out_low, 1.0)
 
@@ -135,6 +147,10 @@ class PhasePlotter:
     event's batch. ``plot()`` returns a grid (one row per phase, one column per pair of latent
     dims) with the points in their true colours and the unit circle; ``save(path)`` writes it
     atomically.
+
+    Args:
+        dim_pairs: the latent dims drawn against each other, one column each.
+        colors: phase -> the validation points' colours (default: the event's batch).
     """
 
     def __init__(
@@ -158,6 +174,14 @@ class PhasePlotter:
         self.record(phase, event.step, colors, event.validation.latents)
 
     def record(self, phase: str, step: int, colors: Tensor, latents: Tensor) -> None:
+        """Keep a phase's validation latents and their colours for :meth:`plot`.
+
+        Args:
+            phase: the phase's name.
+            step: its last step.
+            colors: RGB of each point, shape ``(n, 3)``.
+            latents: the points' latents, shape ``(n, dims)``.
+        """
         c = np.asarray(colors.detach().cpu(), dtype=np.float32)
         z = np.asarray(latents.detach().cpu(), dtype=np.float32)
         if len(c) != len(z):
@@ -196,7 +220,11 @@ class PhasePlotter:
         return fig
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`plot` to ``path`` (format from the suffix) via a temp file + rename."""
+        """Write :meth:`plot` to ``path`` (format from the suffix) via a temp file + rename.
+
+        Args:
+            path: the image file.
+        """
         path = Path(path)
         with atomic_write(path, "wb") as f:
             self.plot().savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100)

@@ -18,14 +18,24 @@ HUE_GAP_MAX_DEG = 90.0
 
 
 def recon_mse(inputs: Tensor, outputs: Tensor) -> float:
-    """Mean squared error over every colour and channel."""
+    """Mean squared error over every colour and channel.
+
+    Args:
+        inputs: the colours.
+        outputs: their reconstructions.
+    """
     return float(torch.mean((outputs.detach().float() - inputs.detach().float()) ** 2))
 
 
 @dataclass(frozen=True)
 class HueOrder:
     """Angle gaps (degrees) between consecutive hues, in the direction that winds once around
-    the origin; ``ok`` when every gap is within [30°, 90°] (six hues, ideally 60° apart)."""
+    the origin; ``ok`` when every gap is within [30°, 90°] (six hues, ideally 60° apart).
+
+    Attributes:
+        gaps_deg: the angle gaps, in degrees.
+        ok: every gap is within [30°, 90°].
+    """
 
     gaps_deg: tuple[float, ...]
     ok: bool
@@ -43,6 +53,12 @@ def hue_order(
     Gaps are (θᵢ₊₁ − θᵢ) mod 360 going round the list and back to the first colour; the mirrored
     direction uses 360 − gap. The direction whose gaps sum to one lap is reported (forward on a
     tie); gaps of a point at the origin are undefined and make ``ok`` false.
+
+    Args:
+        latents: the six hues' latents, in hue order.
+        dims: the two latent dims to look at.
+        min_gap: the smallest acceptable gap, in degrees.
+        max_gap: the largest.
     """
     z = np.asarray(latents.detach().cpu() if isinstance(latents, Tensor) else latents, float)
     x, y = z[:, dims[0]], z[:, dims[1]]
@@ -56,12 +72,21 @@ def hue_order(
 
 
 def ring_norm_error(latents: Tensor) -> float:
-    """Mean |‖z‖ − 1| of the given latents (those of the hue ring: pure, bright hues)."""
+    """Mean |‖z‖ − 1| of the given latents (those of the hue ring: pure, bright hues).
+
+    Args:
+        latents: the hue ring's latents.
+    """
     norms = torch.linalg.vector_norm(latents.detach().float(), dim=-1)
     return float(torch.mean(torch.abs(norms - 1.0)))
 
 
 def anchor_drift(captured: Tensor, final: Tensor) -> float:
-    """Mean Euclidean distance between the anchored latents and the same colours' latents now."""
+    """Mean Euclidean distance between the anchored latents and the same colours' latents now.
+
+    Args:
+        captured: the latents when the anchors were captured.
+        final: the same colours' latents now.
+    """
     d = torch.linalg.vector_norm(final.detach().float() - captured.detach().float(), dim=-1)
     return float(d.mean())

@@ -35,7 +35,12 @@ reconstruction = reconstruction_mse  # the colour curriculum's ``loss-recon`` te
 
 
 def unitarity(batch: Any, result: Result) -> Tensor:
-    """Mean of (‖z‖ − 1)²: pulls latents onto the unit hypersphere."""
+    """Mean of (‖z‖ − 1)²: pulls latents onto the unit hypersphere.
+
+    Args:
+        batch: the batch (unused: the term reads the latents).
+        result: the model's output; its ``latents`` are penalised.
+    """
     del batch
     norms = torch.linalg.vector_norm(_latents(result), dim=-1)
     return F.mse_loss(norms, torch.ones_like(norms))
@@ -43,7 +48,12 @@ def unitarity(batch: Any, result: Result) -> Tensor:
 
 def planarity(batch: Any, result: Result) -> Tensor:
     """Mean of z[2:]² over batch and dims: pulls latents into the plane of dims 0 and 1
-    (zero when the latents have only two dims)."""
+    (zero when the latents have only two dims).
+
+    Args:
+        batch: the batch (unused: the term reads the latents).
+        result: the model's output; its ``latents`` are penalised.
+    """
     del batch
     z = _latents(result)
     if z.shape[-1] <= 2:
@@ -57,6 +67,10 @@ class Separate:
     The loss is the mean of 1 / (‖zᵢ − zⱼ‖² + ε) over ordered pairs i ≠ j (the diagonal is left
     out, not just masked to a large constant). Identical points (sampling with replacement) add
     a constant 1/ε with no gradient.
+
+    Args:
+        channels: the latent dims the repulsion acts in.
+        epsilon: keeps coincident points finite.
     """
 
     def __init__(self, channels: Sequence[int] = (0, 1), epsilon: float = 1e-6):
@@ -86,6 +100,10 @@ class Anchor(SpecialCriterion):
     On ``action:anchor`` it captures the current latents of ``ref_data``; from then on the loss
     is the mean squared distance of their current latents from the captured ones. Before the
     capture the loss is zero. The captured anchors are checkpointed through ``state_dict``.
+
+    Args:
+        ref_data: the reference colours to keep in place.
+        action: the dopesheet action that captures them.
     """
 
     def __init__(self, ref_data: Tensor, action: str = "anchor"):
@@ -99,11 +117,21 @@ class Anchor(SpecialCriterion):
         trainer.on(f"action:{self.action}", self.on_anchor, optional=True)  # or fired at runtime
 
     def on_anchor(self, event: Event) -> None:
+        """Capture the anchors (the ``action:anchor`` handler).
+
+        Args:
+            event: the action event (its trainer's model is captured).
+        """
         self.capture(event.trainer.model, step=event.step)
 
     @torch.no_grad()
     def capture(self, model: nn.Module, step: int | None = None) -> Tensor:
-        """Record the reference colours' current latents (and return them)."""
+        """Record the reference colours' current latents (and return them).
+
+        Args:
+            model: the model whose latents to record.
+            step: the step of the capture (kept in checkpoints).
+        """
         self.anchors = self._latents(model).detach().clone()
         self.captured_at = step
         log.info("anchored %d reference colours at step %s", len(self.anchors), step)
@@ -131,6 +159,10 @@ class Anchor(SpecialCriterion):
         keeps their latents for the next :meth:`__call__` and returns the batch's part of the
         result; one pass over B + 6 rows costs far less than a second pass over 6. Without it,
         ``__call__`` runs its own forward; the loss is the same.
+
+        Args:
+            model: the model.
+            batch: the batch (its inputs are the first item).
         """
         x = batch_inputs(batch)
         self._stash = None

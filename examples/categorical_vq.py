@@ -22,32 +22,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from examples.common import (
+from mini.explore.script import serve
+from mini.search.cli import add_search_arguments, run_search
+from mini.temporal import Timeline, plot_timeline, realize, timeline_for
+from mini.training import CheckpointError, Trainer
+from mini.training.events import Event
+from mini.training.script import (
+    RunContext,
     console,
     entry,
-    explore,
     fail,
-    finish,
     fit,
     int_at_least,
     latest_dopesheet,
     load_schedule,
-    parser,
-    render_optional,
-    save_figure,
+    on_start,
+    script_parser,
     setup,
     watch,
-    write_summary,
 )
-from mini.search.cli import add_search_arguments, run_search
-from mini.temporal import Timeline, plot_timeline, realize
-from mini.training import CheckpointError, Trainer
-from mini.training.events import Event
 from vq.tokenizer.explore import panels as categorical_panels
 from vq.tokenizer.run import CategoricalRun, build, final_summary
 from vq.tokenizer.table_sources import load_table
 from vq.tokenizer.tabular import FeatureTable, TableError
 from vq.tokenizer.video import feature_labels, plot_assignment, render_assignment_video
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _names(text: str | None) -> list[str]:
@@ -66,7 +66,12 @@ def data_flags(p: argparse.ArgumentParser) -> None:
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    p = parser(__doc__.splitlines()[0], "categorical-vq.csv", "categorical_vq", 100)
+    p = script_parser(
+        __doc__.splitlines()[0],
+        schedule=REPO / "schedules" / "categorical-vq.csv",
+        out="out/categorical_vq",
+        frames=100,
+    )
     p.add_argument("--mode", choices=("static", "learnable"), default="learnable")
     data_flags(p)
     p.add_argument(
@@ -94,13 +99,15 @@ def display_names(run: CategoricalRun) -> list[str]:
     return feature_labels(run.split.features, run.split.table.groups)
 
 
-def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
+def phase_heatmap(run: CategoricalRun, ctx: RunContext, outputs: list[Path]):
+    """A ``phase-end`` handler: the assignment heatmap at the end of each phase."""
+
     def handler(event: Event) -> None:
         slug = (event.phase or "start").lower().replace(" ", "-")
-        path = out / f"assignment-{slug}.png"
+        path = ctx.out / f"assignment-{slug}.png"
         title = f"{run.mode} assignment at the end of {event.phase} (step {event.step:,})"
-        save_figure(plot_assignment(run.model.assignment.soft().detach().numpy(),
-                                    display_names(run), title), path)  # fmt: skip
+        ctx.save_figure(plot_assignment(run.model.assignment.soft().detach().numpy(),
+                                        display_names(run), title), path)  # fmt: skip
         if path not in outputs:
             outputs.append(path)
 
@@ -108,7 +115,7 @@ def phase_heatmap(run: CategoricalRun, out: Path, outputs: list[Path]):
 
 
 def build_run(args: argparse.Namespace, table: FeatureTable, steps: int) -> CategoricalRun:
-    """The run the flags describe (a fresh model each call, same seed)."""
+    """The tokenizer, its data and handlers the flags describe (a fresh model each call)."""
     return build(
         table, args.mode, data=args.data, max_categories=args.max_categories,
         latent_dim=args.latent_dim, levels=args.levels, codes=args.codes,
@@ -117,25 +124,36 @@ def build_run(args: argparse.Namespace, table: FeatureTable, steps: int) -> Cate
     )  # fmt: skip
 
 
-def explore_runs(args: argparse.Namespace, timeline: Timeline, table: FeatureTable, probe: CategoricalRun) -> dict:  # fmt: skip
+def build_trainer(
+    args: argparse.Namespace, run: CategoricalRun, timeline: Timeline, out_dir, *,
+    progress: bool = True,
+) -> Trainer:  # fmt: skip
+    """The trainer the flags describe — one function for a run and for each ``--explore``
+    run, so every flag means the same in both."""
+    trainer = run.trainer(
+        timeline, out_dir=out_dir, checkpoint_every=args.checkpoint_every, seed=args.seed,
+        progress=progress,
+    )  # fmt: skip
+    watch(trainer, args)
+    return trainer
+
+
+def explore(
+    args: argparse.Namespace, ctx: RunContext, timeline: Timeline, table: FeatureTable,
+    probe: CategoricalRun,
+) -> dict:  # fmt: skip
     """``--explore``: each Start/Reset trains a fresh tokenizer (same seed) on the dopesheet —
     re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
-    runs: list[CategoricalRun] = []
     dopesheet = latest_dopesheet(args, timeline.dopesheet)
+    runs: list[CategoricalRun] = []
 
-    def make_trainer() -> Trainer:
-        run = build_run(args, table, len(timeline))
-        runs.append(run)
-        trainer = run.trainer(
-            Timeline(dopesheet()), out_dir=args.out / f"run-{len(runs)}",
-            checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
-        )  # fmt: skip
-        watch(trainer, args)
-        return trainer
+    def make_trainer(out_dir: Path) -> Trainer:
+        runs.append(build_run(args, table, len(timeline)))
+        return build_trainer(args, runs[-1], timeline_for(dopesheet()), out_dir, progress=False)
 
-    return explore(
-        args, make_trainer, categorical_panels(probe),
-        title=f"categorical VQ ({args.mode}, {args.data})",
+    return serve(
+        ctx, make_trainer, categorical_panels(probe),
+        title=f"categorical VQ ({args.mode}, {args.data})", host=args.host, port=args.port,
         action_labels={"harden": "Harden assignment", "refresh": "Refresh dead codes"},
         summary=lambda trainer: final_summary(runs[-1])[1],
     )  # fmt: skip
@@ -147,29 +165,35 @@ def train(argv: list[str] | None) -> dict:
     if args.search:
         return run_search(main, argv, args, "recon_quality:max")
     timeline = load_schedule(args.schedule, args.steps)
-    try:
+    try:  # the data and the tokenizer: a table that cannot be tokenized is refused here
         table = load_table(args.data, features=_names(args.features) or None,
                            exclude=_names(args.exclude), seed=args.seed)  # fmt: skip
         run = build_run(args, table, len(timeline))
     except TableError as e:
         fail(str(e))
-    setup(args)
+    ctx = setup(args)
     if args.explore:
-        return explore_runs(args, timeline, table, run)
-    out = args.out
-    trainer = run.trainer(timeline, out_dir=args.run, checkpoint_every=args.checkpoint_every,
-                          seed=args.seed)  # fmt: skip
+        return explore(args, ctx, timeline, table, run)
+
+    # the trainer
+    trainer = build_trainer(args, run, timeline, ctx.folder)
+    out = ctx.out
     outputs: list[Path] = [out / "schedule.png"]
-    trainer.on("phase-end", phase_heatmap(run, out, outputs))
+    trainer.on("phase-end", phase_heatmap(run, ctx, outputs))
     n = len(trainer.timeline)
-    save_figure(plot_timeline(trainer.timeline, title=f"{args.schedule.name}: {n:,} steps"),
-                outputs[0])  # fmt: skip
+    on_start(trainer, lambda: ctx.save_figure(
+        plot_timeline(trainer.timeline, title=f"{args.schedule.name}: {n:,} steps"), outputs[0]
+    ))  # fmt: skip
     if run.discovery is not None:
         what = "categories" if args.mode == "static" else "starting assignment"
         console.print(f"discovery ({what}): K = {run.discovery.k}, "
                       f"{run.discovery.split} group(s) split for capacity")  # fmt: skip
+
+    # train
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
+
+    # the outputs
     _, figures = final_summary(run)
     outputs += [
         out / "metrics.jsonl",
@@ -190,24 +214,24 @@ def train(argv: list[str] | None) -> dict:
         "unattached_features": (
             [run.split.features[i] for i in run.discovery.unattached] if run.discovery else []
         ),
-        "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
+        "outputs": [str(p) for p in [*outputs, ctx.summary_path]],
         "wall_seconds": time.perf_counter() - t0,
     }
     video = None
     if not args.no_video:
-        write_summary(out / "summary.json", {**summary, "video": {"ok": None}})
+        ctx.write_summary({**summary, "video": {"ok": None}})
         path = out / "assignment.mp4"
         history = pd.DataFrame(run.evaluator.history)
         frames = [f.numpy() for f in run.frames.frames]
         title = f"{args.mode} categorical VQ on {args.data}"
-        video = render_optional("video", path, lambda: render_assignment_video(
+        video = ctx.render_optional("video", path, lambda: render_assignment_video(
             path, run.frames.steps, frames, display_names(run), realize(trainer.timeline),
             history, title=title,
         ))  # fmt: skip
         if video["ok"]:
             summary["outputs"].insert(-1, str(path))
     summary["wall_seconds"] = time.perf_counter() - t0
-    return finish(out / "summary.json", summary, video)
+    return ctx.finish(summary, video)
 
 
 def encode(argv: list[str]) -> dict:

@@ -27,29 +27,24 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
-from examples.common import (
-    REPO,
+from examples.frames import frame_plan, recorded_frames
+from mini.explore.script import serve
+from mini.search.cli import add_search_arguments, run_search
+from mini.temporal import Dopesheet, Timeline, plot_timeline, realize, timeline_for
+from mini.training import LatentRecorder, Trainer
+from mini.training.script import (
+    RunContext,
     console,
     entry,
-    explore,
-    finish,
     fit,
     int_at_least,
-    is_main,
     latest_dopesheet,
     load_schedule,
     on_start,
-    parser,
-    render_optional,
-    save_figure,
+    script_parser,
     setup,
     watch,
-    write_summary,
 )
-from examples.frames import frame_plan, recorded_frames
-from mini.search.cli import add_search_arguments, run_search
-from mini.temporal import Timeline, plot_timeline, realize
-from mini.training import LatentRecorder, Trainer
 from vq.quantizer import GRADIENTS, LEARN, RELAXATIONS
 from vq.residual import quantizer_levels
 from vq.train.data import test_as_validation, with_test_split
@@ -65,6 +60,7 @@ from vq.viz.explore import panels as vq_panels
 from vq.viz.plots import class_examples, plot_codebook_health, plot_reconstructions
 from vq.viz.video import codebook_animation
 
+REPO = Path(__file__).resolve().parent.parent
 TARGETS_CONFIG: dict[str, object] = {
     "schedule": REPO / "schedules" / "vq-targets.csv",
     "latent_dim": 32,
@@ -82,7 +78,12 @@ TARGETS = {  # summary key -> (comparison, bound): the production targets, on he
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
-    p = parser(__doc__.splitlines()[0], "vq-curriculum.csv", "vq_curriculum", 300)
+    p = script_parser(
+        __doc__.splitlines()[0],
+        schedule=REPO / "schedules" / "vq-curriculum.csv",
+        out="out/vq_curriculum",
+        frames=300,
+    )
     p.add_argument("--levels", type=int_at_least(1), default=2, help="residual quantizer levels")
     p.add_argument("--codes", type=int_at_least(1), default=16, help="codes per level")
     p.add_argument(
@@ -126,13 +127,39 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def experiment(args: argparse.Namespace) -> VQExperiment:
-    """The experiment the flags describe."""
-    return build(
+    """The model, data, criteria and handlers the flags describe."""
+    exp = build(
         args.latent_dim, args.codes, args.levels,
         seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
         refresh=not args.no_refresh, refresh_every=args.refresh_every,
         relaxation=args.relaxation, learn=args.learn, gradient=args.gradient,
     )  # fmt: skip
+    if args.test_split:  # test digits that no run or search validates on
+        exp.data = with_test_split(exp.data, args.seed)
+        exp.monitor.validation = (exp.data.val, exp.data.val_labels)
+    return exp
+
+
+def schedule(args: argparse.Namespace, dopesheet: Dopesheet) -> Timeline:
+    """The dopesheet as trained (following its gates if it has a ``GATE`` column):
+    ``--no-refresh`` drops its ``refresh`` actions."""
+    if args.no_refresh:
+        dopesheet = without_actions(dopesheet, {"refresh"})
+    return timeline_for(dopesheet)
+
+
+def build_trainer(
+    args: argparse.Namespace, timeline: Timeline, out_dir, *, progress: bool = True
+) -> tuple[VQExperiment, Trainer]:
+    """The experiment and trainer the flags describe — one function for a run and for each
+    ``--explore`` run, so every flag means the same in both."""
+    exp = experiment(args)
+    trainer = exp.trainer(
+        timeline, make_optimizer(exp.model), out_dir=out_dir,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, progress=progress,
+    )  # fmt: skip
+    watch(trainer, args)
+    return exp, trainer
 
 
 def check_targets(summary: dict) -> dict[str, dict[str, object]]:
@@ -163,36 +190,21 @@ def render_video(
     return anim.render(path, last_frame=path.with_name("latest.png")).frames_per_second
 
 
-def explore_runs(args: argparse.Namespace, timeline: Timeline) -> dict:
+def explore(args: argparse.Namespace, run: RunContext, timeline: Timeline) -> dict:
     """``--explore``: each Start/Reset trains a fresh model (same seed) on the dopesheet —
     re-read from ``--schedule`` with ``--watch`` — into ``<out>/run-<k>/``."""
-    runs: list[VQExperiment] = []
     dopesheet = latest_dopesheet(args, timeline.dopesheet)
+    runs: list[VQExperiment] = []
 
-    def schedule() -> Timeline:
-        ds = dopesheet()
-        if args.no_refresh:
-            ds = without_actions(ds, {"refresh"})
-        return Timeline(ds)
-
-    def make_trainer() -> Trainer:
-        exp = build(
-            args.latent_dim, args.codes, args.levels,
-            seed=args.seed, batch_size=args.batch_size, health_every=args.health_every,
-            refresh=not args.no_refresh,
-        )  # fmt: skip
+    def make_trainer(out_dir: Path) -> Trainer:
+        exp, trainer = build_trainer(args, schedule(args, dopesheet()), out_dir, progress=False)
         runs.append(exp)
-        trainer = exp.trainer(
-            schedule(), make_optimizer(exp.model), out_dir=args.out / f"run-{len(runs)}",
-            checkpoint_every=args.checkpoint_every, seed=args.seed, progress=False,
-        )  # fmt: skip
-        watch(trainer, args)
         return trainer
 
-    probe = build(args.latent_dim, args.codes, args.levels, seed=args.seed)
-    panels = vq_panels(probe.model, probe.data.val, probe.data.val_labels)
-    return explore(
-        args, make_trainer, panels, title="VQ curriculum",
+    probe = experiment(args)
+    return serve(
+        run, make_trainer, vq_panels(probe.model, probe.data.val, probe.data.val_labels),
+        title="VQ curriculum", host=args.host, port=args.port,
         action_labels={"refresh": "Refresh dead codes"},
         summary=lambda trainer: summarize(runs[-1].model, runs[-1].data),
     )  # fmt: skip
@@ -205,38 +217,31 @@ def main(argv: list[str] | None = None) -> dict:
         return run_search(main, argv, args, "recon_quality:max", ["--test-split"])
     timeline = load_schedule(args.schedule, args.steps)
     run = setup(args)
-    if args.no_refresh:
-        timeline = Timeline(without_actions(timeline.dopesheet, {"refresh"}))
     if args.explore:
-        return explore_runs(args, timeline)
+        return explore(args, run, timeline)
+    if args.no_refresh:
+        timeline = schedule(args, timeline.dopesheet)
+
+    # the model, data and trainer
+    exp, trainer = build_trainer(args, timeline, run.folder)
     ds = timeline.dopesheet
     n = len(timeline)
     label = args.schedule.name + (" without refresh" if args.no_refresh else "")
-    exp = experiment(args)
-    if args.test_split:  # test digits that no run or search validates on
-        exp.data = with_test_split(exp.data, args.seed)
-        exp.monitor.validation = (exp.data.val, exp.data.val_labels)
-    trainer = exp.trainer(
-        timeline,
-        make_optimizer(exp.model),
-        out_dir=run,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-    )
     recorder = LatentRecorder(exp.data.val, frame_plan(args, n), fn=codebook_probe)
     if not args.no_video:
         trainer.add(recorder)
-    out = args.out
+    out = run.out
     outputs = [out / "schedule.png"]
-    on_start(trainer, lambda: save_figure(
+    on_start(trainer, lambda: run.save_figure(
         plot_timeline(timeline, title=f"{label}: {n:,} steps"), outputs[0]
     ))  # fmt: skip
 
-    watch(trainer, args)
+    # train
     result = fit(trainer, args.resume)
     console.print(f"trained {result.steps_run:,} steps at {result.steps_per_second:,.0f} steps/s")
-    summary_figures = summarize(exp.model, exp.data, args.seed)
 
+    # the outputs: held-out figures, codebook health, reconstructions, summary.json, the video
+    summary_figures = summarize(exp.model, exp.data, args.seed)
     history = trainer.metrics.history()
     levels = quantizer_levels(exp.model.quantizer)
     health = plot_codebook_health(
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         refresh_steps=[s for s, a in ds.actions if a == "refresh"],
         title=f"codebook health: {label}",
     )
-    outputs.append(save_figure(health, out / "codebook-health.png"))
+    outputs.append(run.save_figure(health, out / "codebook-health.png"))
     idx = class_examples(exp.data.val_labels, per_class=2)
     exp.model.eval()
     with torch.no_grad():
@@ -257,9 +262,11 @@ def main(argv: list[str] | None = None) -> dict:
         title=f"validation digits and reconstructions (quality "
         f"{summary_figures['recon_quality']:.3f})",
     )
-    outputs += [save_figure(grid, out / "reconstructions.png"), out / "metrics.jsonl"]
-
-    outputs.append(trainer.last_checkpoint)
+    outputs += [
+        run.save_figure(grid, out / "reconstructions.png"),
+        out / "metrics.jsonl",
+        trainer.last_checkpoint,
+    ]
     summary = {
         "steps": len(trainer.timeline),  # a --watch edit may change the length
         **summary_figures,
@@ -270,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
             else {}
         ),
         "train_steps_per_second": result.steps_per_second,
-        "outputs": [str(p) for p in [*outputs, out / "summary.json"]],
+        "outputs": [str(p) for p in [*outputs, run.summary_path]],
         "wall_seconds": time.perf_counter() - t0,
         "refresh_actions": sum(1 for _, a in ds.actions if a == "refresh"),
         "latent_dim": args.latent_dim,
@@ -284,17 +291,17 @@ def main(argv: list[str] | None = None) -> dict:
     }
     video = None
     if not args.no_video:
-        write_summary(out / "summary.json", {**summary, "video": {"ok": None}})
+        run.write_summary({**summary, "video": {"ok": None}})
         path = out / "codebook-evolution.mp4"
-        video = render_optional(
+        video = run.render_optional(
             "video", path, lambda: render_video(trainer, recorder, exp, history, path)
         )
         if video["ok"]:
             summary["outputs"][-1:-1] = [str(path), str(path.with_name("latest.png"))]
     summary["wall_seconds"] = time.perf_counter() - t0
-    if is_main():
+    if run.is_main:
         print_targets(summary["targets"])
-    return finish(out / "summary.json", summary, video)
+    return run.finish(summary, video)
 
 
 def print_targets(targets: dict[str, dict[str, object]]) -> None:

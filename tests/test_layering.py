@@ -17,13 +17,19 @@ PACKAGES = ("mini", "ex_color", "vq")
 # package prefix -> prefixes of ours it must never import (at module level or inside functions)
 FORBIDDEN = {
     "mini.temporal": ("mini.training", "mini.render", "mini.adapters", "mini.loggers",
-                      "mini.explore", "mini.search", "ex_color", "vq", "torch"),
-    "mini.render": ("mini.training", "mini.adapters", "mini.explore", "ex_color", "vq", "torch"),
-    "mini.training": ("mini.adapters", "mini.explore", "mini.search", "ex_color", "vq"),
-    "mini.adapters": ("mini.explore", "mini.search", "ex_color", "vq"),
-    "mini.loggers": ("mini.explore", "mini.search", "ex_color", "vq"),
-    "mini.explore": ("mini.search", "ex_color", "vq"),
-    "mini.search": ("mini.explore", "ex_color", "vq"),
+                      "mini.explore", "mini.search", "ex_color", "vq", "examples", "torch"),
+    "mini.render": ("mini.training", "mini.adapters", "mini.explore", "ex_color", "vq",
+                    "examples", "torch"),
+    "mini.training": ("mini.adapters", "mini.explore", "mini.search", "ex_color", "vq",
+                      "examples"),
+    # a script's plumbing (flags, exit codes, run folders, outputs): the trainer and the
+    # dopesheet only, so any script can use it; its --explore half lives in mini.explore.script
+    "mini.training.script": ("mini.adapters", "mini.explore", "mini.search", "mini.loggers",
+                             "mini.render", "ex_color", "vq", "examples"),
+    "mini.adapters": ("mini.explore", "mini.search", "ex_color", "vq", "examples"),
+    "mini.loggers": ("mini.explore", "mini.search", "ex_color", "vq", "examples"),
+    "mini.explore": ("mini.search", "ex_color", "vq", "examples"),
+    "mini.search": ("mini.explore", "ex_color", "vq", "examples"),
     "ex_color": ("vq", "examples"),
     # the quantizer library at the top of vq: no trainer glue, plots or tokenizer, no pandas
     # (VQAutoencoder reads the trainer's Result type and k-means seeding loads scikit-learn only

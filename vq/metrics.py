@@ -14,23 +14,42 @@ from torch import Tensor
 
 
 def code_counts(codes: Tensor, codebook_size: int) -> Tensor:
-    """How many times each code index occurs in ``codes`` (any shape), as floats."""
+    """How many times each code index occurs in ``codes`` (any shape), as floats.
+
+    Args:
+        codes: code indices, any shape.
+        codebook_size: the number of codes.
+    """
     return torch.bincount(codes.reshape(-1), minlength=codebook_size).to(torch.float32)
 
 
 def utilization(counts: Tensor, threshold: float = 1.0) -> float:
-    """Fraction of codes used at least ``threshold`` times."""
+    """Fraction of codes used at least ``threshold`` times.
+
+    Args:
+        counts: uses per code.
+        threshold: uses for a code to count.
+    """
     return float((counts >= threshold).float().mean())
 
 
 def dead_codes(counts: Tensor, threshold: float = 1.0) -> int:
-    """Number of codes used fewer than ``threshold`` times."""
+    """Number of codes used fewer than ``threshold`` times.
+
+    Args:
+        counts: uses per code.
+        threshold: uses for a code to be alive.
+    """
     return int((counts < threshold).sum())
 
 
 def perplexity(counts: Tensor) -> float:
     """``exp`` of the entropy of code usage: K for uniform use of K codes, 1 for one code.
-    ``nan`` when nothing was counted."""
+    ``nan`` when nothing was counted.
+
+    Args:
+        counts: uses per code.
+    """
     total = counts.sum()
     if total <= 0:
         return float("nan")
@@ -44,6 +63,10 @@ def effective_rank(x: Tensor, center: bool = True) -> float:
 
     Centred by default so that a cloud sitting away from the origin does not count its offset
     as a direction.
+
+    Args:
+        x: a batch ``(N, D)``.
+        center: subtract the mean first.
     """
     x = x.reshape(x.shape[0], -1).double()
     if center:
@@ -88,7 +111,15 @@ def topographic_correlation(
 ) -> float:
     """Correlation between pairwise input distances and pairwise latent distances on a random
     sample of at most ``sample`` rows: near 1 when the latent space keeps the data's
-    neighbourhoods. ``method`` is ``"pearson"`` or ``"spearman"`` (rank correlation)."""
+    neighbourhoods. ``method`` is ``"pearson"`` or ``"spearman"`` (rank correlation).
+
+    Args:
+        inputs: rows of inputs ``(N, ...)``.
+        latents: their latents ``(N, D)``.
+        sample: at most this many rows.
+        method: ``"pearson"`` or ``"spearman"``.
+        generator: the random generator (default: torch's global one).
+    """
     if method not in ("pearson", "spearman"):
         raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
     n = inputs.shape[0]
@@ -115,7 +146,11 @@ def codebook_orthogonality(codes: Tensor) -> float:
     0 when the codes are mutually orthogonal, 1 when they all lie on one line. ``nan`` with fewer
     than two codes. Pass the codes a split actually uses (see :mod:`vq.train.heldout`); a zero code
     counts as orthogonal to every other. ``K`` codes in ``D < K`` dimensions cannot all be
-    orthogonal: random directions give about ``sqrt(2 / (π D))``."""
+    orthogonal: random directions give about ``sqrt(2 / (π D))``.
+
+    Args:
+        codes: the code vectors ``(K, D)``.
+    """
     k = codes.shape[0]
     if k < 2:
         return float("nan")
@@ -128,7 +163,12 @@ def cross_orthogonality(a: Tensor, b: Tensor) -> float:
     """Mean ``|cos|`` between every row of ``a`` ``(K_a, D)`` and every row of ``b``
     ``(K_b, D)``: how far two codebooks (e.g. two residual levels) point along the same
     directions. 0 when every code of one is orthogonal to every code of the other; ``nan`` when
-    either is empty."""
+    either is empty.
+
+    Args:
+        a: code vectors ``(K_a, D)``.
+        b: code vectors ``(K_b, D)``.
+    """
     if a.shape[0] == 0 or b.shape[0] == 0:
         return float("nan")
     return float((_unit_rows(a) @ _unit_rows(b).T).abs().mean())
@@ -136,7 +176,12 @@ def cross_orthogonality(a: Tensor, b: Tensor) -> float:
 
 def reconstruction_quality(target: Tensor, output: Tensor) -> float:
     """``1 − MSE / variance of the data`` (the R² score): 1 for a perfect reconstruction, 0 for
-    always predicting the per-feature mean, negative when worse than that."""
+    always predicting the per-feature mean, negative when worse than that.
+
+    Args:
+        target: the inputs.
+        output: their reconstructions.
+    """
     target = target.reshape(target.shape[0], -1).double()
     output = output.reshape(output.shape[0], -1).double()
     if target.shape != output.shape:
@@ -150,7 +195,15 @@ def reconstruction_quality(target: Tensor, output: Tensor) -> float:
 
 @dataclass(frozen=True, slots=True)
 class CodebookHealth:
-    """One codebook's usage over its window: what a health monitor records and checks."""
+    """One codebook's usage over its window: what a health monitor records and checks.
+
+    Attributes:
+        codes: the codebook's size.
+        active: codes used at least the threshold.
+        dead: the others.
+        utilization: ``active / codes``.
+        perplexity: ``exp`` of the usage entropy.
+    """
 
     codes: int
     active: int
@@ -163,7 +216,12 @@ class CodebookHealth:
 
 
 def codebook_health(counts: Tensor, threshold: float = 1.0) -> CodebookHealth:
-    """Summarise usage ``counts`` (one per code); a code is active when used ≥ ``threshold``."""
+    """Summarise usage ``counts`` (one per code); a code is active when used ≥ ``threshold``.
+
+    Args:
+        counts: uses per code.
+        threshold: uses for a code to count as active.
+    """
     k = int(counts.numel())
     dead = dead_codes(counts, threshold)
     return CodebookHealth(k, k - dead, dead, (k - dead) / k, perplexity(counts))

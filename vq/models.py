@@ -30,6 +30,12 @@ class VQAutoencoder(nn.Module):
     quantizer still runs, tracking the latents with its codebook; 1 decodes the quantized
     latents only. Returns ``Result(outputs, latents=z, extras)`` with ``quantized``, ``codes``,
     ``losses`` (unweighted quantizer terms) and ``vq_loss`` (weighted) in ``extras``.
+
+    Args:
+        encoder: inputs -> latents.
+        quantizer: a :class:`VectorQuantizer` or :class:`ResidualVQ`.
+        decoder: latents -> outputs.
+        blend: 0: decode the latents; 1: decode the quantized latents (a ``vq-blend`` column).
     """
 
     def __init__(
@@ -42,6 +48,12 @@ class VQAutoencoder(nn.Module):
         self.blend = float(blend)
 
     def forward(self, x: Tensor) -> Result:
+        """Encode, quantize, blend and decode ``x``; the :class:`~mini.training.Result` carries the
+        latents, codes and quantizer losses.
+
+        Args:
+            x: the inputs.
+        """
         z = self.encoder(x)
         q = self.quantizer(z)
         blend = self.blend
@@ -58,7 +70,11 @@ class VQAutoencoder(nn.Module):
 
     @torch.no_grad()
     def decode_codes(self, codes: Tensor) -> Tensor:
-        """Decode integer codes (``(..., L)`` for a residual quantizer) straight to outputs."""
+        """Decode integer codes (``(..., L)`` for a residual quantizer) straight to outputs.
+
+        Args:
+            codes: integer codes.
+        """
         return self.decoder(self.quantizer.lookup(codes))
 
 
@@ -82,7 +98,17 @@ def digits_vqvae(
     **quantizer_kwargs: object,
 ) -> VQAutoencoder:
     """An MLP VQ autoencoder for 8×8 digits: ``levels`` residual levels of ``codes`` codes on a
-    ``latent_dim`` latent (one level → a plain :class:`VectorQuantizer`)."""
+    ``latent_dim`` latent (one level → a plain :class:`VectorQuantizer`).
+
+    Args:
+        latent_dim: latent size.
+        codes: codes per level.
+        levels: residual levels.
+        hidden: encoder widths (the decoder mirrors them).
+        input_dim: input size.
+        blend: the initial ``vq-blend``.
+        quantizer_kwargs: passed to every :class:`VectorQuantizer`.
+    """
     encoder = mlp([input_dim, *hidden, latent_dim])
     decoder = mlp([latent_dim, *reversed(hidden), input_dim])
     quantizer: Quantizer
@@ -94,10 +120,23 @@ def digits_vqvae(
 
 
 def digits_vqvae_2d(codes: int = 16, levels: int = 2, **kwargs: object) -> VQAutoencoder:
-    """The digits model with a 2-D latent, so codebooks and encoder outputs plot directly."""
+    """The digits model with a 2-D latent, so codebooks and encoder outputs plot directly.
+
+    Args:
+        codes: codes per level.
+        levels: residual levels.
+        kwargs: passed to :func:`digits_vqvae`.
+    """
     return digits_vqvae(2, codes, levels, **kwargs)  # type: ignore[arg-type]
 
 
 def digits_vqvae_large(latent_dim: int = 16, codes: int = 256, levels: int = 1, **kwargs: object):
-    """The digits model with a larger latent and codebook."""
+    """The digits model with a larger latent and codebook.
+
+    Args:
+        latent_dim: latent size.
+        codes: codes per level.
+        levels: residual levels.
+        kwargs: passed to :func:`digits_vqvae`.
+    """
     return digits_vqvae(latent_dim, codes, levels, **kwargs)  # type: ignore[arg-type]

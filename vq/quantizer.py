@@ -47,6 +47,14 @@ class QuantizerOutput:
     (``commitment`` and, when the codebook learns by loss, ``codebook``); ``loss`` is their sum
     weighted by the quantizer's ``commitment`` and ``codebook_weight`` attributes. Wire one or the
     other into the trainer, not both (see :mod:`vq.train.criteria`).
+
+    Attributes:
+        quantized: the code vectors, in the input's shape.
+        codes: code indices (the input's shape without its last dimension).
+        loss: the weighted sum of ``losses``.
+        losses: the unweighted terms (``commitment``, ``codebook``).
+        codebook_size: the number of codes.
+        extras: quantizer-specific values (e.g. the soft assignment).
     """
 
     quantized: Tensor
@@ -98,11 +106,15 @@ class VectorQuantizer(nn.Module):
             ``y_soft = softmax((logits + g) / temperature)`` (``y_hard − sg(y_soft) + y_soft``,
             as ``F.gumbel_softmax(hard=True)``); the temperature only sharpens the relaxation.
             ``"soft"`` forwards the expectation ``softmax(logits / temperature) @ codebook``.
+        temperature_scale: ``"nearest"`` (divide the distances by the batch's mean distance to
+            the nearest code) or ``"none"`` (see ``temperature``).
         kmeans_init: seed the codebook by k-means on the first training batch.
+        kmeans_iters: k-means iterations of that seeding.
         window: number of training steps the usage counts cover.
         dead_threshold: a code used fewer times than this in the window is dead.
         recent: how many recent inputs (rows) to keep for :meth:`refresh` (default ``max(1024,
             4K)``), in a ring buffer that checkpoints keep, so resumed runs refresh the same.
+        eps: the smallest distance scale and EMA cluster size (keeps divisions finite).
     """
 
     def __init__(
@@ -180,6 +192,12 @@ class VectorQuantizer(nn.Module):
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, z: Tensor) -> QuantizerOutput:
+        """Quantize ``z``: nearest codes (or, while training at a temperature, sampled ones), the
+        losses, and the usage tracked for the health window.
+
+        Args:
+            z: latents ``(..., dim)``.
+        """
         if z.shape[-1] != self.dim:
             raise ValueError(f"expected inputs with last dimension {self.dim}, got {z.shape}")
         flat = z.reshape(-1, self.dim)
@@ -239,7 +257,12 @@ class VectorQuantizer(nn.Module):
 
     def logits(self, flat: Tensor, codebook: Tensor | None = None) -> Tensor:
         """Temperature-free code logits ``−d / s`` for flat inputs ``(N, dim)`` (as quantized:
-        normalised for cosine); see the ``temperature`` argument for ``s``."""
+        normalised for cosine); see the ``temperature`` argument for ``s``.
+
+        Args:
+            flat: inputs ``(N, dim)``.
+            codebook: the codes (default: this quantizer's).
+        """
         codebook = self.codebook if codebook is None else codebook
         d = self._distances(flat, codebook, full=True)
         if self.temperature_scale == "nearest":
@@ -322,7 +345,12 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def initialize(self, samples: Tensor, generator: torch.Generator | None = None) -> None:
         """Seed every code by k-means on ``samples`` ``(N, dim)`` (called on the first training
-        batch when ``kmeans_init``; call it yourself to seed from more data)."""
+        batch when ``kmeans_init``; call it yourself to seed from more data).
+
+        Args:
+            samples: latents ``(N, dim)``.
+            generator: the random generator (default: torch's global one).
+        """
         x = distributed.gather_rows(samples.detach().reshape(-1, self.dim))
         if self._cosine:
             x = F.normalize(x, dim=-1)
@@ -352,14 +380,22 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def nearest(self, x: Tensor) -> Tensor:
-        """Nearest-code indices for ``x`` ``(..., dim)`` (deterministic; no tracking)."""
+        """Nearest-code indices for ``x`` ``(..., dim)`` (deterministic; no tracking).
+
+        Args:
+            x: latents ``(..., dim)``.
+        """
         flat = x.reshape(-1, self.dim)
         if self._cosine:
             flat = F.normalize(flat, dim=-1)
         return self._distances(flat, self.codebook, full=False).argmin(-1).reshape(x.shape[:-1])
 
     def lookup(self, codes: Tensor) -> Tensor:
-        """Code vectors for integer ``codes`` (decoding from indices)."""
+        """Code vectors for integer ``codes`` (decoding from indices).
+
+        Args:
+            codes: integer code indices.
+        """
         return F.embedding(codes, self.codebook)
 
     @property
@@ -372,12 +408,20 @@ class VectorQuantizer(nn.Module):
         return self.usage.sum(0)
 
     def health(self, threshold: float | None = None) -> CodebookHealth:
-        """Active/dead codes, utilization and perplexity over the usage window."""
+        """Active/dead codes, utilization and perplexity over the usage window.
+
+        Args:
+            threshold: uses for a code to count as active (default ``dead_threshold``).
+        """
         thr = self.dead_threshold if threshold is None else threshold
         return codebook_health(self.usage_counts(), thr)
 
     def dead_codes(self, threshold: float | None = None) -> Tensor:
-        """Indices of codes used fewer than ``threshold`` times in the window."""
+        """Indices of codes used fewer than ``threshold`` times in the window.
+
+        Args:
+            threshold: uses below which a code is dead (default ``dead_threshold``).
+        """
         thr = self.dead_threshold if threshold is None else threshold
         return (self.usage_counts() < thr).nonzero().squeeze(1)
 
@@ -398,6 +442,11 @@ class VectorQuantizer(nn.Module):
         distance to the nearest live code (k-means++ style), so new codes go where the live
         codebook serves the data worst. Live codes are untouched; the refreshed codes' usage
         counts restart from zero.
+
+        Args:
+            threshold: uses below which a code is dead (default ``dead_threshold``).
+            samples: seeds to draw from (default: the recent inputs).
+            generator: the random generator (default: torch's global one).
         """
         dead = self.dead_codes(threshold)
         if dead.numel() == 0:

@@ -86,7 +86,11 @@ def orthogonality_penalty(
     its weight) returning the mean over levels of :func:`centroid_orthogonality` of each level's
     inputs — the encoder outputs for level 0, the residuals ``z − q₀ − …`` for later levels —
     grouped by the codes the step chose. Reads ``result.latents`` and ``result.extras["codes"]``
-    (what :class:`vq.VQAutoencoder` returns)."""
+    (what :class:`vq.VQAutoencoder` returns).
+
+    Args:
+        quantizer: the quantizer whose codes to push apart.
+    """
     levels = quantizer_levels(quantizer)
 
     def criterion(batch: Any, result: Result) -> Tensor:
@@ -113,7 +117,11 @@ def topographic_penalty(sample: int = 128) -> Callable[[Any, Result], Tensor]:
     correlation between pairwise distances of the batch's inputs and of its pre-quantization
     latents (``result.latents``) over the first ``sample`` rows (batches are shuffled): 0 when
     the latent distances are an affine function of the input distances. Differentiable in the
-    encoder."""
+    encoder.
+
+    Args:
+        sample: rows per batch it compares.
+    """
 
     def criterion(batch: Any, result: Result) -> Tensor:
         if result.latents is None:

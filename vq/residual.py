@@ -16,7 +16,17 @@ from vq.quantizer import QuantizerOutput, VectorQuantizer
 @dataclass
 class ResidualOutput(QuantizerOutput):
     """A :class:`QuantizerOutput` whose ``codes`` have a trailing level dimension; ``levels``
-    holds each level's own output (its ``quantized`` is that level's code vectors)."""
+    holds each level's own output (its ``quantized`` is that level's code vectors).
+
+    Attributes:
+        quantized: the summed code vectors.
+        codes: code indices with a trailing level dimension.
+        loss: the weighted sum of ``losses``.
+        losses: the unweighted terms, summed over levels.
+        codebook_size: the largest level's number of codes.
+        extras: quantizer-specific values.
+        levels: each level's own output.
+    """
 
     levels: list[QuantizerOutput] = field(default_factory=list)
 
@@ -104,6 +114,11 @@ class ResidualVQ(nn.Module):
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, z: Tensor) -> ResidualOutput:
+        """Quantize ``z`` level by level.
+
+        Args:
+            z: latents ``(..., dim)``.
+        """
         residual = z
         total: Tensor | None = None
         relaxed: Tensor | None = None
@@ -131,20 +146,40 @@ class ResidualVQ(nn.Module):
 
     # -- health and refresh, per level ----------------------------------------------------------
     def lookup(self, codes: Tensor) -> Tensor:
-        """Sum of each level's code vectors for ``codes`` of shape ``(..., L)``."""
+        """Sum of each level's code vectors for ``codes`` of shape ``(..., L)``.
+
+        Args:
+            codes: ``(..., levels)`` code indices.
+        """
         return sum(q.lookup(codes[..., i]) for i, q in enumerate(self.quantizers))  # type: ignore[return-value]
 
     def health(self, threshold: float | None = None) -> list[CodebookHealth]:
+        """Each level's :class:`CodebookHealth` over its usage window.
+
+        Args:
+            threshold: uses for a code to count as active (default: each level's
+                ``dead_threshold``).
+        """
         return [q.health(threshold) for q in self.quantizers]
 
     def refresh(
         self, threshold: float | None = None, generator: torch.Generator | None = None
     ) -> list[Tensor]:
-        """Refresh each level's dead codes from that level's recent residuals."""
+        """Refresh each level's dead codes from that level's recent residuals.
+
+        Args:
+            threshold: uses below which a code is dead (default: each level's).
+            generator: the random generator (default: torch's global one).
+        """
         return [q.refresh(threshold, generator=generator) for q in self.quantizers]
 
     def initialize(self, samples: Tensor, generator: torch.Generator | None = None) -> None:
-        """K-means seed level by level: each level on the residuals the previous ones leave."""
+        """K-means seed level by level: each level on the residuals the previous ones leave.
+
+        Args:
+            samples: latents ``(N, dim)``.
+            generator: the random generator (default: torch's global one).
+        """
         residual = samples.detach().reshape(-1, self.dim)
         for q in self.quantizers:
             q.initialize(residual, generator)
@@ -154,7 +189,11 @@ class ResidualVQ(nn.Module):
 
 def quantizer_levels(quantizer: VectorQuantizer | ResidualVQ) -> list[VectorQuantizer]:
     """The codebooks of a quantizer: one for a :class:`VectorQuantizer`, one per level for a
-    :class:`ResidualVQ` (what per-level metrics, bindings and refreshes iterate over)."""
+    :class:`ResidualVQ` (what per-level metrics, bindings and refreshes iterate over).
+
+    Args:
+        quantizer: a :class:`VectorQuantizer` or :class:`ResidualVQ`.
+    """
     if isinstance(quantizer, ResidualVQ):
         return list(quantizer.quantizers)  # type: ignore[arg-type]
     return [quantizer]

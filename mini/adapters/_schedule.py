@@ -23,6 +23,11 @@ def read_dopesheet(
     """``Dopesheet.from_csv(path)`` with the run's length for ``ep`` and ``%`` steps.
 
     Unknown or infinite lengths (an iterable dataset, ``max_epochs=-1``) are left out.
+
+    Args:
+        path: the CSV.
+        steps_per_epoch: what ``ep`` means.
+        total_steps: what ``%`` means.
     """
     kwargs: dict[str, int] = {}
     for name, value in (("steps_per_epoch", steps_per_epoch), ("total_steps", total_steps)):
@@ -37,7 +42,13 @@ def to_timeline(
     steps_per_epoch: int | float | None = None,
     total_steps: int | float | None = None,
 ) -> Timeline:
-    """A Timeline for ``source`` (a Timeline is used as it is, cursor included)."""
+    """A Timeline for ``source`` (a Timeline is used as it is, cursor included).
+
+    Args:
+        source: a :class:`~mini.temporal.Timeline`, a ``Dopesheet`` or a CSV path.
+        steps_per_epoch: what ``ep`` means in a CSV's steps.
+        total_steps: what ``%`` means in a CSV's steps.
+    """
     if isinstance(source, Timeline):
         return source
     if isinstance(source, Dopesheet):

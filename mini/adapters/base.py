@@ -111,7 +111,16 @@ class ScheduleAdapter:
         ``phase-end[:<phase>]``, ``train-start``, ``train-end``); step events only on steps
         divisible by ``every``. ``reads`` names properties the handler reads. Names are checked
         against the dopesheet before the first step. ``replay=True`` (action events): on resume
-        the handler runs again for every time its action fired before the checkpoint."""
+        the handler runs again for every time its action fired before the checkpoint.
+
+        Args:
+            event: the event's name.
+            handler: called with the :class:`~mini.training.Event`.
+            every: step events only: call it on steps divisible by this.
+            reads: dopesheet properties the handler reads.
+            optional: the ``<event>:<name>`` may be absent from the dopesheet.
+            replay: action events: call it again on resume for each time its action fired.
+        """
         reads = set(reads)
         engine = self.engine
         if engine.timeline is not None:
@@ -128,24 +137,53 @@ class ScheduleAdapter:
 
     def bind(self, prop: str, setter: Setter) -> None:
         """Call ``setter(value)`` before each step whose ``prop`` value changed (and at the
-        first step of every run)."""
+        first step of every run).
+
+        Args:
+            prop: the dopesheet property.
+            setter: called with its value.
+        """
         if self.engine.timeline is not None:
             self._check_props({prop})
         self.engine.bind(prop, setter)
 
     def track(self, key: str, obj: Any) -> None:
         """Keep ``obj``'s ``state_dict()`` in this adapter's checkpoint state under ``key``
-        (as ``Trainer.track`` does in ours)."""
+        (as ``Trainer.track`` does in ours).
+
+        Args:
+            key: the name in the adapter's state.
+            obj: anything with ``state_dict``/``load_state_dict``.
+        """
         self.engine.track(key, obj)
 
     # -- hooks (override to react; call super() to keep the registered handlers) ---------------
     def on_phase_start(self, phase: str | None, event: Event) -> None:
+        """A phase starts: override to react (call ``super()`` to keep the registered handlers).
+
+        Args:
+            phase: its name (``None`` before the first named phase).
+            event: the ``phase-start`` event.
+        """
         self._dispatch(PHASE_START, phase, event)
 
     def on_action(self, action: str, event: Event) -> None:
+        """An action fires: override to react (call ``super()`` to keep the registered handlers).
+
+        Args:
+            action: its name.
+            event: the ``action`` event.
+        """
         self._dispatch(ACTION, action, event)
 
     def on_phase_end(self, phase: str | None, event: Event) -> None:
+        """A phase's last step ran: override to react (call ``super()`` to keep the registered
+        handlers).
+
+        Args:
+            phase: its name.
+            event: the ``phase-end`` event.
+        """
         self._dispatch(PHASE_END, phase, event)
 
     # -- for subclasses -------------------------------------------------------------------------

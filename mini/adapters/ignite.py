@@ -31,6 +31,13 @@ class DopesheetHandler(ScheduleAdapter):
     ``create_supervised_trainer(gradient_accumulation_steps=...)``. At ``STARTED`` the names
     are checked and the first step's values applied (so code run before the first iteration
     reads them). ``on_length_change``: see :class:`~mini.adapters.DopesheetLR`.
+
+    Args:
+        schedule: a :class:`~mini.temporal.Timeline`, a ``Dopesheet`` or a CSV path.
+        optimizer: the optimizer(s) whose learning rates follow the schedule (``None``: none).
+        accumulation_steps: iterations per optimizer step.
+        on_length_change: resuming with another schedule: ``"adopt"`` it after the saved step or
+            ``"keep"`` the checkpoint's.
     """
 
     def __init__(

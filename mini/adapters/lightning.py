@@ -49,6 +49,14 @@ class LightningSchedule(ScheduleAdapter):
     steps (default: the trainer's ``log_every_n_steps``; 0 turns logging off) under
     ``prefix + name``. ``state_key``: set it when a trainer has two of these callbacks.
     ``on_length_change``: see :class:`~mini.adapters.DopesheetLR`.
+
+    Args:
+        schedule: a :class:`~mini.temporal.Timeline`, a ``Dopesheet`` or a CSV path.
+        log_every: log the properties every N steps (``None``: never).
+        prefix: the logged names' prefix.
+        state_key: the callback's key in Lightning checkpoints.
+        on_length_change: resuming with another schedule: ``"adopt"`` it after the saved step or
+            ``"keep"`` the checkpoint's.
     """
 
     def __init__(

@@ -45,6 +45,19 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
     ``on_length_change``: when the dopesheet or the run's length differs from the checkpoint's,
     ``"adopt"`` (default) takes the new schedule after the saved step (a smooth blend within the
     keys' range; fired actions do not fire again), ``"keep"`` continues the checkpoint's one.
+
+    Args:
+        optimizer: the optimizer whose learning rates follow ``lr``/``lr-<group>``.
+        schedule: a :class:`~mini.temporal.Timeline`, a ``Dopesheet`` or a CSV path.
+        steps_per_epoch: what ``ep`` means in a CSV's steps.
+        total_steps: what ``%`` means in a CSV's steps.
+        bindings: property -> setter, in force from step 0.
+        handlers: event -> handler(s), in force from step 0.
+        replay_handlers: like ``handlers``, called again on resume for actions that fired before.
+        last_epoch: as in PyTorch's schedulers (-1: a fresh run).
+        resume: a ``state_dict()`` to continue from.
+        on_length_change: resuming with another schedule: ``"adopt"`` it after the saved step or
+            ``"keep"`` the checkpoint's.
     """
 
     def __init__(
@@ -107,11 +120,19 @@ class DopesheetLR(ScheduleAdapter, LRScheduler):
     def observe(self, loss: float | Tensor) -> None:
         """Report a micro-batch's loss (as computed, before any division for accumulation):
         the step's ``step-metrics`` carries the mean of those reported since the last
-        ``step()`` as ``losses["total"]``, as our trainer and the other adapters log it."""
+        ``step()`` as ``losses["total"]``, as our trainer and the other adapters log it.
+
+        Args:
+            loss: the micro-batch's loss.
+        """
         self._observed.append(float(loss.detach()) if isinstance(loss, Tensor) else float(loss))
 
     def step(self, epoch: int | None = None) -> None:
-        """The current step's optimizer step has run: finish it and enter the next one."""
+        """The current step's optimizer step has run: finish it and enter the next one.
+
+        Args:
+            epoch: PyTorch's deprecated argument, ignored (the schedule knows its step).
+        """
         current = self.engine.entered
         if current >= 0:
             self.engine.replay_log = None

@@ -11,7 +11,12 @@ from mini.explore.properties import PropertyInfo, property_infos
 
 
 def launch(*args, **kwargs):
-    """Serve the explorer page; see :func:`mini.explore.app.launch` (imports Gradio)."""
+    """Serve the explorer page; see :func:`mini.explore.app.launch` (imports Gradio).
+
+    Args:
+        args: passed on (the :class:`Controller` first).
+        kwargs: passed on (``title``, ``host``, ``port``, ...).
+    """
     from mini.explore.app import launch as _launch
 
     return _launch(*args, **kwargs)

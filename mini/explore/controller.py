@@ -55,6 +55,14 @@ class Controller(SnapshotCapture):
     the default number of steps a moved property takes to reach its new value (default 2% of
     the run); ``save_dir`` is where :meth:`save_dopesheet` writes (default: the run's
     ``out_dir``, else the working directory); ``action_labels`` names the action buttons.
+
+    Args:
+        make_trainer: builds a fresh trainer (called at the start and on each Reset).
+        panels: the model's views.
+        transition: steps a moved property takes to reach its value (default 2% of the run).
+        capture_every: seconds between captures of the panels.
+        save_dir: where :meth:`save_dopesheet` writes (default: the run's ``out_dir``).
+        action_labels: action -> its button's label.
     """
 
     def __init__(
@@ -163,7 +171,11 @@ class Controller(SnapshotCapture):
             return "reset"
 
     def close(self, timeout: float | None = None) -> FitResult | None:
-        """Stop training cleanly after the current step (a checkpoint is written) and wait."""
+        """Stop training cleanly after the current step (a checkpoint is written) and wait.
+
+        Args:
+            timeout: seconds to wait for the training thread (``None``: as long as it takes).
+        """
         with self._control:
             self._stop_thread("explorer closed", timeout)
             return self.result
@@ -206,7 +218,13 @@ class Controller(SnapshotCapture):
     # -- commands -------------------------------------------------------------------------------
     def set_property(self, prop: str, value: float, duration: int | None = None) -> Future:
         """Move ``prop`` smoothly to ``value`` from the next step (``Timeline.set``); a
-        ``step-end`` column moves at once. The future's result is the first step it affects."""
+        ``step-end`` column moves at once. The future's result is the first step it affects.
+
+        Args:
+            prop: the property.
+            value: its new value.
+            duration: steps to get there (default ``transition``).
+        """
         info = self._info(prop)
         steps = 0 if info.discrete else (self.transition if duration is None else duration)
 
@@ -222,7 +240,12 @@ class Controller(SnapshotCapture):
         return self._submit(("prop", prop), job)
 
     def follow_schedule(self, prop: str, duration: int | None = None) -> Future:
-        """Return ``prop`` smoothly to the dopesheet (``Timeline.follow``)."""
+        """Return ``prop`` smoothly to the dopesheet (``Timeline.follow``).
+
+        Args:
+            prop: the property.
+            duration: steps to get back (default ``transition``).
+        """
         info = self._info(prop)
         steps = 0 if info.discrete else (self.transition if duration is None else duration)
 
@@ -238,7 +261,11 @@ class Controller(SnapshotCapture):
         return self._submit(("prop", prop), job)
 
     def fire(self, action: str) -> Future:
-        """Fire ``action`` at the next step (``Trainer.fire``); the future's result is that step."""
+        """Fire ``action`` at the next step (``Trainer.fire``); the future's result is that step.
+
+        Args:
+            action: the action's name.
+        """
 
         def job(trainer: Trainer) -> int:
             if self._status in ("finished", "stopped", "failed"):
@@ -252,7 +279,11 @@ class Controller(SnapshotCapture):
 
     def save_dopesheet(self, path: str | Path | None = None) -> Future:
         """Bake the run so far (and the plan for the rest) into a dopesheet CSV; the future's
-        result is a :class:`SavedDopesheet`."""
+        result is a :class:`SavedDopesheet`.
+
+        Args:
+            path: the CSV (default: a new file in ``save_dir``).
+        """
 
         def job(trainer: Trainer) -> SavedDopesheet:
             tl = trainer.timeline

@@ -18,7 +18,15 @@ from mini.temporal import Dopesheet, get_interpolator
 @dataclass(frozen=True)
 class PropertyInfo:
     """One property's slider: ``lo``/``hi`` in the property's units; ``log`` sliders move
-    log10 of the value."""
+    log10 of the value.
+
+    Attributes:
+        name: the property.
+        log: the slider moves log10 of the value.
+        discrete: a ``step-end`` column (values jump).
+        lo: the slider's low end, in the property's units.
+        hi: its high end.
+    """
 
     name: str
     log: bool
@@ -27,11 +35,21 @@ class PropertyInfo:
     hi: float
 
     def to_slider(self, value: float) -> float:
+        """The slider position of ``value``.
+
+        Args:
+            value: in the property's units.
+        """
         if self.log:
             return round(math.log10(value), 4) if value > 0 else math.log10(self.lo)
         return value
 
     def from_slider(self, position: float) -> float:
+        """The value at a slider position.
+
+        Args:
+            position: the slider's position.
+        """
         return 10.0**position if self.log else position
 
     @property
@@ -74,5 +92,9 @@ def property_info(dopesheet: Dopesheet, name: str) -> PropertyInfo:
 
 
 def property_infos(dopesheet: Dopesheet) -> dict[str, PropertyInfo]:
-    """Every property of ``dopesheet``, in column order."""
+    """Every property of ``dopesheet``, in column order.
+
+    Args:
+        dopesheet: the run's dopesheet.
+    """
     return {name: property_info(dopesheet, name) for name in dopesheet.specs}

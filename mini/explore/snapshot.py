@@ -16,7 +16,11 @@ Status = Literal["ready", "running", "paused", "finished", "stopped", "failed"]
 
 @dataclass(frozen=True)
 class PanelFailure:
-    """What a panel shows when its capture raised (training goes on)."""
+    """What a panel shows when its capture raised (training goes on).
+
+    Attributes:
+        message: what the capture raised.
+    """
 
     message: str
 
@@ -27,7 +31,29 @@ class Snapshot:
     every property at ``schedule_steps`` as the run has it (overrides included), ``written``
     as the dopesheet has it; ``targets`` the value each overridden property is moving to or
     holding; ``returning`` the overridden properties already on their way back to the
-    schedule (``follow``, or the end of a ``hold``); ``panels`` holds each panel's capture (or a :class:`PanelFailure`)."""
+    schedule (``follow``, or the end of a ``hold``); ``panels`` holds each panel's capture (or a :class:`PanelFailure`).
+
+    Attributes:
+        run: the run's number (a Reset starts the next).
+        version: counts captures: unchanged means only the live fields moved.
+        status: ``ready``, ``running``, ``paused``, ``finished``, ``stopped`` or
+            ``failed``.
+        step: the steps completed.
+        n_steps: the run's length.
+        phase: the current phase.
+        steps_per_second: the recent training speed.
+        props: every property's current value.
+        overridden: the properties moved away from the dopesheet.
+        schedule_steps: the steps ``schedule`` and ``written`` are sampled at.
+        schedule: every property as the run has it (overrides included).
+        written: every property as the dopesheet has it.
+        targets: the value each overridden property is moving to or holding.
+        returning: overridden properties on their way back to the schedule.
+        phases: ``(name, start, end)`` of each phase.
+        panels: each panel's capture (or a :class:`PanelFailure`).
+        error: why the run failed, if it did.
+        notes: the latest messages for the page.
+    """
 
     run: int
     version: int  # counts captures: unchanged means nothing but the live fields moved
@@ -51,7 +77,14 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class SavedDopesheet:
-    """A baked dopesheet written to ``path``; ``errors`` per property (0 where exact)."""
+    """A baked dopesheet written to ``path``; ``errors`` per property (0 where exact).
+
+    Attributes:
+        path: the CSV written.
+        dopesheet: the baked dopesheet.
+        step: the step the run was at.
+        errors: property -> how far the baked curve is from the run's.
+    """
 
     path: Path
     dopesheet: Dopesheet

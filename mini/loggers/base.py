@@ -51,7 +51,12 @@ def check_folder(folder: str | os.PathLike[str], who: str) -> None:
 class ScheduleLogger:
     """Base class: event wiring and naming. ``every``: log every N-th step (``step % N == 0``,
     as ``Trainer.on(..., every=N)``) and every step with extras (the trainer's validation
-    losses at a phase's end); ``plot``: log the schedule plot at ``train-start``."""
+    losses at a phase's end); ``plot``: log the schedule plot at ``train-start``.
+
+    Args:
+        every: log every N-th step (and every step with extras).
+        plot: log the schedule plot at ``train-start``.
+    """
 
     def __init__(self, *, every: int = 1, plot: bool = True):
         if every < 1:
@@ -73,12 +78,22 @@ class ScheduleLogger:
 
     # -- event handlers -------------------------------------------------------------------------
     def on_train_start(self, event: Any) -> None:
+        """Log the schedule plot (``plot=True``).
+
+        Args:
+            event: the ``train-start`` event.
+        """
         if self.plot and self._source is not None:
             from mini.temporal import plot_timeline
 
             self.write_figure("schedule", plot_timeline(self._source.timeline), event.step)
 
     def on_step(self, event: Any) -> None:
+        """Log the step's scalars, every ``every``-th step and on steps with extras, never twice.
+
+        Args:
+            event: the ``step-metrics`` event.
+        """
         step = event.step
         if step <= self.last_step:
             return  # logged already (before a resume): never twice
@@ -88,19 +103,38 @@ class ScheduleLogger:
         self.write_scalars(step, self.scalars(event), event.phase)
 
     def on_phase_start(self, event: Any) -> None:
+        """Log the phase's name as text.
+
+        Args:
+            event: the ``phase-start`` event.
+        """
         if event.phase is not None:
             self.write_text("phase", f"step {event.step}: {event.phase}", event.step)
 
     def on_phase_end(self, event: Any) -> None:
+        """Flush what is buffered.
+
+        Args:
+            event: the ``phase-end`` event.
+        """
         self.flush()
 
     def on_train_end(self, event: Any) -> None:
+        """Flush what is buffered.
+
+        Args:
+            event: the ``train-end`` event.
+        """
         self.flush()
 
     # -- naming ---------------------------------------------------------------------------------
     def scalars(self, event: Any) -> dict[str, float]:
         """``{"props/lr": ..., "losses/total": ..., "extras/val-total": ...}`` for a step
-        (non-numeric extras are left out)."""
+        (non-numeric extras are left out).
+
+        Args:
+            event: a ``step-metrics`` event.
+        """
         out: dict[str, float] = {}
         names = self._names
         for section, values in (
@@ -120,17 +154,43 @@ class ScheduleLogger:
         return out
 
     def name(self, section: str, key: str) -> str:
-        """The logged name of ``key`` in ``section`` (``props/lr``); override to rename."""
+        """The logged name of ``key`` in ``section`` (``props/lr``); override to rename.
+
+        Args:
+            section: ``props``, ``losses`` or ``extras``.
+            key: the property, loss or extra.
+        """
         return f"{section}/{key}"
 
     # -- writing (subclasses) -------------------------------------------------------------------
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        """Write a step's scalars (each backend implements it).
+
+        Args:
+            step: the step.
+            scalars: name -> value.
+            phase: the step's phase.
+        """
         raise NotImplementedError
 
     def write_text(self, tag: str, text: str, step: int) -> None:
+        """Write a text (each backend implements it).
+
+        Args:
+            tag: the text's name.
+            text: the text.
+            step: the step.
+        """
         raise NotImplementedError
 
     def write_figure(self, tag: str, figure: Any, step: int) -> None:
+        """Write a figure (each backend implements it).
+
+        Args:
+            tag: the figure's name.
+            figure: a matplotlib figure.
+            step: the step.
+        """
         raise NotImplementedError
 
     def flush(self) -> None:

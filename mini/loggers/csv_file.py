@@ -22,7 +22,13 @@ from mini.loggers.base import ScheduleLogger
 
 class CSVLogger(ScheduleLogger):
     """``CSVLogger("out/run/metrics.csv", every=10).attach(trainer)``; ``history()`` is the
-    table as a DataFrame."""
+    table as a DataFrame.
+
+    Args:
+        path: the CSV file.
+        every: log every N-th step (and every step with extras).
+        plot: save the schedule plot beside the CSV at ``train-start``.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, every: int = 1, plot: bool = True):
         super().__init__(every=every, plot=plot)
@@ -31,15 +37,42 @@ class CSVLogger(ScheduleLogger):
         self._written = 0
 
     def name(self, section: str, key: str) -> str:
+        """The column of ``key`` in ``section``: ``<section>.<key>`` (``props.lr``).
+
+        Args:
+            section: ``props``, ``losses`` or ``extras``.
+            key: the property, loss or extra.
+        """
         return f"{section}.{key}"
 
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        """Buffer the step's row (written at phase ends and the end).
+
+        Args:
+            step: the step.
+            scalars: name -> value.
+            phase: the step's phase.
+        """
         self._rows.append({"step": step, "phase": phase, **scalars})
 
     def write_text(self, tag: str, text: str, step: int) -> None:
+        """Nothing: the phase is a column of every row.
+
+        Args:
+            tag: the text's name.
+            text: the text.
+            step: the step.
+        """
         pass  # the phase is a column of every row
 
     def write_figure(self, tag: str, figure: Any, step: int) -> None:
+        """Save the figure beside the CSV.
+
+        Args:
+            tag: the figure's name.
+            figure: a matplotlib figure.
+            step: the step.
+        """
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100)
         write_bytes(self.path.with_name(f"{self.path.stem}-{tag}.png"), buffer.getvalue())

@@ -34,7 +34,16 @@ def _mlflow() -> Any:
 
 class MLflowLogger(ScheduleLogger):
     """``MLflowLogger("out/run").attach(trainer)``; ``run_id`` names the MLflow run once the
-    training has started."""
+    training has started.
+
+    Args:
+        out_dir: where a local tracking store goes (when no ``tracking_uri``).
+        tracking_uri: the MLflow tracking server or store.
+        experiment: the experiment's name.
+        run_name: the run's name.
+        every: log every N-th step (and every step with extras).
+        plot: log the schedule plot at ``train-start``.
+    """
 
     def __init__(
         self,
@@ -98,12 +107,25 @@ class MLflowLogger(ScheduleLogger):
         super().attach(source)
 
     def on_train_start(self, event: Any) -> None:
+        """Start (or, on resume, reopen) the MLflow run, then log the plot.
+
+        Args:
+            event: the ``train-start`` event.
+        """
         run_id = self._run()
         if self.client.get_run(run_id).info.status != "RUNNING":
             self.client.update_run(run_id, status="RUNNING")  # a resumed run
         super().on_train_start(event)
 
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        """Buffer the step's metrics, sent in batches (a resumed run skips the steps MLflow already
+        has).
+
+        Args:
+            step: the step.
+            scalars: name -> value.
+            phase: the step's phase.
+        """
         if self._logged_upto is None and self.run_id is not None and scalars:
             # resumed: the interrupted run may have logged past its checkpoint; MLflow cannot
             # purge, so those steps (the same values, resumed exactly) are not logged again
@@ -118,12 +140,26 @@ class MLflowLogger(ScheduleLogger):
             self._send()
 
     def write_text(self, tag: str, text: str, step: int) -> None:
+        """Set the text as a tag and append it to the artifact ``<tag>s.txt``.
+
+        Args:
+            tag: the text's name.
+            text: the text.
+            step: the step.
+        """
         run_id = self._run()
         self._phases.append(text)
         self.client.set_tag(run_id, tag, text)
         self.client.log_text(run_id, "\n".join(self._phases) + "\n", f"{tag}s.txt")
 
     def write_figure(self, tag: str, figure: Any, step: int) -> None:
+        """Log the figure as an artifact.
+
+        Args:
+            tag: the figure's name.
+            figure: a matplotlib figure.
+            step: the step.
+        """
         self.client.log_figure(self._run(), figure, f"{tag}.png")
 
     def _send(self) -> None:
@@ -138,6 +174,11 @@ class MLflowLogger(ScheduleLogger):
             self._send()
 
     def on_train_end(self, event: Any) -> None:
+        """Send what is buffered and end the run.
+
+        Args:
+            event: the ``train-end`` event.
+        """
         self.flush()
         if self.run_id is not None:
             self.client.set_terminated(self.run_id)

@@ -27,7 +27,15 @@ def _summary_writer() -> type:
 
 class TensorBoardLogger(ScheduleLogger):
     """``TensorBoardLogger("out/run/tb", every=10).attach(trainer)``; ``tensorboard --logdir``
-    shows it. ``max_queue``/``flush_secs`` are passed to the ``SummaryWriter``."""
+    shows it. ``max_queue``/``flush_secs`` are passed to the ``SummaryWriter``.
+
+    Args:
+        log_dir: the event files' folder.
+        every: log every N-th step (and every step with extras).
+        plot: log the schedule plot at ``train-start``.
+        max_queue: passed to the ``SummaryWriter``.
+        flush_secs: passed to the ``SummaryWriter``.
+    """
 
     def __init__(
         self,
@@ -67,14 +75,35 @@ class TensorBoardLogger(ScheduleLogger):
         super().attach(source)
 
     def write_scalars(self, step: int, scalars: dict[str, float], phase: str | None) -> None:
+        """Add the step's scalars.
+
+        Args:
+            step: the step.
+            scalars: name -> value.
+            phase: the step's phase.
+        """
         add = self.writer.add_scalar
         for tag, value in scalars.items():
             add(tag, value, step)
 
     def write_text(self, tag: str, text: str, step: int) -> None:
+        """Add the text.
+
+        Args:
+            tag: the text's name.
+            text: the text.
+            step: the step.
+        """
         self.writer.add_text(tag, text, step)
 
     def write_figure(self, tag: str, figure: Any, step: int) -> None:
+        """Add the figure.
+
+        Args:
+            tag: the figure's name.
+            figure: a matplotlib figure.
+            step: the step.
+        """
         self.writer.add_figure(tag, figure, step, close=True)
 
     def flush(self) -> None:
@@ -87,6 +116,11 @@ class TensorBoardLogger(ScheduleLogger):
             self._writer = None
 
     def on_train_end(self, event: Any) -> None:
+        """Close the writer (its files are complete).
+
+        Args:
+            event: the ``train-end`` event.
+        """
         self.close()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -40,7 +40,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class RenderStats:
     """Where the time went: drawing (matplotlib), handing frames to ffmpeg (blocked while it
-    encodes), and waiting for ffmpeg to flush at the end."""
+    encodes), and waiting for ffmpeg to flush at the end.
+
+    Attributes:
+        frames: frames written.
+        seconds: the whole render.
+        draw_seconds: drawing (matplotlib).
+        write_seconds: handing frames to ffmpeg.
+        close_seconds: waiting for ffmpeg at the end.
+    """
 
     frames: int
     seconds: float
@@ -57,15 +65,27 @@ class RenderStats:
 class LatentAnimation:
     """Frames of a latent space evolving beside the schedule that drove it.
 
-    ``steps[frame]`` is the training step shown in each frame (see :func:`frame_steps`);
-    ``phases[frame]`` (optional) its phase name. ``phase_starts`` are ``(step, name)`` pairs
-    drawn as dashed lines across the curve panels. ``decorate(ax)`` adds static extras to the
-    latent panel (a unit circle, reference points). ``size`` is the video size in pixels.
-
     The latent panel's limits are ``xlim``/``ylim``, or else fixed to hold every point of every
     frame; with ``view=FollowView()`` they follow the layers' ``follow`` points frame by frame
-    instead (smoothly; ``xlim``/``ylim`` are then ignored). ``notes[frame]`` (optional) is shown
-    in the panel's lower right corner, above the layers' off-screen counts.
+    instead (smoothly; ``xlim``/``ylim`` are then ignored).
+
+    Attributes:
+        steps: the training step shown in each frame (see :func:`frame_steps`).
+        layers: the point sets on the latent panel.
+        panels: the curve panels stacked on the right.
+        phases: the phase name of each frame (optional).
+        phase_starts: ``(step, name)`` pairs drawn as dashed lines across the curve panels.
+        title: the figure's title.
+        xlabel: the latent panel's x label.
+        ylabel: its y label.
+        xlim: its fixed x limits.
+        ylim: its fixed y limits.
+        equal_aspect: one unit is as long on both axes.
+        decorate: ``decorate(ax)`` adds static extras (a unit circle, reference points).
+        size: the video size in pixels, ``(width, height)``.
+        dpi: the figure's dots per inch.
+        view: the following view (see above).
+        notes: a note per frame, shown in the latent panel's lower right corner.
     """
 
     steps: np.ndarray
@@ -118,6 +138,9 @@ class LatentAnimation:
 
         With ``animated=True`` the changing artists are left out of ``canvas.draw()`` (for
         blitting); ``animated=False`` gives an ordinary figure, e.g. for ``FuncAnimation``.
+
+        Args:
+            animated: leave the changing artists out of ``canvas.draw()`` (for blitting).
         """
         scene = build_scene(self, animated)
         phase_text = scene.phase_text
@@ -139,6 +162,9 @@ class LatentAnimation:
 
         The buffer is the canvas itself and is overwritten by the next frame: copy it to keep
         it. Drawing time accumulates in ``stats["draw_seconds"]``.
+
+        Args:
+            stats: accumulates ``draw_seconds`` if given.
         """
         scene = build_scene(self, animated=True)
         canvas = scene.fig.canvas
@@ -207,6 +233,14 @@ class LatentAnimation:
         beside the video, a still for a README or a dashboard). It is written once every frame
         has been drawn, before ffmpeg finishes, so it exists even if ffmpeg then fails.
         Raises :class:`~mini.render.VideoError` when ffmpeg fails.
+
+        Args:
+            path: the MP4.
+            fps: frames per second.
+            crf: x264 quality (lower: better, larger).
+            preset: x264 speed preset.
+            progress: show a progress bar (``None``: when stderr is a terminal).
+            last_frame: also save the final frame as a PNG there.
         """
         t0 = time.perf_counter()
         stats: dict[str, float] = {"draw_seconds": 0.0}

@@ -18,6 +18,11 @@ def frame_steps(n_steps: int, n_frames: int, *, power: float = 2.0) -> np.ndarra
     than one step per frame (the very start), frames take consecutive steps instead, so the
     result always has exactly ``min(n_frames, n_steps)`` entries and includes 0 and the last
     step. Returns an ``int64`` array.
+
+    Args:
+        n_steps: the run's length.
+        n_frames: how many frames.
+        power: 1: uniform; larger values crowd frames towards the start.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps must be at least 1, got {n_steps}")

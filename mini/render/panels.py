@@ -17,20 +17,25 @@ ColorSpec = str | tuple[float, ...] | np.ndarray
 
 @dataclass
 class ScatterLayer:
-    """One set of points on the latent panel.
+    """One set of points on the latent panel. Non-finite positions are not drawn.
 
-    ``positions``: ``(frames, points, 2)`` (or ``(points, 2)`` for points that never move).
-    ``colors``: one colour, ``(points, 3|4)`` RGB(A) in ``[0, 1]``, or ``(frames, points, 3|4)``.
-    ``filled`` / ``visible``: a bool, ``(points,)`` or ``(frames, points)``; an unfilled point is
-    drawn as a ring (○) in its edge colour, a filled one as a disc (●). ``edgecolor=None`` uses
-    each point's own colour for its edge; ``linewidth=None`` means no edge when every point is
-    filled and 1 pt otherwise. ``size`` is the marker area in points², scalar or ``(points,)``.
-    Non-finite positions are not drawn.
-
-    With a following view (``LatentAnimation(view=FollowView())``) the limits follow the points
-    whose ``follow`` is true (a bool, ``(points,)`` or ``(frames, points)``). ``offscreen``,
-    e.g. ``"{n} dead codes off-screen"``, is shown in the panel in frames where ``n > 0`` of
-    this layer's visible points lie outside the limits.
+    Attributes:
+        positions: ``(frames, points, 2)`` (or ``(points, 2)`` for points that never move).
+        colors: one colour, ``(points, 3|4)`` RGB(A) in ``[0, 1]``, or ``(frames, points, 3|4)``.
+        marker: the matplotlib marker.
+        size: the marker area in points², scalar or ``(points,)``.
+        filled: a bool, ``(points,)`` or ``(frames, points)``; an unfilled point is drawn as a
+            ring (○) in its edge colour, a filled one as a disc (●).
+        visible: a bool, ``(points,)`` or ``(frames, points)``.
+        edgecolor: the edges' colour (``None``: each point's own colour).
+        linewidth: the edges' width (``None``: no edge when every point is filled, else 1 pt).
+        alpha: the points' opacity.
+        label: the layer's name in the legend.
+        zorder: drawing order among the layers.
+        follow: with ``LatentAnimation(view=FollowView())``, the points the limits follow (a
+            bool, ``(points,)`` or ``(frames, points)``).
+        offscreen: e.g. ``"{n} dead codes off-screen"``, shown in frames where ``n > 0`` of
+            this layer's visible points lie outside the limits.
     """
 
     positions: np.ndarray
@@ -50,7 +55,14 @@ class ScatterLayer:
 
 @dataclass
 class Curve:
-    """One line on a curve panel: ``y`` against ``x`` (steps)."""
+    """One line on a curve panel: ``y`` against ``x`` (steps).
+
+    Attributes:
+        x: the steps.
+        y: the values.
+        label: the legend entry.
+        color: the line's colour (default: the next of the cycle).
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -61,7 +73,14 @@ class Curve:
 @dataclass
 class CurvePanel:
     """One of the stacked panels on the right; ``log`` for a log-scale y axis; ``ylim`` fixes
-    its y range (either end ``None`` to leave it automatic), e.g. ``(0, 1)`` for a fraction."""
+    its y range (either end ``None`` to leave it automatic), e.g. ``(0, 1)`` for a fraction.
+
+    Attributes:
+        curves: the lines.
+        title: the panel's title.
+        log: a log-scale y axis.
+        ylim: fixed y range (either end ``None``: automatic).
+    """
 
     curves: list[Curve]
     title: str | None = None
@@ -80,7 +99,16 @@ class CurvePanel:
         ylim: tuple[float | None, float | None] | None = None,
     ) -> CurvePanel:
         """Curves for ``columns`` of a DataFrame (a ``realize(...)`` schedule, a metrics history)
-        against its ``x`` column; rows where a column is missing are dropped for that curve."""
+        against its ``x`` column; rows where a column is missing are dropped for that curve.
+
+        Args:
+            frame: the DataFrame.
+            columns: the columns to draw.
+            x: the column of steps.
+            title: the panel's title.
+            log: a log-scale y axis.
+            ylim: fixed y range.
+        """
         xs = frame[x].to_numpy(dtype=float)
         curves = []
         for name in columns:
@@ -100,7 +128,15 @@ def schedule_panels(
 ) -> list[CurvePanel]:
     """Panels for the property curves of a realized schedule: one panel per column (titled with
     its name), or one per entry of ``groups`` (title → columns). Columns in ``log`` (or a group
-    whose columns all are) get a log axis."""
+    whose columns all are) get a log axis.
+
+    Args:
+        schedule: a ``realize(...)`` DataFrame.
+        columns: the properties to draw (default: all).
+        log: columns drawn on a log axis.
+        groups: panel title -> its columns (instead of one panel per column).
+        x: the column of steps.
+    """
     log_set = set(log)
     if groups is None:
         if columns is None:
@@ -117,7 +153,13 @@ def schedule_phases(
 ) -> tuple[list[str | None], list[tuple[int, str | None]]]:
     """From a realized schedule (``STEP`` and ``PHASE`` columns): the phase name at each of
     ``steps`` (for ``LatentAnimation.phases``) and ``(start step, name)`` of every phase (for
-    ``phase_starts``). Empty phase names become ``None``."""
+    ``phase_starts``). Empty phase names become ``None``.
+
+    Args:
+        schedule: a ``realize(...)`` DataFrame.
+        steps: the frames' steps.
+        x: the column of steps.
+    """
     at = schedule[x].to_numpy()
     names = schedule["PHASE"].astype(str).to_numpy()
     if len(at) == 0:

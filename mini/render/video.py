@@ -56,7 +56,14 @@ DEFAULT_CRF = 20
 
 @dataclass(frozen=True, slots=True)
 class VideoInfo:
-    """What a decoded video contains."""
+    """What a decoded video contains.
+
+    Attributes:
+        frames: decodable frames.
+        width: in pixels.
+        height: in pixels.
+        fps: frames per second.
+    """
 
     frames: int
     width: int
@@ -75,6 +82,18 @@ class VideoWriter:
     layout of the frames you pass: ``"rgba"`` (matplotlib's ``buffer_rgba()``), ``"rgb24"`` or
     ``"gray"``. ``progress`` shows a rich progress bar on stderr; ``None`` shows it only when
     stderr is a terminal. The file appears under ``path`` only after a clean exit.
+
+    Args:
+        path: the MP4 (it appears only after a clean exit).
+        size: ``(width, height)`` in pixels, both even.
+        fps: frames per second.
+        pix_fmt: the frames' layout: ``"rgba"``, ``"rgb24"`` or ``"gray"``.
+        crf: x264 quality (lower: better, larger).
+        preset: x264 speed preset.
+        total: the number of frames, for the progress bar.
+        progress: show a progress bar on stderr (``None``: when it is a terminal).
+        description: the bar's label.
+        ffmpeg_log_level: ffmpeg's ``-loglevel``.
     """
 
     def __init__(
@@ -174,6 +193,9 @@ class VideoWriter:
         buffer of the same bytes (e.g. ``canvas.buffer_rgba()``); not copied.
 
         Raises :class:`VideoError` (and removes the partial file) if ffmpeg has died.
+
+        Args:
+            frame: ``(height, width, channels)`` uint8, or a buffer of the same bytes.
         """
         if self._ffmpeg is None:
             raise RuntimeError(f"{self.path} is not open (use `with VideoWriter(...)` or open())")
@@ -296,7 +318,11 @@ class VideoWriter:
 
 
 def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
-    """Decode a video and yield its frames as ``(height, width, 3)`` uint8 arrays."""
+    """Decode a video and yield its frames as ``(height, width, 3)`` uint8 arrays.
+
+    Args:
+        path: the video file.
+    """
     gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
     try:
         meta = gen.__next__()
@@ -308,7 +334,11 @@ def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Decode every frame of a video (so a truncated file fails) and report what is in it."""
+    """Decode every frame of a video (so a truncated file fails) and report what is in it.
+
+    Args:
+        path: the video file.
+    """
     gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="gray", bits_per_pixel=8)
     try:
         meta = gen.__next__()
@@ -320,5 +350,9 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def count_frames(path: str | os.PathLike[str]) -> int:
-    """Number of decodable frames in a video."""
+    """Number of decodable frames in a video.
+
+    Args:
+        path: the video file.
+    """
     return probe(path).frames

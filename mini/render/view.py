@@ -21,13 +21,15 @@ import numpy as np
 class FollowView:
     """How the latent panel's limits follow the data (``LatentAnimation(view=FollowView())``).
 
-    ``quantile``: the box per frame spans the ``quantile`` … ``1 - quantile`` quantiles of the
-    followed points on each axis (a few stragglers do not zoom the view out); ``margin``: extra
-    room on each side as a fraction of that box; ``smoothing``: the centre's Gaussian smoothing
-    over frames (standard deviation, in frames); ``max_zoom``: the view's size changes by at
-    most this factor from one frame to the next; ``max_pan``: its centre moves by at most this
-    fraction of its size per frame (the view zooms out rather than whip-pan); ``min_size``:
-    the smallest width/height shown.
+    Attributes:
+        quantile: the box per frame spans the ``quantile`` … ``1 - quantile`` quantiles of the
+            followed points on each axis (a few stragglers do not zoom the view out).
+        margin: extra room on each side, as a fraction of that box.
+        smoothing: the centre's Gaussian smoothing over frames (standard deviation, in frames).
+        max_zoom: the view's size changes by at most this factor from one frame to the next.
+        max_pan: its centre moves by at most this fraction of its size per frame (the view
+            zooms out rather than whip-pan).
+        min_size: the smallest width/height shown.
     """
 
     quantile: float = 0.01
@@ -59,6 +61,12 @@ def follow_limits(
     not move); ``follow``: per layer a boolean mask ``(frames, points)`` of the points the view
     follows, or ``None`` for all of them. Non-finite points are ignored. With ``aspect``
     (the panel's height / width in pixels) one data unit is as long on both axes.
+
+    Args:
+        positions: per layer, ``(frames, points, 2)`` or ``(points, 2)``.
+        follow: per layer, a mask ``(frames, points)`` of the followed points (``None``: all).
+        view: how the limits follow.
+        aspect: the panel's height / width in pixels, for equal data units on both axes.
     """
     n_frames = max((len(p) for p in positions if np.ndim(p) == 3), default=1)
     lo = np.full((n_frames, 2), np.nan)
@@ -141,7 +149,14 @@ def within_reach(
     """Which of ``points`` ``(frames, n, 2)`` lie, per frame, within ``reach`` box-sizes of the
     ``quantile`` box of ``reference`` ``(frames, m, 2)``: a ``(frames, n)`` mask for a layer's
     ``follow``, so that secondary points near the main ones widen the view a little but far
-    stragglers do not (they are counted off-screen instead)."""
+    stragglers do not (they are counted off-screen instead).
+
+    Args:
+        points: ``(frames, n, 2)``.
+        reference: ``(frames, m, 2)``, the main points.
+        reach: in sizes of the reference's box.
+        quantile: the reference box's quantile.
+    """
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a frame with no reference points
         lo = np.nanquantile(reference, quantile, axis=1)  # (frames, 2); NaN if none recorded

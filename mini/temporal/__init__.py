@@ -92,7 +92,12 @@ __all__ = [
 
 def plot_timeline(*args, **kwargs):
     """Plot a dopesheet/timeline; see :func:`mini.temporal.plot.plot_timeline` (imported
-    lazily so that ``mini.temporal`` does not load matplotlib)."""
+    lazily so that ``mini.temporal`` does not load matplotlib).
+
+    Args:
+        args: passed on (the dopesheet or timeline first).
+        kwargs: passed on (``title``, ...).
+    """
     from mini.temporal.plot import plot_timeline as _plot
 
     return _plot(*args, **kwargs)

@@ -16,7 +16,13 @@ CustomCondition = Callable[["GateContext"], bool]
 @dataclass(frozen=True, slots=True)
 class GateContext:
     """What a custom condition sees: the training step, the schedule step, and the last logged
-    value of every metric observed so far."""
+    value of every metric observed so far.
+
+    Attributes:
+        step: the training step.
+        schedule_step: the schedule step.
+        metrics: the last logged value of every metric so far.
+    """
 
     step: int
     schedule_step: int

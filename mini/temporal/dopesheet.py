@@ -53,6 +53,12 @@ class Dopesheet:
     ``specs`` maps each property to its :class:`PropSpec`; ``rows`` are the resolved rows (rows
     of the file that land on one step are merged); ``phases`` the phases they start. The run is
     ``last_step + 1`` steps long.
+
+    Args:
+        specs: property -> :class:`PropSpec` (or the specs themselves).
+        rows: the resolved rows, at strictly increasing steps.
+        source: where it came from (in messages).
+        gates: the rows' GATE cells.
     """
 
     source: str
@@ -160,6 +166,11 @@ class Dopesheet:
 
         ``steps_per_epoch`` gives ``ep`` steps (``2ep``, ``+1ep``) their meaning, ``total_steps``
         the ``%`` steps (``50%`` of a run of ``total_steps`` steps); see ``docs/format.md``.
+
+        Args:
+            path_or_file: a path or an open text or binary file.
+            steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
+            total_steps: the run's length for ``%`` steps (``50%``).
         """
         from mini.temporal.grammar import Units
         from mini.temporal.read import CsvRecords, stream_lines
@@ -182,7 +193,14 @@ class Dopesheet:
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
     ) -> Dopesheet:
-        """Parse dopesheet CSV text (handy in tests and notebooks)."""
+        """Parse dopesheet CSV text (handy in tests and notebooks).
+
+        Args:
+            text: the CSV's text.
+            source: its name in messages.
+            steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
+            total_steps: the run's length for ``%`` steps (``50%``).
+        """
         from mini.temporal.grammar import Units
         from mini.temporal.read import CsvRecords, text_lines
 
@@ -204,6 +222,12 @@ class Dopesheet:
         sheet with ``pd.read_csv(path, dtype={"STEP": str})``: otherwise pandas turns ``+0.5``
         into ``0.5`` and ``+500`` into ``500``; such a numeric STEP column is read as well as it
         can be (negative numbers as ``-N``, numbers between 0 and 1 as ``+F``) with a warning.
+
+        Args:
+            df: a DataFrame laid out like the CSV.
+            source: its name in messages.
+            steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
+            total_steps: the run's length for ``%`` steps (``50%``).
         """
         from mini.temporal.errors import DopesheetWarning
         from mini.temporal.frame import frame_records  # pandas, loaded only for DataFrames
@@ -242,14 +266,24 @@ class Dopesheet:
     ) -> Dopesheet:
         """A shipped preset (``"one-cycle"``, ``"cosine"``, ...: PyTorch's LR schedules),
         stretched to ``total_steps`` and scaled so its peak ``lr`` is ``max_lr``
-        (:func:`mini.temporal.presets.load_preset`)."""
+        (:func:`mini.temporal.presets.load_preset`).
+
+        Args:
+            name: the preset's name.
+            total_steps: the run's length.
+            max_lr: the peak ``lr``.
+        """
         from mini.temporal.presets import load_preset
 
         return load_preset(cls, name, total_steps=total_steps, max_lr=max_lr)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dopesheet:
-        """Inverse of :meth:`to_dict` (checkpoints restore the schedule they ran with it)."""
+        """Inverse of :meth:`to_dict` (checkpoints restore the schedule they ran with it).
+
+        Args:
+            data: what :meth:`to_dict` returned.
+        """
         from mini.temporal.gate_rows import RowGate
 
         specs = data["specs"] if "specs" in data else data["props"]  # "props": older checkpoints
@@ -299,6 +333,11 @@ class Dopesheet:
         return [(r.step, a) for r in self.rows for a in r.actions]
 
     def actions_at(self, step: int) -> tuple[str, ...]:
+        """The actions that fire at ``step`` (empty when none).
+
+        Args:
+            step: a step.
+        """
         return self._actions.get(step, ())
 
     def _check_prop(self, prop: str) -> None:
@@ -306,14 +345,22 @@ class Dopesheet:
             raise KeyError(f"no property {prop!r}; properties: {', '.join(self.specs)}")
 
     def keyframes(self, prop: str) -> list[tuple[int, float]]:
-        """``[(step, value), ...]`` of one property's keys, in step order."""
+        """``[(step, value), ...]`` of one property's keys, in step order.
+
+        Args:
+            prop: the property.
+        """
         self._check_prop(prop)
         return list(zip(self._key_steps[prop], self._key_values[prop], strict=True))
 
     def key_interpolators(self, prop: str) -> list[str]:
         """For each key of ``prop`` in step order, the interpolator of the segment arriving at
         it: the one its cell names (``3e-3 linear``) or else the column's. The first key's entry
-        is the column's and unused (no segment arrives there)."""
+        is the column's and unused (no segment arrives there).
+
+        Args:
+            prop: the property.
+        """
         self._check_prop(prop)
         out = [self.specs[prop].interpolator] * len(self._key_steps[prop])
         for k, curve in self._curve_at.get(prop, {}).items():
@@ -324,7 +371,11 @@ class Dopesheet:
     def key_arrivals(self, prop: str) -> list[float | None]:
         """For each key of ``prop`` in step order, the value the segment arriving at it arrives
         at when that is not the key's own (a jump key, ``1e-5|1e-3`` → 1e-5), else ``None``.
-        The first key's entry is ``None`` (no segment arrives there)."""
+        The first key's entry is ``None`` (no segment arrives there).
+
+        Args:
+            prop: the property.
+        """
         self._check_prop(prop)
         out: list[float | None] = [None] * len(self._key_steps[prop])
         for k, arrival in self._arrival_at.get(prop, {}).items():
@@ -333,13 +384,22 @@ class Dopesheet:
         return out
 
     def phase_at(self, step: int) -> Phase:
+        """The :class:`Phase` that ``step`` is in.
+
+        Args:
+            step: a step.
+        """
         for ph in self.phases:
             if ph.start <= step <= ph.end:
                 return ph
         raise IndexError(f"step {step} is outside the run (0..{self.last_step})")
 
     def line_of(self, step: int) -> tuple[int, ...]:
-        """CSV line(s) of the row at ``step`` (empty if no row there)."""
+        """CSV line(s) of the row at ``step`` (empty if no row there).
+
+        Args:
+            step: a step.
+        """
         for r in self.rows:
             if r.step == step:
                 return r.lines
@@ -368,6 +428,9 @@ class Dopesheet:
 
         Works on resolved steps: a key written as ``2ep`` or ``50%`` moves with everything else
         (it stays at the same share of the run, not at epoch 2).
+
+        Args:
+            n_steps: the new length.
         """
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}")
@@ -426,7 +489,11 @@ class Dopesheet:
         return pd.DataFrame(data)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write the resolved keyframes as a dopesheet CSV, atomically."""
+        """Write the resolved keyframes as a dopesheet CSV, atomically.
+
+        Args:
+            path: the file.
+        """
         from mini.atomic import atomic_write
 
         with atomic_write(Path(path), "w") as f:

@@ -18,6 +18,11 @@ def past_edits(old: Dopesheet, new: Dopesheet, step: int) -> list[str]:
     line in the old file, ``"line 7 (step 900, removed)"``). A property whose header changed
     space or interpolator, and which has a segment starting before ``step``, is described as
     ``"line 1 (column 'lr:log' → 'lr:log:linear')"``.
+
+    Args:
+        old: the dopesheet the run trained on.
+        new: the edited one.
+        step: the last step trained.
     """
     out: list[str] = []
     for name, spec in new.specs.items():

@@ -16,6 +16,15 @@ class Problem:
 
     ``line`` is the 1-based CSV line (the header is line 1), ``column`` the 1-based CSV column;
     either is ``None`` when the problem is not tied to one.
+
+    Attributes:
+        file: the dopesheet's file.
+        line: the 1-based CSV line.
+        column: the 1-based CSV column.
+        message: what is wrong.
+        fix: how to fix it.
+        column_name: the column's header.
+        value: the offending cell.
     """
 
     file: str

@@ -51,7 +51,20 @@ class Opening:
 
     ``kind``: ``until`` (a hold ended; ``held`` steps spent at the row), ``when`` (the clock
     moved on; ``skipped`` schedule steps), or ``stop`` (a ``when`` on the last row ended the
-    run). ``reason`` is ``"condition"`` or ``"max"``."""
+    run). ``reason`` is ``"condition"`` or ``"max"``.
+
+    Attributes:
+        step: the training step after which it opened.
+        schedule_step: the schedule step then.
+        row_step: the gated row's step.
+        label: the row's phase or step, for messages.
+        kind: ``until``, ``when`` or ``stop``.
+        reason: ``"condition"`` or ``"max"``.
+        held: steps held at the row (``until``).
+        skipped: schedule steps skipped (``when``).
+        line: the row's CSV line.
+        text: the GATE cell.
+    """
 
     step: int
     schedule_step: int
@@ -154,7 +167,11 @@ class GatedTimeline(Timeline):
         return self._t + 1 + (self._n - self._next)
 
     def sigma_at(self, t: int) -> int:
-        """The schedule step at training step ``t`` (``0 ≤ t ≤`` the current step)."""
+        """The schedule step at training step ``t`` (``0 ≤ t ≤`` the current step).
+
+        Args:
+            t: a training step.
+        """
         k = bisect_right(self._pieces, (t, math.inf, math.inf)) - 1
         t0, s0, rate = self._pieces[k]
         return s0 + rate * (t - t0)
@@ -177,7 +194,12 @@ class GatedTimeline(Timeline):
 
     def observe(self, step: int, metrics: Mapping[str, float]) -> list[Opening]:
         """Feed what was logged at training ``step`` (the current one); decide where the schedule
-        goes next. Returns the gates that opened (empty for most steps)."""
+        goes next. Returns the gates that opened (empty for most steps).
+
+        Args:
+            step: the current training step.
+            metrics: name -> value logged at it.
+        """
         if step != self._t:
             raise ValueError(f"observe({step}, ...): the timeline is at training step {self._t}")
         self._observed = step
@@ -299,7 +321,11 @@ class GatedTimeline(Timeline):
         return self._gated_state(i)
 
     def seek(self, step: int) -> State:
-        """Only back to step 0 (a fresh start) or to the current step (resuming)."""
+        """Only back to step 0 (a fresh start) or to the current step (resuming).
+
+        Args:
+            step: the step.
+        """
         step = _step_index(step, "seek")
         if step == 0:
             self._reset()
@@ -349,7 +375,12 @@ class GatedTimeline(Timeline):
         return out
 
     def values(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
-        """Every property on training steps ``[lo, hi)`` of the run so far."""
+        """Every property on training steps ``[lo, hi)`` of the run so far.
+
+        Args:
+            lo: the first step.
+            hi: one past the last.
+        """
         hi = self._t + 1 if hi is None else hi
         if not 0 <= lo <= hi <= self._t + 1:
             raise ValueError(f"values({lo}, {hi}): the gated run has steps 0..{self._t}")
@@ -357,20 +388,50 @@ class GatedTimeline(Timeline):
         return {n: np.array([r[n] for r in rows], dtype=np.float64) for n in self._names}
 
     def values_at(self, steps: Any) -> dict[str, np.ndarray]:
+        """Every property at the given training steps run so far.
+
+        Args:
+            steps: the training steps to sample.
+        """
         rows = [self[int(t)].props for t in steps]
         return {n: np.array([r[n] for r in rows], dtype=np.float64) for n in self._names}
 
     def dopesheets_between(self, lo: int, hi: int) -> list[tuple[int, int, Dopesheet]]:
+        """``[(lo, hi, the as-run sheet)]``: a gated timeline is never reloaded.
+
+        Args:
+            lo: the first step.
+            hi: one past the last.
+        """
         return [(lo, hi, self.as_run())]
 
     # -- what runtime control a gated run does not support ----------------------------------------
     def set(self, prop: str, *args: Any, **kwargs: Any) -> None:
+        """Not supported on a gated timeline yet (its gates steer it): raises
+        ``NotImplementedError``.
+
+        Args:
+            prop: the property.
+            args: as :meth:`Timeline.set`.
+            kwargs: as :meth:`Timeline.set`.
+        """
         raise NotImplementedError("set() is not supported on a GatedTimeline yet; gates steer it")
 
     def follow(self, prop: str, duration: int) -> None:
+        """Not supported on a gated timeline yet: raises ``NotImplementedError``.
+
+        Args:
+            prop: the property.
+            duration: steps of the crossfade.
+        """
         raise NotImplementedError("follow() is not supported on a GatedTimeline yet")
 
     def reload(self, dopesheet: Any) -> list[str]:
+        """Not supported on a gated timeline yet: raises ``NotImplementedError``.
+
+        Args:
+            dopesheet: the edited dopesheet or its CSV path.
+        """
         raise NotImplementedError("reload() is not supported on a GatedTimeline yet")
 
     # -- the as-run sheet and persistence ---------------------------------------------------------
@@ -382,6 +443,12 @@ class GatedTimeline(Timeline):
         return as_run_dopesheet(self)
 
     def to_dopesheet(self, actions: Any = (), *, tolerance: float = 0.0) -> Dopesheet:
+        """ "Save as dopesheet": the as-run sheet (:meth:`as_run`).
+
+        Args:
+            actions: not used yet (the as-run sheet has the dopesheet's actions).
+            tolerance: not used yet (the as-run sheet is exact).
+        """
         return self.as_run()
 
     def state_dict(self) -> dict[str, Any]:
@@ -449,5 +516,9 @@ class GatedTimeline(Timeline):
 
 
 def timeline_for(dopesheet: Dopesheet) -> Timeline:
-    """A :class:`GatedTimeline` for a sheet with gates, else a plain :class:`Timeline`."""
+    """A :class:`GatedTimeline` for a sheet with gates, else a plain :class:`Timeline`.
+
+    Args:
+        dopesheet: the dopesheet.
+    """
     return GatedTimeline(dopesheet) if dopesheet.gates else Timeline(dopesheet)

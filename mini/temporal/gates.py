@@ -126,7 +126,15 @@ def _wrap(c: Condition) -> str:
 class Gate:
     """One GATE cell: ``kind`` ``until`` (hold the row until ``condition``, at most ``max_hold``
     steps, at least ``min_hold``) or ``when`` (move on to the row once ``condition`` holds, at
-    least ``min_hold`` steps after the previous row; blend over ``blend`` steps)."""
+    least ``min_hold`` steps after the previous row; blend over ``blend`` steps).
+
+    Attributes:
+        kind: ``until`` or ``when``.
+        condition: the parsed condition.
+        max_hold: ``until``: the most steps to hold.
+        min_hold: the fewest steps before it may open.
+        blend: ``when``: steps to blend over.
+    """
 
     kind: Literal["until", "when"]
     condition: Condition
@@ -356,7 +364,11 @@ def _is_num(tok: _Tok | None) -> bool:
 
 
 def parse_gate(text: str) -> Gate:
-    """Parse one GATE cell. Raises :class:`GateSyntaxError` (with the character position)."""
+    """Parse one GATE cell. Raises :class:`GateSyntaxError` (with the character position).
+
+    Args:
+        text: the GATE cell.
+    """
     parser = _Parser(text)
     gate = parser.gate()
     if parser.peek() is not None:  # pragma: no cover - gate() consumes to the end
@@ -365,7 +377,11 @@ def parse_gate(text: str) -> Gate:
 
 
 def parse_condition(text: str) -> Condition:
-    """Parse a bare condition (``loss < 0.1 and usage stable 100``), e.g. for Python callers."""
+    """Parse a bare condition (``loss < 0.1 and usage stable 100``), e.g. for Python callers.
+
+    Args:
+        text: the condition.
+    """
     parser = _Parser(text)
     cond = parser.condition()
     if parser.peek() is not None:

@@ -25,6 +25,13 @@ class Interpolator:
     central differences, which is accurate enough for starting a smooth runtime transition.
     ``shape`` must work elementwise on float64 arrays (it may not depend on the array's length),
     so that every way of reading a timeline gives the same value.
+
+    Attributes:
+        name: the word in headers and cells.
+        shape: ``s(τ)`` on [0, 1].
+        velocity: ``s'(τ)`` (default: central differences).
+        acceleration: ``s''(τ)`` (default: central differences).
+        jumps: holds the first value until the next key (``step-end``).
     """
 
     name: str
@@ -34,7 +41,11 @@ class Interpolator:
     jumps: bool = False
 
     def derivatives(self, tau: float) -> tuple[float, float, float]:
-        """``(s, s', s'')`` at one ``τ`` (for the state a runtime transition starts from)."""
+        """``(s, s', s'')`` at one ``τ`` (for the state a runtime transition starts from).
+
+        Args:
+            tau: positions in [0, 1].
+        """
         t = np.array([tau], dtype=np.float64)
         s = float(self.shape(t)[0])
         if self.jumps:
@@ -137,6 +148,9 @@ def get_interpolator(name: str) -> Interpolator:
 
     >>> get_interpolator("step") is get_interpolator("step-end")
     True
+
+    Args:
+        name: the interpolator's name (``minjerk``, ``linear``, ``step-end``, ...).
     """
     try:
         return _REGISTRY[name]

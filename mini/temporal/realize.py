@@ -23,6 +23,11 @@ def realize(source: Timeline | Dopesheet, start: int = 0, stop: int | None = Non
     ``PHASE`` and ``ACTION`` are categorical (``""`` where a step has no phase name or no
     action; several actions on one step are joined with ``;``). ``0 <= start <= stop <= n``;
     a range that cannot fit in memory raises :class:`~mini.temporal.ScheduleTooLargeError`.
+
+    Args:
+        source: a timeline or dopesheet.
+        start: the first step.
+        stop: one past the last (default: the end).
     """
     import pandas as pd  # only here: `import mini.temporal` stays light
 

@@ -29,6 +29,11 @@ class PropSpec:
     The column header spells it as ``name[:space[:interpolator]]``; a cell may still name the
     interpolator of the one segment arriving at its key (see :attr:`Row.curves`) and the value
     that segment arrives at (a jump key, see :attr:`Row.arrivals`).
+
+    Attributes:
+        name: the base name.
+        space: ``linear`` or ``log``.
+        interpolator: the column's interpolator.
     """
 
     name: str
@@ -47,7 +52,13 @@ class PropSpec:
 @dataclass(frozen=True, slots=True)
 class Phase:
     """A phase and its inclusive step range. ``name`` is ``None`` for steps before the first
-    named phase (or for a dopesheet without phases)."""
+    named phase (or for a dopesheet without phases).
+
+    Attributes:
+        name: the phase (``None`` before the first named one).
+        start: its first step.
+        end: its last step (inclusive).
+    """
 
     name: str | None
     start: int

@@ -99,7 +99,17 @@ def _whole_steps(value: object, what: str, prop: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """Everything the schedule says about one step."""
+    """Everything the schedule says about one step.
+
+    Attributes:
+        step: the step.
+        phase: its phase.
+        props: every property's value.
+        actions: the actions that fire at it.
+        is_phase_start: the phase's first step.
+        is_phase_end: the phase's last step.
+        schedule_step: the dopesheet step played (differs under gates).
+    """
 
     step: int
     phase: str | None
@@ -124,6 +134,9 @@ class Timeline:
     reading a file); ``timeline[i]`` looks at any step without moving. ``set()``/``follow()``
     steer properties at runtime, ``reload()`` adopts an edited dopesheet mid-run, and
     ``state_dict()``/``load_state_dict()``/``seek()`` make resumed runs continue exactly.
+
+    Args:
+        dopesheet: a :class:`Dopesheet` or a CSV path.
     """
 
     def __init__(self, dopesheet: Dopesheet | str | os.PathLike[str]):
@@ -213,7 +226,11 @@ class Timeline:
         )
 
     def seek(self, step: int) -> State:
-        """Move the cursor to ``step`` (for resuming) and return its state."""
+        """Move the cursor to ``step`` (for resuming) and return its state.
+
+        Args:
+            step: the step to move to.
+        """
         step = _step_index(step, "seek")
         if not 0 <= step < self._n:
             raise IndexError(f"step {step} is outside the timeline (0..{self._n - 1})")
@@ -224,7 +241,12 @@ class Timeline:
     # -- vectorised values --------------------------------------------------------------------------
     def values(self, lo: int = 0, hi: int | None = None) -> dict[str, np.ndarray]:
         """Every property on steps ``[lo, hi)`` as float64 arrays (overrides and earlier eras
-        included; NaN where a property did not exist yet). ``0 <= lo <= hi <= len(timeline)``."""
+        included; NaN where a property did not exist yet). ``0 <= lo <= hi <= len(timeline)``.
+
+        Args:
+            lo: the first step.
+            hi: one past the last (default: the end).
+        """
         lo = _step_index(lo, "values")
         hi = self._n if hi is None else _step_index(hi, "values")
         if not 0 <= lo <= hi <= self._n:
@@ -236,7 +258,11 @@ class Timeline:
 
     def values_at(self, steps: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
         """Every property at the given steps (any order, repeats allowed): samples of a long
-        schedule without computing the steps in between (plots use this)."""
+        schedule without computing the steps in between (plots use this).
+
+        Args:
+            steps: the steps to sample.
+        """
         arr = np.asarray(steps)
         if arr.ndim != 1 or not (arr.size == 0 or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError("values_at: steps must be a 1-D sequence of whole numbers")
@@ -260,7 +286,12 @@ class Timeline:
 
     def dopesheets_between(self, lo: int, hi: int) -> list[tuple[int, int, Dopesheet]]:
         """``(a, b, dopesheet)``: the dopesheet in force on each part ``[a, b)`` of ``[lo, hi)``
-        (one part unless :meth:`reload` adopted edits in between)."""
+        (one part unless :meth:`reload` adopted edits in between).
+
+        Args:
+            lo: the first step.
+            hi: one past the last.
+        """
         out = []
         for k, era in enumerate(self._eras):
             end = self._era_starts[k + 1] if k + 1 < len(self._eras) else self._n
@@ -293,7 +324,12 @@ class Timeline:
     # -- runtime control ----------------------------------------------------------------------------
     def kinematics(self, prop: str, step: int | None = None) -> tuple[float, float, float]:
         """``(value, velocity, acceleration)`` of ``prop`` at ``step`` (default: the cursor) in the
-        property's interpolation space, per step, as the run has it (overrides included)."""
+        property's interpolation space, per step, as the run has it (overrides included).
+
+        Args:
+            prop: the property.
+            step: the step (default: the cursor).
+        """
         self._curve(prop)
         step = self._step if step is None else _step_index(step, "kinematics")
         era = self._era_at(step)
@@ -319,6 +355,13 @@ class Timeline:
         * ``hold=N``: for ``N`` steps, then it crossfades back onto the dopesheet's curve over
           ``rejoin`` steps (default ``duration``) with minimum jerk; from then on the values are
           the dopesheet's, exactly.
+
+        Args:
+            prop: the property.
+            value: where it goes.
+            duration: steps to get there.
+            hold: steps to hold ``value`` after arriving (see above).
+            rejoin: steps to crossfade back onto the schedule after the hold.
         """
         curve = self._curve(prop)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -353,7 +396,12 @@ class Timeline:
     def follow(self, prop: str, duration: int) -> None:
         """Return ``prop`` to the dopesheet: from the current step, crossfade (minimum jerk) from
         whatever it is doing under its override onto the schedule over ``duration`` steps; from
-        then on the values are the dopesheet's, exactly. No-op when nothing overrides it."""
+        then on the values are the dopesheet's, exactly. No-op when nothing overrides it.
+
+        Args:
+            prop: the property.
+            duration: steps of the crossfade.
+        """
         self._curve(prop)
         duration = _whole_steps(duration, "duration", prop)
         s = self._step
@@ -371,7 +419,12 @@ class Timeline:
     def overridden(self, prop: str, step: int | None = None) -> bool:
         """Whether a runtime override (not the dopesheet) shapes ``prop`` at ``step`` (default:
         the cursor): a ``set()`` in progress, held or rejoining, or the smooth adoption of an
-        edit by ``reload()``."""
+        edit by ``reload()``.
+
+        Args:
+            prop: the property.
+            step: the step (default: the cursor).
+        """
         self._curve(prop)
         if step is None:
             era, step = self._now, self._step
@@ -412,6 +465,9 @@ class Timeline:
         unchanged ones (and their runtime overrides) carry on as they were. Phases and actions
         follow the new dopesheet from the next step. Steps up to the current one keep the
         schedule they ran. Returns the names of the properties whose schedule changed.
+
+        Args:
+            dopesheet: the edited dopesheet or its CSV path.
         """
         new = dopesheet if isinstance(dopesheet, Dopesheet) else Dopesheet.from_csv(dopesheet)
         s = self._step + 1  # the first step the edit can affect
@@ -435,7 +491,12 @@ class Timeline:
     ) -> Dopesheet:
         """ "Save as dopesheet": a dopesheet that realizes to this run's values, overrides and
         reloads included, plus ``actions`` (``(step, name)``, e.g. fired at runtime) as ACTION
-        cells. See :func:`mini.temporal.bake.bake` (``tolerance=0``: exact, bit for bit)."""
+        cells. See :func:`mini.temporal.bake.bake` (``tolerance=0``: exact, bit for bit).
+
+        Args:
+            actions: ``(step, name)`` pairs to add as ACTION cells.
+            tolerance: the largest error allowed per property (0: exact).
+        """
         from mini.temporal.bake import bake
 
         return bake(self, actions, tolerance=tolerance)

@@ -47,7 +47,12 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync'd, then
     renamed; a crash mid-write never leaves a truncated file under the final name. A full disk
-    raises :class:`~mini.atomic.OutputError` ("no space left on device writing ...")."""
+    raises :class:`~mini.atomic.OutputError` ("no space left on device writing ...").
+
+    Args:
+        path: the file.
+        payload: what to save (tensors, numbers, strings, containers).
+    """
     path = Path(path)
     try:
         with atomic_write(path, "wb") as f:
@@ -95,7 +100,12 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a checkpoint file, or the newest intact checkpoint in a folder (a run folder or its
     ``checkpoints/``). A corrupt file is skipped with a warning naming it and the older file used
-    instead; :class:`CheckpointError` when nothing intact is left."""
+    instead; :class:`CheckpointError` when nothing intact is left.
+
+    Args:
+        path: a checkpoint file or run folder.
+        map_location: passed to ``torch.load``.
+    """
     return load_newest_intact(path, map_location, trainer=False)[1]
 
 
@@ -175,6 +185,12 @@ def checkpoint_files(folder: str | os.PathLike[str], include_fault: bool = True)
 
 
 def latest_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
+    """The newest periodic or phase-end checkpoint file in ``folder`` (not a ``fault-*.pt``), or
+    ``None`` when it holds none.
+
+    Args:
+        folder: a run folder or its ``checkpoints/``.
+    """
     files = checkpoint_files(folder, include_fault=False)
     return files[-1] if files else None
 

@@ -28,13 +28,23 @@ def batch_inputs(batch: Any) -> Any:
 
 
 def default_forward(model: nn.Module, batch: Any) -> Any:
-    """The trainer's default forward: ``model(batch_inputs(batch))``."""
+    """The trainer's default forward: ``model(batch_inputs(batch))``.
+
+    Args:
+        model: the model.
+        batch: the batch (its inputs are the first item of a tuple or list).
+    """
     return model(batch_inputs(batch))
 
 
 def reconstruction_mse(batch: Any, result: Any) -> Tensor:
     """Mean squared error between the model's ``outputs`` and the batch's inputs (the
-    reconstruction term of every autoencoder here)."""
+    reconstruction term of every autoencoder here).
+
+    Args:
+        batch: the batch (its inputs are the first item).
+        result: the model's output.
+    """
     return F.mse_loss(result.outputs, batch_inputs(batch))
 
 

@@ -27,7 +27,13 @@ from mini.temporal import Dopesheet, Timeline, timeline_for
 class PhaseData:
     """Training batches for a phase (any re-iterable) and what validates it: one fixed batch
     (``val``) or a whole loader (``val_loader``, iterated completely at each validation; the
-    criteria are averaged over its batches weighted by batch size)."""
+    criteria are averaged over its batches weighted by batch size).
+
+    Attributes:
+        train: the phase's training batches (any re-iterable).
+        val: one fixed validation batch.
+        val_loader: a whole validation loader instead (iterated completely each time).
+    """
 
     train: Iterable[Any]
     val: Any = None

@@ -62,7 +62,11 @@ def launched_by_torchrun() -> bool:
 
 def setup(timeout_s: float | None = None) -> Distributed:
     """Join the process group ``torchrun`` describes (or the one already initialised) and return
-    this process's place in it; a plain ``python`` run gets the single-process default."""
+    this process's place in it; a plain ``python`` run gets the single-process default.
+
+    Args:
+        timeout_s: the collectives' timeout (default ``DOPESHEET_DIST_TIMEOUT`` or 120 s).
+    """
     if not dist.is_available():
         return Distributed()
     if not dist.is_initialized():

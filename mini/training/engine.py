@@ -98,7 +98,16 @@ class ScheduleEngine:
         """Subscribe ``handler`` (see :meth:`EventBus.on`). ``replay=True`` (action events
         only): on resume the handler is called again for every time its action fired before
         the checkpoint, with ``event.replayed`` set — for side effects a checkpoint cannot hold
-        (a frozen layer, a swapped dataset)."""
+        (a frozen layer, a swapped dataset).
+
+        Args:
+            event: the event's name.
+            handler: called with the :class:`Event`.
+            every: step events only: call it on steps divisible by this.
+            reads: dopesheet properties the handler reads (checked before step 0).
+            optional: the ``<event>:<name>`` may be absent from the dopesheet.
+            replay: action events only: call it again on resume for each time its action fired.
+        """
         sub = self.bus.on(event, handler, every, optional)
         if replay:
             if event.partition(":")[0] != ACTION:
@@ -116,7 +125,12 @@ class ScheduleEngine:
 
     def bind(self, prop: str, setter: Setter) -> None:
         """Call ``setter(value)`` before each step whose ``prop`` value changed (and at the
-        first step of every run); applied at once when a step is in progress."""
+        first step of every run); applied at once when a step is in progress.
+
+        Args:
+            prop: the dopesheet property.
+            setter: called with its value.
+        """
         self.bindings.setdefault(prop, []).append(setter)
         self._bind_list = list(self.bindings.items())
         tl = self.timeline
@@ -126,7 +140,12 @@ class ScheduleEngine:
             self._last_bound[prop] = value
 
     def track(self, key: str | None, obj: Any) -> None:
-        """Keep ``obj``'s ``state_dict()`` in checkpoints under ``key`` (``None``: by type)."""
+        """Keep ``obj``'s ``state_dict()`` in checkpoints under ``key`` (``None``: by type).
+
+        Args:
+            key: the name in checkpoints (``None``: by type).
+            obj: anything with ``state_dict``/``load_state_dict``.
+        """
         if any(obj is o for o in self.stateful.values()):
             return
         if key is None:
@@ -142,12 +161,20 @@ class ScheduleEngine:
             obj.load_state_dict(self.pending_states.pop(key))
 
     def fire(self, action: str) -> None:
-        """Fire ``action`` at the start of the next step, after its dopesheet actions."""
+        """Fire ``action`` at the start of the next step, after its dopesheet actions.
+
+        Args:
+            action: the action's name.
+        """
         self.queued.append(action)
         self.runtime_actions.add(action)
 
     def drive(self, optimizers: Sequence[torch.optim.Optimizer]) -> int:
-        """Precompute which param groups follow ``lr``/``lr-<group>``; returns how many."""
+        """Precompute which param groups follow ``lr``/``lr-<group>``; returns how many.
+
+        Args:
+            optimizers: the optimizers whose param groups follow the schedule.
+        """
         props = set(self.timeline.dopesheet.specs) if self.timeline is not None else set()
         self._lr = []
         for opt in optimizers:
@@ -164,10 +191,23 @@ class ScheduleEngine:
 
     # -- events -------------------------------------------------------------------------------------
     def event(self, name: str, state: State, **fields: Any) -> Event:
+        """The :class:`Event` for ``name`` at ``state``, from this engine's loop.
+
+        Args:
+            name: the event's name.
+            state: the step's state.
+            fields: the event's other fields (``losses``, ``batch``, ...).
+        """
         return Event(name, self.trainer, state, module=self.module, source=self.source, **fields)
 
     def emit(self, name: str, state: State, **fields: Any) -> None:
-        """Call ``name``'s handlers (nothing is built when nobody listens)."""
+        """Call ``name``'s handlers (nothing is built when nobody listens).
+
+        Args:
+            name: the event's name.
+            state: the step's state.
+            fields: the event's other fields.
+        """
         replay = self.replay_log
         if replay is None:
             if name in self.bus._handlers:
@@ -178,13 +218,24 @@ class ScheduleEngine:
         self.bus.emit(event)
 
     def emit_named(self, base: str, name: str | None, state: State, **fields: Any) -> None:
-        """``base`` then ``base:name``."""
+        """``base`` then ``base:name``.
+
+        Args:
+            base: the event (``phase-start``, ``action``).
+            name: the phase or action (``None``: only ``base``).
+            state: the step's state.
+            fields: the event's other fields.
+        """
         self.emit(base, state, **fields)
         if name is not None:
             self.emit(f"{base}:{name}", state, **fields)
 
     def enter(self, state: State) -> None:
-        """Step ``state.step`` is about to run: :meth:`enter_events` then :meth:`enter_step`."""
+        """Step ``state.step`` is about to run: :meth:`enter_events` then :meth:`enter_step`.
+
+        Args:
+            state: the step's state (``timeline.step()``).
+        """
         if state.is_phase_start or state.actions or self.queued or self.clamp:
             self.enter_events(state)
         else:  # most steps: nothing but pre-step and the values
@@ -195,7 +246,11 @@ class ScheduleEngine:
 
     def enter_events(self, state: State) -> list[str] | None:
         """``phase-start[:<p>]``, the step's actions, then actions fired at runtime (returned,
-        or ``None`` when there were none)."""
+        or ``None`` when there were none).
+
+        Args:
+            state: the step's state.
+        """
         self.entered = state.step
         if self.clamp:
             self._clamp(state)
@@ -218,14 +273,24 @@ class ScheduleEngine:
         return queued
 
     def enter_step(self, state: State) -> None:
-        """``pre-step``, then learning rates and bindings from the step's properties."""
+        """``pre-step``, then learning rates and bindings from the step's properties.
+
+        Args:
+            state: the step's state.
+        """
         if self.replay_log is not None or PRE_STEP in self.bus._handlers:
             self.emit(PRE_STEP, state)
         self.apply(state.props)
 
     def finish(self, state: State, losses: Callable[[], Any] | None = None, **fields: Any) -> None:
         """Step ``state.step`` has run: ``step-metrics`` (``losses()`` is called only if someone
-        listens), then ``phase-end[:<p>]`` at a phase's last step. Once per step."""
+        listens), then ``phase-end[:<p>]`` at a phase's last step. Once per step.
+
+        Args:
+            state: the step's state.
+            losses: returns the step's losses (called only if someone listens).
+            fields: the event's other fields (``batch``, ``result``).
+        """
         if state.step <= self.finished:
             return
         self.finished = state.step
@@ -235,7 +300,11 @@ class ScheduleEngine:
             self.emit_named(PHASE_END, state.phase, state)
 
     def apply(self, props: dict[str, float]) -> None:
-        """Set the driven learning rates (a tensor ``lr`` in place) and the changed bindings."""
+        """Set the driven learning rates (a tensor ``lr`` in place) and the changed bindings.
+
+        Args:
+            props: the step's property values.
+        """
         for opt, targets in self._lr:
             groups = opt.param_groups  # looked up each time: load_state_dict replaces the dicts
             for i, prop in targets:
@@ -262,7 +331,13 @@ class ScheduleEngine:
         """Restore the timeline from a checkpoint's ``timeline.state_dict()`` under the
         length-change policy (:mod:`mini.training.length_change`); ``replaceable``: the loop
         built the Timeline itself, so ``"keep"`` may rebuild it from the checkpoint's dopesheet.
-        Returns the saved dopesheet and the properties whose schedule changed."""
+        Returns the saved dopesheet and the properties whose schedule changed.
+
+        Args:
+            saved: the checkpoint's ``timeline.state_dict()``.
+            policy: ``"adopt"`` or ``"keep"``.
+            replaceable: the loop built the Timeline itself.
+        """
         check_policy(policy)
         tl = self.timeline
         assert tl is not None
@@ -319,6 +394,11 @@ class ScheduleEngine:
         }
 
     def load_record(self, state: dict[str, Any]) -> None:
+        """Restore what fired (dopesheet and runtime actions) from a checkpoint.
+
+        Args:
+            state: the engine's record in the checkpoint.
+        """
         self.history = [(int(s), str(a)) for s, a in state.get("actions", [])]
         self.fired = [(int(s), str(a)) for s, a in state.get("fired", [])]
         self.skip = {str(k): int(v) for k, v in state.get("skip", {}).items()}
@@ -331,6 +411,12 @@ class ScheduleEngine:
         return {key: obj.state_dict() for key, obj in self.stateful.items()}
 
     def load_handler_states(self, states: dict[str, Any]) -> None:
+        """Restore each tracked object's state from a checkpoint (a missing one starts fresh, with a
+        warning).
+
+        Args:
+            states: key -> state, from the checkpoint.
+        """
         for key, obj in self.stateful.items():
             if key in states:
                 obj.load_state_dict(states[key])

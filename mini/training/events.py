@@ -44,6 +44,21 @@ class Event:
     (``None`` in a plain loop with :class:`~mini.adapters.DopesheetLR`); ``module`` the
     LightningModule (Lightning only); ``source`` the trainer or adapter that fired the event.
     ``replayed`` is true when an action is replayed on resume (``on(..., replay=True)``).
+
+    Attributes:
+        name: the event's name (``step-metrics``, ``action:refresh``, ...).
+        trainer: the loop that emitted it (an adapter fills in its framework's trainer).
+        state: the timeline state of the step.
+        action: the action's name, on action events.
+        batch: the step's batch (``step-metrics``) or the validation batch (``phase-end``).
+        result: the model's output on ``batch`` (``step-metrics``).
+        losses: ``total`` and each computed criterion, as floats (``step-metrics``).
+        validation: the detached validation result (``phase-end``).
+        extras: what handlers ``record()``-ed this step.
+        module: the Lightning module (Lightning only).
+        source: the engine's owner (the trainer or adapter).
+        replayed: ``True`` when a resume calls the handler again for an action that fired before the
+            checkpoint.
     """
 
     name: str
@@ -81,7 +96,16 @@ NAMED_EVENTS = (PHASE_START, PHASE_END, ACTION, GATE)  # also as '<event>:<name>
 
 @dataclass(eq=False)
 class Subscription:
-    """What :meth:`EventBus.on` returns: ``remove()`` unsubscribes the handler."""
+    """What :meth:`EventBus.on` returns: ``remove()`` unsubscribes the handler.
+
+    Attributes:
+        bus: the bus it is on.
+        event: the event's name.
+        handler: the subscribed callable.
+        every: call it only on steps divisible by this (``None``: every step).
+        optional: the ``<event>:<name>`` may be absent from the dopesheet.
+        replay: call it again on resume for actions that fired before the checkpoint.
+    """
 
     bus: EventBus
     event: str
@@ -109,7 +133,14 @@ class EventBus:
         self, event: str, handler: Handler, every: int | None = None, optional: bool = False
     ) -> Subscription:
         """Subscribe ``handler``; ``optional`` marks a ``<event>:<name>`` subscription whose
-        name may legitimately be absent from the dopesheet (e.g. an action fired at runtime)."""
+        name may legitimately be absent from the dopesheet (e.g. an action fired at runtime).
+
+        Args:
+            event: the event's name.
+            handler: called with the :class:`Event`.
+            every: step events only: call it on steps divisible by this (``None``: every step).
+            optional: the ``<event>:<name>`` may be absent from the dopesheet.
+        """
         base, _, name = event.partition(":")
         if base not in EVENTS:
             close = closest(base, EVENTS)
@@ -130,6 +161,11 @@ class EventBus:
         return sub
 
     def remove(self, sub: Subscription) -> None:
+        """Unsubscribe ``sub`` (idempotent).
+
+        Args:
+            sub: what :meth:`on` returned.
+        """
         subs = self._handlers.get(sub.event)
         if subs is None:
             return
@@ -138,6 +174,11 @@ class EventBus:
             del self._handlers[sub.event]
 
     def has(self, event: str) -> bool:
+        """Whether anyone listens to ``event``.
+
+        Args:
+            event: the event's name.
+        """
         return event in self._handlers
 
     def subscriptions(self) -> list[Subscription]:
@@ -147,6 +188,11 @@ class EventBus:
         return [s.handler for s in self.subscriptions()]
 
     def emit(self, event: Event) -> None:
+        """Call ``event.name``'s handlers (those with ``every`` on the steps it divides).
+
+        Args:
+            event: the event to deliver.
+        """
         handlers = self._handlers.get(event.name)
         if not handlers:
             return

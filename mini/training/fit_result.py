@@ -12,7 +12,16 @@ import torch
 
 @dataclass
 class FitResult:
-    """How a ``fit()`` call ended."""
+    """How a ``fit()`` call ended.
+
+    Attributes:
+        last_step: the last step that ran.
+        steps_run: steps trained by this call.
+        seconds: wall time of the call.
+        stopped: the reason a handler gave to ``stop()``, if one did.
+        interrupted: Ctrl-C ended it (after a clean step and a checkpoint).
+        checkpoint: the last checkpoint written, if any.
+    """
 
     last_step: int
     steps_run: int
@@ -27,7 +36,11 @@ class FitResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
+    """Seed python, numpy and torch (all devices).
+
+    Args:
+        seed: the seed for torch, numpy and Python's ``random``.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

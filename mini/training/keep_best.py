@@ -48,7 +48,11 @@ class CompositeScore:
         trainer.on(STEP_METRICS, self._score)
 
     def score(self, metrics: Mapping[str, float]) -> float | None:
-        """The weighted sum, or ``None`` when a part is missing or not finite."""
+        """The weighted sum, or ``None`` when a part is missing or not finite.
+
+        Args:
+            metrics: a step's metrics (``losses`` and ``extras`` merged).
+        """
         parts = [metrics.get(k) for k in self.weights]
         if any(p is None or not math.isfinite(p) for p in parts):
             return None

@@ -12,7 +12,11 @@ from torch import nn
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """``with eval_mode(model): ...`` — eval mode and ``torch.no_grad()`` inside; the model's
-    previous train/eval mode is restored afterwards, even on error."""
+    previous train/eval mode is restored afterwards, even on error.
+
+    Args:
+        model: the module to put in eval mode.
+    """
     was_training = model.training
     model.eval()
     try:

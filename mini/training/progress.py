@@ -57,7 +57,15 @@ class TrainingProgress:
     ):
         """``extras``: ``(name, format)`` pairs of recorded extras to show too, e.g.
         ``("assign_temperature", "T {:.3g}")``; each shows its latest recorded value (metrics
-        recorded every N steps stay visible in between)."""
+        recorded every N steps stay visible in between).
+
+        Args:
+            console: where to draw (default: standard error).
+            refresh_s: seconds between redraws of the bar.
+            max_terms: loss terms shown (the largest).
+            line_every_s: without a terminal: seconds between plain progress lines.
+            extras: ``(name, format)`` pairs of recorded extras to show.
+        """
         self.console = console or Console(stderr=True)
         self.enabled = interactive(self.console)
         self.refresh_s = refresh_s
@@ -78,6 +86,11 @@ class TrainingProgress:
         trainer.on(TRAIN_END, self.stop)
 
     def start(self, event: Event) -> None:
+        """Start the bar (``train-start``).
+
+        Args:
+            event: the event.
+        """
         self._t0 = time.perf_counter()
         self._next = self._t0 + (self.refresh_s if self.enabled else self.line_every_s)
         total = len(event.trainer.timeline)
@@ -111,7 +124,11 @@ class TrainingProgress:
         return out + [fmt.format(self.latest[k]) for k, fmt in self.extras if k in self.latest]
 
     def line(self, event: Event) -> str:
-        """The plain progress line for ``event``'s step."""
+        """The plain progress line for ``event``'s step.
+
+        Args:
+            event: a ``step-metrics`` event.
+        """
         n = len(event.trainer.timeline)
         done = event.step + 1
         sched = event.state.schedule_step  # differs from the step under gates
@@ -122,6 +139,11 @@ class TrainingProgress:
         )  # fmt: skip
 
     def update(self, event: Event) -> None:
+        """Advance the bar, or print a line now and then without a terminal (``step-metrics``).
+
+        Args:
+            event: the event.
+        """
         if self.extras:
             # Handlers attached after this one record into a step's extras after it ran; the
             # previous step's dict is complete now, so take both (the dicts are the records).
@@ -147,6 +169,11 @@ class TrainingProgress:
         )
 
     def phase_end(self, event: Event) -> None:
+        """Without a bar: say the phase is done, with its validation loss (``phase-end``).
+
+        Args:
+            event: the event.
+        """
         if self._progress is None:
             total = (event.losses or {}).get("total")
             val = f", validation loss {total:.4g}" if total is not None else ""
@@ -157,6 +184,11 @@ class TrainingProgress:
             )  # fmt: skip
 
     def stop(self, event: Event) -> None:
+        """Close the bar (``train-end``).
+
+        Args:
+            event: the event.
+        """
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -44,7 +44,12 @@ class MetricsRecorder:
     With a ``path``, lines written to the file leave memory and a checkpoint keeps only the
     file's length (resuming truncates the file to it), so memory and checkpoints stay the same
     size however long the run; :meth:`history` reads the file back. Without a path the lines
-    stay in memory (and in checkpoints)."""
+    stay in memory (and in checkpoints).
+
+    Args:
+        path: the ``metrics.jsonl`` file (``None``: keep the lines in memory only).
+        every: log every N-th step.
+    """
 
     observes_only = True  # distributed runs need not share its state
 
@@ -63,6 +68,11 @@ class MetricsRecorder:
         trainer.on(TRAIN_END, lambda e: self.flush())
 
     def on_step(self, event: Event) -> None:
+        """Buffer this step's line (a ``step-metrics`` handler).
+
+        Args:
+            event: the event (its ``trainer`` and ``step``).
+        """
         pending = self._pending
         if len(pending) >= 512:  # keep few live dicts: serialised lines are much smaller
             self._serialise()
@@ -200,7 +210,13 @@ class LatentRecorder:
     """Evaluates ``fn(model, probe)`` (default: the model's latents) at the given steps, in eval
     mode without gradients, and keeps only the outputs: ``frames[name][k]`` is the output at
     ``steps[k]``. Recording happens at ``pre-step``: frame ``k`` shows the model as it enters
-    step ``steps[k]`` (step 0: untrained). ``fn`` may return a tensor or a dict of tensors."""
+    step ``steps[k]`` (step 0: untrained). ``fn`` may return a tensor or a dict of tensors.
+
+    Args:
+        probe: the fixed input to evaluate (a tensor or whatever ``fn`` takes).
+        steps: the steps to record at (``mini.render.frame_steps``).
+        fn: ``fn(model, probe)`` returns a tensor or a dict of tensors (default: the latents).
+    """
 
     observes_only = True  # distributed runs need not share its state
 
@@ -216,11 +232,22 @@ class LatentRecorder:
         trainer.on(PRE_STEP, self.on_step)
 
     def on_step(self, event: Event) -> None:
+        """Record the frame of this step, if it is one (a ``pre-step`` handler).
+
+        Args:
+            event: the event (its ``trainer`` and ``step``).
+        """
         k = self._index.get(event.step)
         if k is not None:
             self.capture(event.trainer.model, k)
 
     def capture(self, model: nn.Module, k: int) -> None:
+        """Evaluate the probe now and store it as frame ``k``.
+
+        Args:
+            model: the model to evaluate.
+            k: the frame's index in ``steps``.
+        """
         with eval_mode(model):
             out = self.fn(model, self.probe)
         outputs = out if isinstance(out, dict) else {"latents": out}
@@ -243,7 +270,11 @@ class LatentRecorder:
 
     def validate_state(self, state: dict[str, Any]) -> None:
         """Refuse a checkpoint recorded at other steps (another ``--frames`` or a schedule of
-        another length): its frames would be mislabelled or out of range."""
+        another length): its frames would be mislabelled or out of range.
+
+        Args:
+            state: the recorder's state in the checkpoint.
+        """
         saved = state.get("steps")
         if saved is None:  # older checkpoints: the frame count must at least agree
             n = len(state["recorded"])
@@ -277,7 +308,12 @@ def _span(steps: np.ndarray) -> str:
 
 class SnapshotRecorder:
     """Copies of the model's weights at chosen steps, never more than ``max_bytes`` in memory:
-    when the budget is reached every other snapshot is dropped, so coverage thins out evenly."""
+    when the budget is reached every other snapshot is dropped, so coverage thins out evenly.
+
+    Args:
+        steps: the steps to copy the weights at.
+        max_bytes: the memory budget for all snapshots.
+    """
 
     observes_only = True  # distributed runs need not share its state
 
@@ -291,6 +327,11 @@ class SnapshotRecorder:
         trainer.on(PRE_STEP, self.on_step)
 
     def on_step(self, event: Event) -> None:
+        """Copy the weights if this step is one (a ``pre-step`` handler).
+
+        Args:
+            event: the event (its ``trainer`` and ``step``).
+        """
         if event.step not in self.steps:
             return
         snap = {

@@ -14,6 +14,11 @@ class Result:
     """A model's output: reconstructions, the latents (bottleneck / pre-quantization), and
     model-specific extras (e.g. ``codes``, quantizer ``losses``) that criteria and handlers read.
     Models may also return a plain tensor; the trainer wraps it as ``Result(outputs=tensor)``.
+
+    Attributes:
+        outputs: the model's outputs (reconstructions, logits).
+        latents: the bottleneck (pre-quantization) latents, if any.
+        extras: model-specific values criteria and handlers read (``codes``, ``losses``).
     """
 
     outputs: Tensor

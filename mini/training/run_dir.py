@@ -51,7 +51,13 @@ class RunDirError(RuntimeError):
 @dataclass(frozen=True)
 class RunDir:
     """A claimed output folder and the id of the run that owns it. ``fresh``: the folder was
-    empty when claimed (a resumed run may then adopt its checkpoint's run id)."""
+    empty when claimed (a resumed run may then adopt its checkpoint's run id).
+
+    Attributes:
+        path: the folder.
+        run_id: the id of the run that owns it (in ``run.json``).
+        fresh: the folder was empty when claimed.
+    """
 
     path: Path
     run_id: str

@@ -66,15 +66,36 @@ __all__ = ["ConfigError", "FitResult", "NonFiniteLossError", "Trainer", "batch_i
 class Trainer:
     """A generic, dopesheet-driven training loop.
 
-    ``data`` maps each phase name (``None`` for steps before the first named phase) to a
-    :class:`PhaseData`; a single ``PhaseData`` serves every phase. ``criteria`` maps property
-    names to loss terms: ``callable(batch, result)``, ``callable(batch, result, state)`` (sees
-    the step's :class:`~mini.temporal.State`, e.g. for a scheduled label smoothing) or a
-    :class:`SpecialCriterion`. Checkpoints, ``metrics.jsonl`` and ``run.json`` go to
-    ``out_dir``, which must be empty or hold this run (``overwrite=True`` clears it).
-    ``on_length_change``: resuming with a schedule that differs from the checkpoint's (another
-    length, an edited CSV): ``"adopt"`` it after the saved step (default) or ``"keep"`` the
-    checkpoint's (see ``docs/adapters.md``).
+    Args:
+        model: the model; it returns a :class:`Result` or a plain tensor.
+        optimizer: its optimizer (named param groups follow ``lr-<name>`` columns).
+        schedule: a :class:`~mini.temporal.Timeline`, a ``Dopesheet`` or a CSV path.
+        data: phase name (``None``: before the first named phase) -> :class:`PhaseData`; a
+            single ``PhaseData`` serves every phase.
+        criteria: property name -> loss term, ``fn(batch, result)``, ``fn(batch, result,
+            state)`` or a :class:`SpecialCriterion`; the property is its weight.
+        forward: ``forward(model, batch)`` (default :func:`default_forward`).
+        out_dir: the run folder (checkpoints, ``metrics.jsonl``, ``run.json``): empty or this
+            run's.
+        overwrite: clear a folder that holds another run.
+        checkpoint_every: checkpoint every N steps (``None``: phase ends and the end only).
+        checkpoint_on_phase_end: checkpoint at each phase's last step.
+        keep_checkpoints: periodic checkpoints of this run to keep (``None``: all).
+        keep_best: keep ``checkpoints/best.pt`` at the best value of this metric.
+        best_mode: ``"min"`` or ``"max"``: which value of ``keep_best`` is best.
+        metrics_every: a ``metrics.jsonl`` line every N steps (``None``: none).
+        progress: show a progress bar (or this :class:`TrainingProgress`).
+        seed: seed torch, numpy and ``random`` first.
+        finite_check: what the non-finite guard checks: ``"grads"``, ``"loss"``, ``"params"``.
+        accumulate: micro-batches per optimizer step (gradient accumulation).
+        precision: ``"32"``, ``"bf16"`` or ``"16"`` (autocast).
+        distributed: the process group (``"auto"``: join ``torchrun``'s; ``None``: none).
+        steps_per_epoch: what ``ep`` means in the dopesheet's steps (default: the loader's length).
+        total_steps: what ``%`` means in the dopesheet's steps.
+        ddp: keyword arguments for ``DistributedDataParallel``.
+        on_length_change: resuming with another schedule (another length, an edited CSV):
+            ``"adopt"`` it after the saved step or ``"keep"`` the checkpoint's
+            (``docs/adapters.md``).
     """
 
     def __init__(
@@ -215,12 +236,26 @@ class Trainer:
         before step 0 unless ``optional=True`` (e.g. an action you fire at runtime).
         ``replay=True`` (action events): on resume the handler runs again for every time its
         action fired before the checkpoint (``event.replayed`` is true), restoring side effects
-        a checkpoint does not hold, such as a frozen layer."""
+        a checkpoint does not hold, such as a frozen layer.
+
+        Args:
+            event: the event's name.
+            handler: called with the :class:`Event`.
+            every: step events only: call it on steps divisible by this.
+            reads: dopesheet properties the handler reads.
+            optional: the ``<event>:<name>`` may be absent from the dopesheet.
+            replay: action events: call it again on resume for each time its action fired.
+        """
         return self.engine.on(event, handler, every, reads, optional, replay)
 
     def add(self, *handlers: Any, key: str | None = None) -> None:
         """Attach handler objects (anything with ``attach(trainer)``; recorders, plotters...).
-        ``key`` names the handler's state in checkpoints (one handler per key)."""
+        ``key`` names the handler's state in checkpoints (one handler per key).
+
+        Args:
+            handlers: objects with ``attach(trainer)``.
+            key: the name of their state in checkpoints.
+        """
         if key is not None and len(handlers) > 1:
             raise ValueError(
                 f"key={key!r} names one handler's checkpoint state; got {len(handlers)}"
@@ -232,25 +267,47 @@ class Trainer:
 
     def bind(self, prop: str, setter: Callable[[float], Any]) -> None:
         """Drive an actuator from a property: ``setter(value)`` before each step's forward
-        whenever the value changed (and at the first step of every ``fit``)."""
+        whenever the value changed (and at the first step of every ``fit``).
+
+        Args:
+            prop: the dopesheet property.
+            setter: called with its value.
+        """
         self.engine.bind(prop, setter)
 
     def record(self, **values: Any) -> None:
-        """Add JSON-able values to this step's metrics record (under ``extras``)."""
+        """Add JSON-able values to this step's metrics record (under ``extras``).
+
+        Args:
+            values: name -> JSON-able value.
+        """
         self._extras.update(values)
 
     def stop(self, reason: str) -> None:
-        """Stop cleanly after the current step (a checkpoint is written)."""
+        """Stop cleanly after the current step (a checkpoint is written).
+
+        Args:
+            reason: why (``FitResult.stopped``).
+        """
         self._stop = reason
 
     def fire(self, action: str) -> None:
         """Fire ``action`` at runtime: its ``action``/``action:<name>`` events run at the start of
-        the next step, after that step's dopesheet actions (the live explorer's buttons)."""
+        the next step, after that step's dopesheet actions (the live explorer's buttons).
+
+        Args:
+            action: the action's name.
+        """
         self.engine.fire(action)
 
     def track(self, key: str, obj: Any) -> None:
         """Have checkpoints keep ``obj``'s ``state_dict()`` under ``key`` (for state that is not
-        a criterion, handler or data loader the trainer already knows)."""
+        a criterion, handler or data loader the trainer already knows).
+
+        Args:
+            key: the name in checkpoints.
+            obj: anything with ``state_dict``/``load_state_dict``.
+        """
         if not _stateful(obj):
             raise TypeError(f"{type(obj).__name__} has no state_dict()/load_state_dict()")
         self._track(key, obj)
@@ -281,7 +338,11 @@ class Trainer:
         """Adopt an edited dopesheet from the next step on (``Timeline.reload``: every property
         continues smoothly from its current value). The edit is checked first like the original:
         a :class:`ConfigError` (and no change) if it lacks something this run uses. Returns the
-        names of the properties whose schedule changed."""
+        names of the properties whose schedule changed.
+
+        Args:
+            dopesheet: the edited dopesheet.
+        """
         problems = run_problems(dopesheet, self._names())
         if problems:
             raise ConfigError("the edited dopesheet cannot be used:\n  " + "\n  ".join(problems))
@@ -292,7 +353,11 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------------
     def fit(self, resume: str | os.PathLike[str] | None = None) -> FitResult:
         """Run from the start, or from a checkpoint (file or folder; a corrupt newest file falls
-        back to the previous intact one) to the last step."""
+        back to the previous intact one) to the last step.
+
+        Args:
+            resume: a checkpoint file or run folder (``None``: from the start).
+        """
         self.check()
         if resume is not None:
             self.load(resume)
@@ -412,7 +477,11 @@ class Trainer:
     def validate(self, state: State | None = None) -> tuple[Result | None, dict[str, float]]:
         """Validation on the phase's ``val`` batch (or averaged over its ``val_loader``), in
         eval mode without gradients: each criterion's unweighted value and the weighted
-        ``total``. Works at any time, before or after ``fit()``."""
+        ``total``. Works at any time, before or after ``fit()``.
+
+        Args:
+            state: the step whose phase and weights to use (default: the current one).
+        """
         state = state or self.timeline.state
         return validate_phase(
             self.model, self.forward, self.data.get(state.phase), self._criteria_entries(),
@@ -428,19 +497,32 @@ class Trainer:
 
     # -- checkpoints (see mini.training.checkpointing) ------------------------------------------------
     def checkpoint_state(self, completed: int | None = None) -> dict[str, Any]:
-        """Everything needed to continue exactly after step ``completed``."""
+        """Everything needed to continue exactly after step ``completed``.
+
+        Args:
+            completed: the last completed step (default: the current one).
+        """
         return checkpointing.capture(self, completed)
 
     def save_checkpoint(self, kind: str = "step", label: str | None = None) -> Path:
         """Write a checkpoint to ``out_dir/checkpoints`` atomically, named by steps trained;
-        periodic ones beyond ``keep_checkpoints`` (this run's own) are deleted."""
+        periodic ones beyond ``keep_checkpoints`` (this run's own) are deleted.
+
+        Args:
+            kind: ``step``, ``phase``, ``final``, ``best`` or ``fault``.
+            label: added to the file's name.
+        """
         payload = self.checkpoint_state()
         path = checkpointing.write(self, payload, kind, payload["step"] + 1, label)
         self._saved_step = payload["step"]
         return path
 
     def load(self, path: str | os.PathLike[str]) -> int:
-        """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step."""
+        """Restore a checkpoint; the next ``fit()`` continues after its step. Returns that step.
+
+        Args:
+            path: a checkpoint file or run folder.
+        """
         return checkpointing.restore(self, path)
 
 

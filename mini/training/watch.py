@@ -52,7 +52,16 @@ class DopesheetWatcher:
     """Watches ``path`` every ``every_s`` seconds; ``load(path)`` reads it (default
     ``Dopesheet.from_csv``; pass one that also rescales, e.g. for ``--steps``). A change is read
     once it looked the same on two looks at least ``settle_s`` apart; under ``torchrun`` the
-    verdict is shared every ``sync_every`` steps."""
+    verdict is shared every ``sync_every`` steps.
+
+    Args:
+        path: the dopesheet CSV to watch.
+        load: reads it (default ``Dopesheet.from_csv``; pass one that also rescales, e.g. for
+            ``--steps``).
+        every_s: seconds between looks at the file.
+        settle_s: a change is read once two looks at least this far apart agree.
+        sync_every: under ``torchrun``: steps between shared verdicts.
+    """
 
     def __init__(
         self,
@@ -91,6 +100,11 @@ class DopesheetWatcher:
         return st.st_mtime_ns, st.st_size, st.st_ino, hashlib.blake2b(data, digest_size=16).digest()
 
     def poll(self, event: Event) -> None:
+        """Look at the file (a ``pre-step`` handler); adopt a valid edit, report an invalid one.
+
+        Args:
+            event: the event (its ``trainer`` and ``step``).
+        """
         dist = getattr(event.trainer, "dist", None)
         if dist is not None and dist.active:
             if event.step % self.sync_every:
@@ -159,7 +173,12 @@ class DopesheetWatcher:
         self._parsing = None
 
     def check_now(self, trainer: Trainer, step: int) -> bool:
-        """Read the file (on this thread) and adopt it if valid; ``True`` if adopted."""
+        """Read the file (on this thread) and adopt it if valid; ``True`` if adopted.
+
+        Args:
+            trainer: the run to adopt the edit.
+            step: the step the run is at (for the messages).
+        """
         self._parse()
         verdict, self._verdict = self._verdict, None
         return verdict is not None and self._apply(trainer, step, verdict)

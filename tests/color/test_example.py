@@ -130,8 +130,8 @@ def test_a_full_disk_advises_resume_only_when_a_checkpoint_exists(capsys, checkp
     from pathlib import Path
     from types import SimpleNamespace
 
-    from examples.common import fit
     from mini.atomic import OutputError
+    from mini.training.script import fit
 
     def full(resume=None):
         raise OutputError(28, "no space left on device writing out/checkpoints/step-0002000.pt")

@@ -136,7 +136,7 @@ def main(scenario: str, out: Path, steps: int) -> None:
     scenarios = {"mlp": mlp, "sampler": sampler, "color": color, "vq": vq, "stall": stall}
     trainer, extra = scenarios[scenario](steps)
     if scenario == "stall":
-        from examples.common import fit
+        from mini.training.script import fit
 
         fit(trainer, None)
     losses: list[float] = []

@@ -167,11 +167,11 @@ def test_encode_to_an_unwritable_path_is_a_message_and_exit_2(tmp_path: Path) ->
 @pytest.mark.slow
 def test_an_unwritable_summary_is_a_message_and_exit_2(tmp_path: Path) -> None:
     code = (
-        "import runpy, sys, examples.common as c\n"
+        "import runpy, sys, mini.training.script as s\n"
         "from mini.atomic import OutputError\n"
         "def refuse(path, summary):\n"
         "    raise OutputError(28, f'no space left on device writing {path}')\n"
-        "c.write_summary = refuse\n"
+        "s.write_summary = refuse\n"
         "sys.argv = ['categorical_vq', '--steps', '20', '--no-video', '--out', sys.argv[1]]\n"
         "runpy.run_module('examples.categorical_vq', run_name='__main__')\n"
     )

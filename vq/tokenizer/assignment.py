@@ -24,7 +24,11 @@ from torch import Tensor, nn
 
 
 def assignment_overlap(a: Tensor) -> Tensor:
-    """Off-diagonal mass of ``AᵀA`` per feature, scaled to [0, 1] (see the module docstring)."""
+    """Off-diagonal mass of ``AᵀA`` per feature, scaled to [0, 1] (see the module docstring).
+
+    Args:
+        a: the assignment ``(F, K)``.
+    """
     f, k = a.shape
     if k < 2:
         return a.new_zeros(())
@@ -34,7 +38,11 @@ def assignment_overlap(a: Tensor) -> Tensor:
 
 
 def assignment_imbalance(a: Tensor) -> Tensor:
-    """Spread of category sizes, scaled to [0, 1] (see the module docstring)."""
+    """Spread of category sizes, scaled to [0, 1] (see the module docstring).
+
+    Args:
+        a: the assignment ``(F, K)``.
+    """
     f, k = a.shape
     if k < 2:
         return a.new_zeros(())
@@ -43,7 +51,12 @@ def assignment_imbalance(a: Tensor) -> Tensor:
 
 
 def near_hard_fraction(a: Tensor, threshold: float = 0.9) -> float:
-    """Fraction of features whose largest assignment probability is at least ``threshold``."""
+    """Fraction of features whose largest assignment probability is at least ``threshold``.
+
+    Args:
+        a: the assignment ``(F, K)``.
+        threshold: a row whose largest entry reaches this counts as near-hard.
+    """
     return float((a.max(1).values >= threshold).float().mean())
 
 
@@ -59,6 +72,16 @@ class FeatureAssignment(nn.Module):
     at temperature 1 with 6 categories a feature starts 60% in its discovered category, so
     training begins from found structure and can still move it (a feature can change
     category, a category can empty — merged, then pruned — or an empty one can fill — a split).
+
+    Args:
+        n_features: features ``F``.
+        n_categories: categories ``K``.
+        temperature: the softmax temperature (an ``assign-temperature`` column).
+        fixed: a fixed category per feature (static mode).
+        init_scale: the scale of the random initial logits.
+        initial: a starting category per feature.
+        initial_logit: the logit of that starting category.
+        generator: the random generator (default: torch's global one).
     """
 
     def __init__(

@@ -52,7 +52,11 @@ def cross_category_correlations(latents: Tensor) -> Tensor:
 
 
 def inter_category_orthogonality(latents: Tensor) -> float:
-    """Mean ``|correlation|`` between coordinates of different categories (module docstring)."""
+    """Mean ``|correlation|`` between coordinates of different categories (module docstring).
+
+    Args:
+        latents: per-category latents ``(B, K, D)``.
+    """
     _, k, d = latents.shape
     if k < 2:
         return 0.0
@@ -61,7 +65,11 @@ def inter_category_orthogonality(latents: Tensor) -> float:
 
 
 def canonical_correlation(latents: Tensor) -> float:
-    """The largest first canonical correlation over pairs of categories (rotation-invariant)."""
+    """The largest first canonical correlation over pairs of categories (rotation-invariant).
+
+    Args:
+        latents: per-category latents ``(B, K, D)``.
+    """
     _, k, _ = latents.shape
     best = 0.0
     bases = []

@@ -28,7 +28,16 @@ from vq.tokenizer.assignment import FeatureAssignment
 
 @dataclass(frozen=True)
 class CategoricalConfig:
-    """The shape of a :class:`CategoricalVQ` (kept in checkpoints to rebuild it)."""
+    """The shape of a :class:`CategoricalVQ` (kept in checkpoints to rebuild it).
+
+    Attributes:
+        n_features: input features ``F``.
+        n_categories: categories ``K``.
+        latent_dim: latent size per category.
+        levels: residual levels per category.
+        codes: codes per level.
+        hidden: width of each category's encoder and decoder.
+    """
 
     n_features: int
     n_categories: int
@@ -82,6 +91,13 @@ class CategoricalVQ(nn.Module):
     variance): what a category can read of a feature is limited by how much it owns it, so
     the soft model already behaves like the hard tokenizer it will become. In eval mode the
     noise is drawn from a fixed seed, so validation figures are reproducible.
+
+    Args:
+        config: the shape.
+        fixed: a fixed category per feature (static mode; ``None``: learned).
+        initial: a starting category per feature for the learned assignment.
+        seed: seeds the weights.
+        quantizer_kwargs: passed to every :class:`VectorQuantizer`.
     """
 
     def __init__(
@@ -118,7 +134,12 @@ class CategoricalVQ(nn.Module):
         return self.config.n_categories
 
     def encode_latents(self, x: Tensor, a: Tensor) -> Tensor:
-        """Pre-quantization latents ``(B, K, D)`` of normalised ``x`` under assignment ``a``."""
+        """Pre-quantization latents ``(B, K, D)`` of normalised ``x`` under assignment ``a``.
+
+        Args:
+            x: normalised features ``(B, F)``.
+            a: the assignment ``(F, K)``.
+        """
         w = a.t().unsqueeze(0)  # (1, K, F)
         gated = x.unsqueeze(1) * w
         if not self.assignment.hard and self.leak_noise > 0:
@@ -130,11 +151,22 @@ class CategoricalVQ(nn.Module):
         return self.enc2(F.silu(self.enc1(gated)))
 
     def decode_latents(self, q: Tensor, a: Tensor) -> Tensor:
-        """Reconstructed features ``(B, F)`` from quantized latents ``(B, K, D)``."""
+        """Reconstructed features ``(B, F)`` from quantized latents ``(B, K, D)``.
+
+        Args:
+            q: quantized latents ``(B, K, D)``.
+            a: the assignment ``(F, K)``.
+        """
         per_category = self.dec2(F.silu(self.dec1(q)))  # (B, K, F)
         return torch.einsum("bkf,fk->bf", per_category, a)
 
     def forward(self, x: Tensor) -> Result:
+        """Reconstruct normalised ``x`` through the tokens; see the class docstring for the
+        :class:`~mini.training.Result`.
+
+        Args:
+            x: normalised features ``(B, F)``.
+        """
         a = self.assignment()
         z = self.encode_latents(x, a)
         quantized, codes, commitment = [], [], []
@@ -157,7 +189,11 @@ class CategoricalVQ(nn.Module):
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
         """Token indices ``(B, K, L)``: nearest codes of each category and level (no tracking,
-        whatever the module's train/eval mode)."""
+        whatever the module's train/eval mode).
+
+        Args:
+            x: normalised features ``(B, F)``.
+        """
         a = self.assignment()
         z = self.encode_latents(x, a)
         out = []
@@ -172,7 +208,11 @@ class CategoricalVQ(nn.Module):
 
     @torch.no_grad()
     def decode(self, codes: Tensor) -> Tensor:
-        """Normalised features ``(B, F)`` from token indices ``(B, K, L)``."""
+        """Normalised features ``(B, F)`` from token indices ``(B, K, L)``.
+
+        Args:
+            codes: token indices ``(B, K, L)``.
+        """
         q = torch.stack([rvq.lookup(codes[:, k]) for k, rvq in enumerate(self.quantizers)], 1)
         return self.decode_latents(q, self.assignment())
 

@@ -36,7 +36,16 @@ def synthetic_table(
 ) -> FeatureTable:
     """``sum(group_sizes) + distractors`` features (32 by default: groups of 10, 8, 6 and 5
     plus 3 distractors) for ``n_samples`` rows; ``groups`` holds the planted group of each
-    feature (``-1`` for a distractor)."""
+    feature (``-1`` for a distractor).
+
+    Args:
+        n_samples: rows.
+        group_sizes: features per planted group.
+        distractors: features in no group.
+        noise: the noise's standard deviation.
+        seed: seeds the table.
+        name: the table's name.
+    """
     if any(s < 2 for s in group_sizes) or distractors < 0 or n_samples < 2:
         raise ValueError("each group needs >= 2 features; distractors >= 0; n_samples >= 2")
     rng = np.random.default_rng(seed)

@@ -30,7 +30,14 @@ def load_table(
     seed: int = 0,
 ) -> FeatureTable:
     """``synthetic`` (seeded planted groups), ``breast-cancer``, ``wine``, ``planted:<name>``
-    (a table of the planted-structure suite, seeded by ``seed``) or a path to a table file."""
+    (a table of the planted-structure suite, seeded by ``seed``) or a path to a table file.
+
+    Args:
+        data: the source (see above).
+        features: the columns to use (default: all).
+        exclude: columns to leave out.
+        seed: seeds ``synthetic`` and ``planted:`` tables.
+    """
     if data == "synthetic":
         table = synthetic_table(seed=seed)
     elif data == "breast-cancer":

@@ -34,6 +34,12 @@ class FeatureTable:
 
     ``groups[i]`` is the planted group of feature ``i`` (``-1``: a distractor that belongs to no
     group); ``None`` for real data, where no ground truth exists.
+
+    Attributes:
+        name: the data set's name.
+        features: the column names.
+        values: ``(rows, features)``.
+        groups: the planted group of each feature (``-1``: none; ``None``: unknown).
     """
 
     name: str  # the data set's name, or the path of the file it was read from
@@ -126,7 +132,13 @@ def check_table(table: FeatureTable, min_rows: int, source: str | None = None) -
 
 def split_table(table: FeatureTable, val_fraction: float = 0.2, seed: int = 0) -> SplitTable:
     """Shuffle rows with ``seed``, hold out ``val_fraction`` of them, fit the normaliser on the
-    rest."""
+    rest.
+
+    Args:
+        table: the table.
+        val_fraction: the share of rows held out.
+        seed: seeds the split.
+    """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     n = len(table.values)
@@ -181,6 +193,11 @@ def read_table(
     CSV/Parquet: one row per sample, one named numeric column per feature; ``features`` picks
     columns (default: all), ``exclude`` drops some. ``.npz``: an array ``x`` (samples ×
     features) and optionally ``features`` (names) and ``groups`` (planted group per feature).
+
+    Args:
+        path: a ``.csv``, ``.parquet`` or ``.npz`` file.
+        features: the columns to use (default: all numeric ones).
+        exclude: columns to leave out.
     """
     path = Path(path)
     if not path.is_file():

@@ -27,7 +27,12 @@ from vq.tokenizer.tabular import FeatureTable, TableError
 @dataclass(eq=False)
 class Tokenizer:
     """A pruned, hard-assignment :class:`CategoricalVQ` with its feature names and the
-    normalisation statistics fitted on its training rows."""
+    normalisation statistics fitted on its training rows.
+
+    Attributes:
+        model: the pruned, hard-assignment model.
+        spec: feature names and normalisation statistics.
+    """
 
     model: CategoricalVQ
     spec: TokenizerSpec
@@ -49,12 +54,21 @@ class Tokenizer:
         }
 
     def normalise(self, values: np.ndarray) -> torch.Tensor:
+        """Standardise raw values with the training rows' statistics.
+
+        Args:
+            values: ``(rows, features)`` in the table's units.
+        """
         v = torch.as_tensor(values, dtype=torch.float64)
         x = v / self.spec.std - self.spec.mean / self.spec.std  # no overflow near 1e308
         return x.float()
 
     def columns(self, table: FeatureTable) -> np.ndarray:
-        """The table's values in the tokenizer's feature order (an error names what is missing)."""
+        """The table's values in the tokenizer's feature order (an error names what is missing).
+
+        Args:
+            table: a table with the tokenizer's features.
+        """
         missing = [f for f in self.features if f not in table.features]
         if missing:
             raise TableError(
@@ -69,13 +83,21 @@ class Tokenizer:
         return values
 
     def encode(self, table: FeatureTable | np.ndarray) -> np.ndarray:
-        """Token indices ``(rows, categories, levels)``."""
+        """Token indices ``(rows, categories, levels)``.
+
+        Args:
+            table: a table, or values ``(rows, features)`` in the tokenizer's order.
+        """
         values = self.columns(table) if isinstance(table, FeatureTable) else table
         with eval_mode(self.model):
             return self.model.encode(self.normalise(values)).numpy()
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Features ``(rows, features)`` in the table's units, from token indices."""
+        """Features ``(rows, features)`` in the table's units, from token indices.
+
+        Args:
+            codes: token indices ``(rows, categories, levels)``.
+        """
         with eval_mode(self.model):
             x = self.model.decode(torch.as_tensor(codes, dtype=torch.long)).double()
         return (x * self.spec.std + self.spec.mean).numpy()
@@ -83,7 +105,11 @@ class Tokenizer:
 
 def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     """The tokenizer in a trainer checkpoint (a file, or a run folder's newest), pruned and
-    hard: no training data needed."""
+    hard: no training data needed.
+
+    Args:
+        path: a checkpoint file or run folder.
+    """
     ckpt = load_checkpoint(path)
     state = ckpt.get("handlers", {}).get("tokenizer")
     if state is None:
@@ -102,7 +128,13 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
 def save_tokens(path: str | os.PathLike[str], tokenizer: Tokenizer, codes: np.ndarray) -> Path:
     """``tokens.npz``: ``tokens`` ``(rows, categories, levels)``, ``categories`` (names),
     ``features`` and ``feature_category`` (each feature's category index), ``codes_per_level``;
-    loadable with ``np.load(path)`` (no pickles)."""
+    loadable with ``np.load(path)`` (no pickles).
+
+    Args:
+        path: the ``.npz`` file.
+        tokenizer: the tokenizer that made them.
+        codes: the token indices.
+    """
     cats = tokenizer.model.assignment.categories().numpy()
     arrays = {
         "tokens": codes.astype(np.int64),

@@ -25,13 +25,22 @@ recon_mse = reconstruction_mse  # the reconstruction term, under the name the VQ
 
 
 def vq_loss(batch: Any, result: Result) -> Tensor:
-    """The quantizer's loss, weighted by its own ``commitment``/``codebook_weight``."""
+    """The quantizer's loss, weighted by its own ``commitment``/``codebook_weight``.
+
+    Args:
+        batch: the batch (unused).
+        result: the model's output; its quantizer ``loss``.
+    """
     del batch
     return result.extras["vq_loss"]
 
 
 def vq_term(name: str) -> Callable[[Any, Result], Tensor]:
-    """A criterion returning one unweighted quantizer term (``commitment`` or ``codebook``)."""
+    """A criterion returning one unweighted quantizer term (``commitment`` or ``codebook``).
+
+    Args:
+        name: the quantizer loss term (``commitment``, ``codebook``).
+    """
 
     def criterion(batch: Any, result: Result) -> Tensor:
         del batch

@@ -14,7 +14,16 @@ from torch import Tensor
 @dataclass(frozen=True)
 class Digits:
     """Images flattened to 64 floats in [0, 1], with their digit labels; ``test`` (optional,
-    :func:`with_test_split`) is held out from training, validation and any search."""
+    :func:`with_test_split`) is held out from training, validation and any search.
+
+    Attributes:
+        train: training images.
+        train_labels: their labels.
+        val: validation images.
+        val_labels: their labels.
+        test: held-out test images (optional).
+        test_labels: their labels.
+    """
 
     train: Tensor
     train_labels: Tensor
@@ -29,7 +38,12 @@ class Digits:
 
 
 def load_digits_split(val_fraction: float = 0.2, seed: int = 0) -> Digits:
-    """The 1,797 digits, split stratified by label into train and validation sets."""
+    """The 1,797 digits, split stratified by label into train and validation sets.
+
+    Args:
+        val_fraction: the share of each digit held out for validation.
+        seed: seeds the split.
+    """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     x, y = load_digits(return_X_y=True)
@@ -74,6 +88,12 @@ class Batches:
     Pass ``e`` is the permutation seeded by ``(seed, e)``; the last partial batch of a pass is
     dropped so every step sees ``batch_size`` rows. ``iter()`` continues from the current
     position (``state_dict()``/``load_state_dict()`` save and restore it; ``rewind()`` restarts).
+
+    Args:
+        x: the images.
+        y: their labels.
+        batch_size: rows per batch.
+        seed: seeds each pass's permutation.
     """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int = 256, seed: int = 0):

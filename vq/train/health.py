@@ -62,6 +62,22 @@ class HealthMonitor:
 
     ``validation_loss(batch, result)`` defaults to the reconstruction MSE; ``forward(model,
     batch)`` to ``model(inputs)``; ``threshold``: uses for a held-out code to count as active.
+
+    Args:
+        quantizer: the quantizer to watch.
+        every: measure every N steps (and at every phase end).
+        usage_floor: alarm when a level's training-window utilization is below this.
+        rank_floor: alarm when the latents' effective rank is below this share of the way from 1 to
+            the latent size.
+        patience: alarm when the validation loss rises this many evaluations in a row.
+        validation: the held-out batch.
+        validation_loss: ``validation_loss(batch, result)`` (default: reconstruction MSE).
+        forward: ``forward(model, batch)`` (default ``model(inputs)``).
+        on_alarm: ``"warn"`` or ``"stop"`` (the run).
+        start_step: no alarms before this step.
+        sample: rows for the topographic correlation.
+        threshold: uses for a held-out code to count as active.
+        seed: seeds the sampling.
     """
 
     def __init__(
@@ -111,7 +127,12 @@ class HealthMonitor:
     # -- measuring ------------------------------------------------------------------------------
     def measure(self, batch: Any = None, result: Result | None = None) -> dict[str, float]:
         """Training-side numbers (``vq/train/...``): the usage windows, plus latent metrics on
-        the step's batch and result when given."""
+        the step's batch and result when given.
+
+        Args:
+            batch: the step's training batch.
+            result: the model's output on it.
+        """
         out: dict[str, float] = {}
         utils = []
         for i, q in enumerate(quantizer_levels(self.quantizer)):
@@ -145,7 +166,11 @@ class HealthMonitor:
     def evaluate(self, model: nn.Module) -> tuple[float, HeldOutMetrics | None]:
         """Validation loss and held-out metrics on the fixed batch (model in eval mode, without
         gradients, then restored); no metrics for a model whose result has neither
-        ``extras["codes"]`` nor ``latents``."""
+        ``extras["codes"]`` nor ``latents``.
+
+        Args:
+            model: the model.
+        """
         with eval_mode(model):
             result = self.forward(model, self.validation)
             loss = float(self.validation_loss(self.validation, result))
@@ -158,7 +183,11 @@ class HealthMonitor:
         return loss, metrics
 
     def validate(self, model: nn.Module) -> float:
-        """Validation loss on the fixed batch (model in eval mode, then restored)."""
+        """Validation loss on the fixed batch (model in eval mode, then restored).
+
+        Args:
+            model: the model.
+        """
         return self.evaluate(model)[0]
 
     # -- the handler ----------------------------------------------------------------------------
@@ -239,6 +268,13 @@ class RefreshHandler:
     dead (default: the quantizer's ``dead_threshold``). The periodic refresh waits until a
     quantizer has filled its usage window once, so codes are not judged on a step or two;
     a dopesheet action always refreshes. Records ``vq/refreshed`` (codes re-seeded, all levels).
+
+    Args:
+        quantizer: the quantizer whose dead codes to re-seed.
+        every: refresh every N steps (``None``: only on the action).
+        usage_threshold: uses below which a code is dead (default: the quantizer's
+            ``dead_threshold``).
+        action: the dopesheet action that refreshes (``None``: none).
     """
 
     def __init__(
@@ -266,7 +302,12 @@ class RefreshHandler:
             trainer.on(f"action:{self.action}", self, optional=True)  # also fired at runtime
 
     def refresh(self, periodic: bool = False) -> list[int]:
-        """Refresh every level now; returns how many codes each level re-seeded."""
+        """Refresh every level now; returns how many codes each level re-seeded.
+
+        Args:
+            periodic: an ``every``-steps refresh (levels whose usage window is not yet full are
+                skipped).
+        """
         counts = []
         for q in quantizer_levels(self.quantizer):
             if periodic and q.tracked_steps < q.window:

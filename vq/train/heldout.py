@@ -62,7 +62,15 @@ class LevelMetrics:
 
 @dataclass(frozen=True)
 class HeldOutMetrics:
-    """Everything :func:`heldout_metrics` measures (see the module docstring)."""
+    """Everything :func:`heldout_metrics` measures (see the module docstring).
+
+    Attributes:
+        levels: each level's metrics.
+        recon_quality: reconstruction quality.
+        topographic_correlation: input vs latent distances.
+        effective_rank: of the latents.
+        cross_level_orthogonality: between residual levels (``None``: one level).
+    """
 
     levels: list[LevelMetrics]
     recon_quality: float
@@ -80,7 +88,11 @@ class HeldOutMetrics:
         return float("nan") if any(math.isnan(v) for v in values) else max(values)
 
     def records(self, prefix: str = "vq/") -> dict[str, float]:
-        """Flat metric names for ``trainer.record``: ``vq/l{i}/active`` … ``vq/utilization``."""
+        """Flat metric names for ``trainer.record``: ``vq/l{i}/active`` … ``vq/utilization``.
+
+        Args:
+            prefix: put before every name.
+        """
         out: dict[str, float] = {}
         for i, lv in enumerate(self.levels):
             for key in ("active", "dead", "utilization", "perplexity", "orthogonality"):
@@ -133,7 +145,16 @@ def heldout_metrics(
 ) -> HeldOutMetrics:
     """Metrics of an eval-mode ``result`` of the model on held-out ``inputs`` (see the module
     docstring). A code is active when at least ``threshold`` rows chose it; the topographic
-    correlation uses at most ``sample`` rows (all of them when there are fewer)."""
+    correlation uses at most ``sample`` rows (all of them when there are fewer).
+
+    Args:
+        quantizer: the model's quantizer.
+        inputs: the held-out inputs.
+        result: the model's eval-mode output on them.
+        threshold: rows for a code to count as active.
+        sample: rows for the topographic correlation.
+        generator: the random generator (default: torch's global one).
+    """
     levels = quantizer_levels(quantizer)
     codes = level_codes(quantizer, result)
     if codes.shape[1] != len(levels):

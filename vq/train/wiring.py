@@ -28,7 +28,13 @@ def _setter(obj: Any, attr: str) -> Callable[[float], None]:
 def quantizer_bindings(
     model: VQAutoencoder, commitment_attribute: bool = False
 ) -> dict[str, Callable[[float], None]]:
-    """Every property a VQ autoencoder can be driven by, with its setter."""
+    """Every property a VQ autoencoder can be driven by, with its setter.
+
+    Args:
+        model: the VQ autoencoder.
+        commitment_attribute: also bind ``commitment`` to the quantizer (when no criterion weights
+            it).
+    """
     q = model.quantizer
     out: dict[str, Callable[[float], None]] = {
         "temperature": _setter(q, "temperature"),
@@ -48,7 +54,13 @@ def bind_quantizer(
     trainer: Any, model: VQAutoencoder, commitment_attribute: bool = False
 ) -> list[str]:
     """Bind each of :func:`quantizer_bindings` that the trainer's dopesheet has; returns the
-    property names bound."""
+    property names bound.
+
+    Args:
+        trainer: the trainer (or an adapter).
+        model: the VQ autoencoder.
+        commitment_attribute: also bind ``commitment`` to the quantizer.
+    """
     specs = trainer.timeline.dopesheet.specs
     bound = []
     for prop, setter in quantizer_bindings(model, commitment_attribute).items():

@@ -1,7 +1,8 @@
 """Codebook plots: health over time (from a metrics history) and a reconstructions grid.
 
 Figures are built with :class:`matplotlib.figure.Figure` (no pyplot state), so library code and
-tests can make them headless; save them with ``fig.savefig`` or ``examples.common.save_figure``.
+tests can make them headless; save them with ``fig.savefig`` or, in a script,
+:meth:`mini.training.script.RunContext.save_figure`.
 """
 
 from __future__ import annotations
