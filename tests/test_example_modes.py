@@ -87,7 +87,7 @@ NOT_THE_TRAINER = {
     "--frames": "the video of a run; the explorer renders none",
     **dict.fromkeys(
         ["--search", "--trials", "--objective", "--backend", "--workers", "--sampler",
-         "--search-seed"], SEARCH,
+         "--search-seed", "--prune", "--prune-every"], SEARCH,
     ),
 }  # fmt: skip
 EXAMPLES: dict[str, ModuleType] = {

@@ -35,7 +35,7 @@ SEARCH_FLAGS = {"--search": 1, "--trials": 1, "--objective": 1, "--backend": 1, 
                 "--sampler": 1, "--search-seed": 1, "--prune": 1, "--prune-every": 1}  # fmt: skip
 """The flags of a search (with how many values each takes), left out of each trial's argv."""
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a message's file:line:column stays on one line
 log = logging.getLogger(__name__)
 
 

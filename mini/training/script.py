@@ -75,7 +75,7 @@ __all__ = [
     "watch",
 ]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a message's file:line:column stays on one line
 """Where scripts print: standard error, so standard output stays free for results."""
 
 
