@@ -22,6 +22,7 @@ PUBLIC = [
     "mini.explore",
     "mini.loggers",
     "mini.render",
+    "mini.search",
     "mini.temporal",
     "mini.training",
     "mini.training.script",

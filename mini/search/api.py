@@ -25,9 +25,15 @@ BACKENDS = ("optuna", "ray")
 
 @dataclass
 class SearchResult:
-    """What a search found. ``best`` is the best trial's plain dopesheet (``None`` when no
-    trial completed), ``summary`` the contents of ``summary.json``, ``trials`` of
-    ``trials.csv``; ``interrupted`` is true when Ctrl-C stopped it (run it again to resume)."""
+    """What a search found.
+
+    Attributes:
+        folder: the search folder (``best.csv``, ``trials.csv``, ``summary.json``, plots).
+        best: the best trial's plain dopesheet (``None`` when no trial completed).
+        summary: the contents of ``summary.json``.
+        trials: the contents of ``trials.csv``, one row per trial.
+        interrupted: true when Ctrl-C stopped the search (run it again to resume).
+    """
 
     folder: Path
     best: Dopesheet | None

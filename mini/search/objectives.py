@@ -11,7 +11,12 @@ Direction = Literal["max", "min"]
 
 @dataclass(frozen=True, slots=True)
 class Objective:
-    """A metric the run function returns (``key``) and whether larger is better."""
+    """A metric the run function returns (``key``) and whether larger is better.
+
+    Attributes:
+        key: the name of the metric in what the run function returns.
+        direction: ``max`` (larger is better) or ``min``.
+    """
 
     key: str
     direction: Direction = "max"
@@ -21,7 +26,12 @@ class Objective:
         return "maximize" if self.direction == "max" else "minimize"
 
     def better(self, a: float, b: float) -> bool:
-        """Whether ``a`` beats ``b``."""
+        """Whether ``a`` beats ``b``.
+
+        Args:
+            a: one value of the metric.
+            b: the value to beat.
+        """
         return a > b if self.direction == "max" else a < b
 
     def __str__(self) -> str:
@@ -30,7 +40,11 @@ class Objective:
 
 def parse_objective(text: str) -> Objective:
     """``"recon_quality:max"`` or ``"loss:min"`` (``max``/``min`` spelt in full or as
-    ``maximize``/``minimize``). Raises ``ValueError`` with the fix."""
+    ``maximize``/``minimize``). Raises ``ValueError`` with the fix.
+
+    Args:
+        text: ``KEY:max`` or ``KEY:min``.
+    """
     key, sep, direction = text.rpartition(":")
     if not sep or not key:
         raise ValueError(

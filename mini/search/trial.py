@@ -32,9 +32,14 @@ class TrialPruned(Exception):
 class Pruning:
     """Stop unpromising trials from ``metric`` as the run reports it every ``every`` steps.
 
-    ``direction`` is ``max``/``min`` (default: the first objective's when ``metric`` is one of
-    them, else ``max``). ``warmup`` reports are never pruned on; ``startup`` trials finish
-    before any is pruned. ``pruner`` is ``median`` (Optuna's median rule) or ``asha``.
+    Attributes:
+        metric: the reported value the search compares trials on.
+        every: prune on the reports at steps that are multiples of ``every``.
+        direction: ``max`` or ``min`` (default: the first objective's when ``metric`` is one
+            of them, else ``max``).
+        warmup: this many reports of a trial are never pruned on.
+        startup: this many trials finish before any is pruned.
+        pruner: ``median`` (Optuna's median rule) or ``asha``.
     """
 
     metric: str
@@ -58,6 +63,16 @@ class Reporter:
     ``start_step`` from ``state`` (``None`` at the start of a trial), and passes its state
     with each report (``report(step, metrics, state=...)``) so another trial can continue
     from it. Other searches ignore both, so a run that never resumes works with them as it is.
+
+    Args:
+        number: the trial's number.
+        values: the trial's search values, by name.
+        pruning: how the search prunes (``None``: it does not).
+        sink: the backend's pruning decision: ``sink(step, value)`` is true to prune now.
+        extra: called with every report (``step``, ``metrics``, ``state``): how a backend
+            forwards reports (Ray Tune).
+        start_step: the first step this run trains (PBT: after the state it continues).
+        state: the state to continue from (PBT), ``None`` at a trial's start.
     """
 
     def __init__(
