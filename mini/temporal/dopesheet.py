@@ -9,7 +9,6 @@ with file, line, column and fix, as a :class:`~mini.temporal.errors.DopesheetErr
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -371,34 +370,9 @@ class Dopesheet:
         Args:
             n_steps: the new length.
         """
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        from mini.temporal.errors import DopesheetError, ProblemCollector
-        from mini.temporal.resolve import merge_rows
-        from mini.temporal.search_cells import refuse_search_space
+        from mini.temporal.rescale import scaled
 
-        refuse_search_space(self)
-        if self.last_step == 0:
-            raise ValueError("a one-step dopesheet cannot be scaled")
-        factor = (n_steps - 1) / self.last_step
-
-        def place(step: int) -> int:
-            return math.floor(step * factor + 0.5)
-
-        moved = [dataclasses.replace(r, step=place(r.step)) for r in self.rows]
-        problems = ProblemCollector(self.source)
-        rows = merge_rows(moved, problems)
-        if problems.total:
-            gaps = [b.step - a.step for a, b in zip(self.rows, self.rows[1:], strict=False)]
-            need = math.ceil(self.last_step / max(1, min(gaps))) + 1
-            fix = f"scale to at least {need} steps so distinct rows stay apart"
-            raise DopesheetError(
-                [dataclasses.replace(p, fix=fix) for p in problems.problems], problems.total
-            )
-        gates = [dataclasses.replace(g, step=place(g.step)) for g in self.gates]
-        return Dopesheet(
-            self.specs, rows, source=f"{self.source} (scaled to {n_steps} steps)", gates=gates
-        )
+        return scaled(self, n_steps)
 
     # -- views ----------------------------------------------------------------------------------
     def as_df(self) -> pd.DataFrame:
