@@ -9,7 +9,6 @@ statistics are kept on the device and read only by :meth:`VectorQuantizer.health
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -17,13 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vq import distributed
+from vq import upkeep
 from vq.gradients import rotation_trick, straight_through
-from vq.kmeans import kmeans_centroids
 from vq.metrics import CodebookHealth, code_counts, codebook_health, perplexity
 from vq.sampling import draw, gumbel_sample
-
-log = logging.getLogger(__name__)
 
 Distance = Literal["euclidean", "cosine"]
 Learn = Literal["ema", "loss"]
@@ -245,7 +241,7 @@ class VectorQuantizer(nn.Module):
             loss = loss + self.codebook_weight * losses["codebook"]
 
         if training:
-            self._track(flat.detach(), codes)
+            upkeep.track(self, flat.detach(), codes)
         return QuantizerOutput(
             out.reshape(*z.shape[:-1], self.dim),
             codes.reshape(z.shape[:-1]),
@@ -293,54 +289,6 @@ class VectorQuantizer(nn.Module):
             d = (d + (x * x).sum(-1, keepdim=True)).clamp_min(0.0)
         return d
 
-    @torch.no_grad()
-    def _track(self, flat: Tensor, codes: Tensor) -> None:
-        """Usage window, recent inputs and (for EMA) the codebook update, in place: the step's
-        code counts land in the usage window's row and the EMA sums take ``index_add_`` straight
-        into ``embed_sum`` (no per-step ``(K, dim)`` temporaries)."""
-        ema = self.learn == "ema"
-        row = self.usage[self._steps % self.window]
-        if distributed.active():  # every rank updates with the statistics of the global batch
-            counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
-            sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat) if ema else None
-            counts, *rest = distributed.sum_over_ranks(counts, *([sums] if ema else []))
-            row.copy_(counts)
-        else:
-            row.copy_(torch.bincount(codes, minlength=self.codebook_size))
-            rest = []
-        self._steps += 1
-        self._remember(flat)
-        if ema:
-            decay = self.decay
-            self.cluster_size.mul_(decay).add_(row, alpha=1.0 - decay)
-            self.embed_sum.mul_(decay)
-            if rest:
-                self.embed_sum.add_(rest[0], alpha=1.0 - decay)
-            else:
-                self.embed_sum.index_add_(0, codes, flat, alpha=1.0 - decay)
-            self._sync_codebook()
-
-    def _remember(self, flat: Tensor) -> None:
-        """Copy the batch into the ring of recent inputs (at most two slice copies)."""
-        cap = self.recent
-        rows = flat[-cap:]
-        n, i = rows.shape[0], self._recent_next
-        first = min(n, cap - i)
-        self.recent_buf[i : i + first].copy_(rows[:first])
-        if first < n:
-            self.recent_buf[: n - first].copy_(rows[first:])
-        self._recent_next = (i + n) % cap
-        self._recent_filled = min(cap, self._recent_filled + n)
-
-    def _sync_codebook(self) -> None:
-        """codebook = embed_sum / cluster_size where a code has mass; codes without mass keep
-        their place (dividing two decayed numbers would only add noise)."""
-        new = self.embed_sum / self.cluster_size.clamp_min(self.eps).unsqueeze(1)
-        if self._cosine:
-            new = F.normalize(new, dim=-1)
-        alive = (self.cluster_size > self.eps).unsqueeze(1)
-        self.codebook.copy_(torch.where(alive, new, self.codebook))
-
     # -- codebook management --------------------------------------------------------------------
     @torch.no_grad()
     def initialize(self, samples: Tensor, generator: torch.Generator | None = None) -> None:
@@ -351,32 +299,7 @@ class VectorQuantizer(nn.Module):
             samples: latents ``(N, dim)``.
             generator: the random generator (default: torch's global one).
         """
-        x = distributed.gather_rows(samples.detach().reshape(-1, self.dim))
-        if self._cosine:
-            x = F.normalize(x, dim=-1)
-        centroids = kmeans_centroids(x, self.codebook_size, self.kmeans_iters, generator)
-        self._replace(torch.arange(self.codebook_size, device=x.device), centroids)
-        self._from_rank0()
-        self._initialized = True
-        log.debug("codebook of %d codes seeded by k-means on %d samples", len(centroids), len(x))
-
-    def _from_rank0(self) -> None:
-        """Under torchrun, take rank 0's codebook state (after seeding or refreshing)."""
-        if distributed.active():
-            state = [self.codebook.data, self.usage]
-            if self.learn == "ema":
-                state += [self.cluster_size, self.embed_sum]
-            distributed.from_rank0(*state)
-
-    @torch.no_grad()
-    def _replace(self, idx: Tensor, vectors: Tensor) -> None:
-        vectors = vectors.to(self.codebook.dtype)
-        if self._cosine:
-            vectors = F.normalize(vectors, dim=-1)
-        self.codebook[idx] = vectors
-        if self.learn == "ema":
-            self.cluster_size[idx] = 1.0
-            self.embed_sum[idx] = vectors
+        upkeep.initialize(self, samples, generator)
 
     @torch.no_grad()
     def nearest(self, x: Tensor) -> Tensor:
@@ -448,30 +371,7 @@ class VectorQuantizer(nn.Module):
             samples: seeds to draw from (default: the recent inputs).
             generator: the random generator (default: torch's global one).
         """
-        dead = self.dead_codes(threshold)
-        if dead.numel() == 0:
-            return dead
-        pool = self.recent_inputs() if samples is None else samples.reshape(-1, self.dim)
-        pool = distributed.gather_rows(pool)  # under torchrun: the recent inputs of every rank
-        if pool.shape[0] == 0:
-            log.warning("refresh: no recent inputs to seed %d dead codes from", dead.numel())
-            return dead[:0]
-        if self._cosine:
-            pool = F.normalize(pool, dim=-1)
-        live = torch.ones(self.codebook_size, dtype=torch.bool, device=dead.device)
-        live[dead] = False
-        weights = torch.ones(pool.shape[0], device=pool.device)
-        if live.any():
-            d = self._distances(pool, self.codebook[live], full=True).min(-1).values
-            if (d > 0).sum() >= dead.numel():
-                weights = d
-        replacement = dead.numel() > int((weights > 0).sum())
-        picks = torch.multinomial(weights, dead.numel(), replacement, generator=generator)
-        self._replace(dead, pool[picks])
-        self.usage[:, dead] = 0.0
-        self._from_rank0()
-        log.info("refreshed %d dead codes", dead.numel())
-        return dead
+        return upkeep.refresh(self, threshold, samples, generator)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, int]:

@@ -9,13 +9,9 @@ with file, line, column and fix, as a :class:`~mini.temporal.errors.DopesheetErr
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 import os
-import warnings
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from mini.temporal.interpolators import get_interpolator, interpolator_names
@@ -35,10 +31,7 @@ from mini.temporal.spec import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mini.temporal.errors import ProblemCollector
     from mini.temporal.gate_rows import RowGate
-    from mini.temporal.grammar import Units
-    from mini.temporal.read import Records
     from mini.temporal.search_cells import SearchSpace
 
 # The parser (grammar, header, resolve, search cells, read, gates, errors) loads on the first
@@ -172,17 +165,9 @@ class Dopesheet:
             steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
             total_steps: the run's length for ``%`` steps (``50%``).
         """
-        from mini.temporal.grammar import Units
-        from mini.temporal.read import CsvRecords, stream_lines
+        from mini.temporal import sheet_io
 
-        units = Units(steps_per_epoch, total_steps)
-        if isinstance(path_or_file, str | os.PathLike):
-            source = str(path_or_file)
-            with open(path_or_file, "rb") as f:
-                return cls._parse(lambda p: CsvRecords(stream_lines(f, source), p), source, units)
-        source = str(getattr(path_or_file, "name", "<stream>"))
-        lines = stream_lines(path_or_file, source)
-        return cls._parse(lambda p: CsvRecords(lines, p), source, units)
+        return sheet_io.read_csv(cls, path_or_file, steps_per_epoch, total_steps)
 
     @classmethod
     def from_text(
@@ -201,11 +186,9 @@ class Dopesheet:
             steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
             total_steps: the run's length for ``%`` steps (``50%``).
         """
-        from mini.temporal.grammar import Units
-        from mini.temporal.read import CsvRecords, text_lines
+        from mini.temporal import sheet_io
 
-        units = Units(steps_per_epoch, total_steps)
-        return cls._parse(lambda p: CsvRecords(text_lines(text), p), source, units)
+        return sheet_io.read_text(cls, text, source, steps_per_epoch, total_steps)
 
     @classmethod
     def from_df(
@@ -229,36 +212,9 @@ class Dopesheet:
             steps_per_epoch: what ``ep`` steps mean (``2ep``, ``+1ep``).
             total_steps: the run's length for ``%`` steps (``50%``).
         """
-        from mini.temporal.errors import DopesheetWarning
-        from mini.temporal.frame import frame_records  # pandas, loaded only for DataFrames
-        from mini.temporal.grammar import Units
+        from mini.temporal import sheet_io
 
-        units = Units(steps_per_epoch, total_steps)
-
-        records, mangled = frame_records(df)
-        if mangled:
-            warnings.warn(mangled, DopesheetWarning, stacklevel=2)
-        return cls._parse(lambda p: records, source, units)
-
-    @classmethod
-    def _parse(
-        cls, records_for: Callable[[ProblemCollector], Records], source: str, units: Units
-    ) -> Dopesheet:
-        from mini.temporal import sheet_forms
-        from mini.temporal.errors import DopesheetWarning
-        from mini.temporal.parse import SheetParser
-
-        parser = SheetParser(source, units)
-        records = records_for(parser.problems)
-        with sheet_forms.paused_gc():
-            rows = list(parser.rows(records))
-        for message in parser.warnings:
-            warnings.warn(message, DopesheetWarning, stacklevel=3)
-        ds = cls(parser.specs, rows, source=source, gates=parser.gate_cells.gates)
-        ds.search = parser.search.space(source, units)
-        if ds.search is not None:
-            ds.search.parse = functools.partial(_parse_kept, cls, source, units)  # picklable
-        return ds
+        return sheet_io.read_df(cls, df, source, steps_per_epoch, total_steps)
 
     @classmethod
     def preset(
@@ -284,27 +240,9 @@ class Dopesheet:
         Args:
             data: what :meth:`to_dict` returned.
         """
-        from mini.temporal.gate_rows import RowGate
+        from mini.temporal import sheet_io
 
-        specs = data["specs"] if "specs" in data else data["props"]  # "props": older checkpoints
-        rows = [
-            Row(
-                int(r["step"]),
-                r["phase"],
-                tuple(r["actions"]),
-                {k: float(v) for k, v in r["values"].items()},
-                tuple(r["lines"]),
-                dict(r.get("curves", {})),
-                {k: float(v) for k, v in r.get("arrivals", {}).items()},
-            )
-            for r in data["rows"]
-        ]
-        return cls(
-            [PropSpec(name, s["space"], s["interpolator"]) for name, s in specs.items()],
-            rows,
-            source=str(data.get("source", "<dict>")),
-            gates=[RowGate.from_dict(g) for g in data.get("gates", ())],
-        )
+        return sheet_io.from_plain(cls, data)
 
     # -- queries --------------------------------------------------------------------------------
     @property
@@ -432,34 +370,9 @@ class Dopesheet:
         Args:
             n_steps: the new length.
         """
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-        from mini.temporal.errors import DopesheetError, ProblemCollector
-        from mini.temporal.resolve import merge_rows
-        from mini.temporal.search_cells import refuse_search_space
+        from mini.temporal.rescale import scaled
 
-        refuse_search_space(self)
-        if self.last_step == 0:
-            raise ValueError("a one-step dopesheet cannot be scaled")
-        factor = (n_steps - 1) / self.last_step
-
-        def place(step: int) -> int:
-            return math.floor(step * factor + 0.5)
-
-        moved = [dataclasses.replace(r, step=place(r.step)) for r in self.rows]
-        problems = ProblemCollector(self.source)
-        rows = merge_rows(moved, problems)
-        if problems.total:
-            gaps = [b.step - a.step for a, b in zip(self.rows, self.rows[1:], strict=False)]
-            need = math.ceil(self.last_step / max(1, min(gaps))) + 1
-            fix = f"scale to at least {need} steps so distinct rows stay apart"
-            raise DopesheetError(
-                [dataclasses.replace(p, fix=fix) for p in problems.problems], problems.total
-            )
-        gates = [dataclasses.replace(g, step=place(g.step)) for g in self.gates]
-        return Dopesheet(
-            self.specs, rows, source=f"{self.source} (scaled to {n_steps} steps)", gates=gates
-        )
+        return scaled(self, n_steps)
 
     # -- views ----------------------------------------------------------------------------------
     def as_df(self) -> pd.DataFrame:
@@ -467,26 +380,9 @@ class Dopesheet:
         (headed with its full spec, so ``Dopesheet.from_df(ds.as_df()) == ds``). A key whose
         cell named its curve or a jump is written back as text: ``"value interpolator"``,
         ``"arrival|value"`` or ``"arrival|value interpolator"``."""
-        import pandas as pd
+        from mini.temporal import sheet_io
 
-        from mini.temporal.frame import key_cell
-
-        data: dict[str, list[Any]] = {
-            STEP: [r.step for r in self.rows],
-            PHASE: [r.phase for r in self.rows],
-            ACTION: [";".join(r.actions) for r in self.rows],
-        }
-        for name, spec in self.specs.items():
-            if name in self._curve_at or name in self._arrival_at:
-                data[spec.header] = [key_cell(r, name) for r in self.rows]
-            else:
-                data[spec.header] = [r.values.get(name, math.nan) for r in self.rows]
-        if self.gates:
-            from mini.temporal.gate_rows import GATE
-
-            by_step = {g.step: g.text for g in self.gates}
-            data[GATE] = [by_step.get(r.step, "") for r in self.rows]
-        return pd.DataFrame(data)
+        return sheet_io.as_frame(self, set(self._curve_at) | set(self._arrival_at))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the resolved keyframes as a dopesheet CSV, atomically.
@@ -494,10 +390,9 @@ class Dopesheet:
         Args:
             path: the file.
         """
-        from mini.atomic import atomic_write
+        from mini.temporal import sheet_io
 
-        with atomic_write(Path(path), "w") as f:
-            self.as_df().to_csv(f, index=False)
+        sheet_io.write_csv(self, path)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able description (for experiment loggers and checkpoints)."""
@@ -537,8 +432,3 @@ class Dopesheet:
         return (
             f"Dopesheet({self.source!r}, steps={self.n_steps}, specs=[{specs}], phases=[{phases}])"
         )
-
-
-def _parse_kept(cls: type[Dopesheet], source: str, units: Units, kept: Records) -> Dopesheet:
-    """Parse records kept from a first reading (a search space filled in)."""
-    return cls._parse(lambda _: kept, source, units)

@@ -22,74 +22,23 @@ are a function of ``σ`` alone, so a hold freezes everything and later keys shif
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mini.temporal.conditions import ConditionState, CustomCondition
+from mini.temporal import gate_openings
+from mini.temporal.conditions import CustomCondition
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.gate_rows import RowGate, gate_labels
+from mini.temporal.gate_openings import ArmedGate, GateMetricError, Opening
+from mini.temporal.gate_rows import gate_labels
 from mini.temporal.interpolators import MINJERK
 from mini.temporal.timeline import State, Timeline, _step_index
 
-log = logging.getLogger(__name__)
-
-
-class GateMetricError(RuntimeError):
-    """A gate needs a metric the run never logged: stopping beats waiting silently."""
-
-
-@dataclass(frozen=True, slots=True)
-class Opening:
-    """A gate that opened (or gave up at ``max``) after training step ``step``.
-
-    ``kind``: ``until`` (a hold ended; ``held`` steps spent at the row), ``when`` (the clock
-    moved on; ``skipped`` schedule steps), or ``stop`` (a ``when`` on the last row ended the
-    run). ``reason`` is ``"condition"`` or ``"max"``.
-
-    Attributes:
-        step: the training step after which it opened.
-        schedule_step: the schedule step then.
-        row_step: the gated row's step.
-        label: the row's phase or step, for messages.
-        kind: ``until``, ``when`` or ``stop``.
-        reason: ``"condition"`` or ``"max"``.
-        held: steps held at the row (``until``).
-        skipped: schedule steps skipped (``when``).
-        line: the row's CSV line.
-        text: the GATE cell.
-    """
-
-    step: int
-    schedule_step: int
-    row_step: int
-    label: str
-    kind: str
-    reason: str
-    held: int = 0
-    skipped: int = 0
-    line: int = 0
-    text: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
-
-
-class _Armed:
-    """A gate the schedule is near: its condition's windows run from when it was armed."""
-
-    def __init__(self, rg: RowGate, prev_step: int, customs: Mapping[str, CustomCondition]):
-        self.rg, self.prev_step = rg, prev_step
-        self.cond = ConditionState(rg.gate.condition, customs)
-        self.armed_at: int | None = None  # training step
-        self.result = False
-        self.entered: int | None = None  # training step the hold began (until)
+__all__ = ["GateMetricError", "GatedTimeline", "Opening", "timeline_for"]
 
 
 class GatedTimeline(Timeline):
@@ -134,13 +83,13 @@ class GatedTimeline(Timeline):
         self._pieces: list[tuple[int, int, int]] = [(0, 0, 1)]  # (t0, σ0, rate)
         self._blends: list[tuple[int, int, int]] = []  # (g, B, d)
         self._next: int | None = 1  # σ(t + 1); None: the run ends after t
-        self._armed: dict[int, _Armed] = {}
+        self._armed: dict[int, ArmedGate] = {}
         self._done: set[int] = set()
         self._last: dict[str, float] = {}
         self._openings: list[Opening] = []
         self._observed: int | None = None  # the last step observe() saw
         self._gstate: State | None = None
-        self._arm(0)
+        gate_openings.arm(self, 0)
 
     @property
     def schedule_step(self) -> int:
@@ -176,22 +125,6 @@ class GatedTimeline(Timeline):
         t0, s0, rate = self._pieces[k]
         return s0 + rate * (t - t0)
 
-    def _arm(self, t: int) -> None:
-        """Arm the gates whose previous row the schedule has reached."""
-        for rg in self.dopesheet.gates:
-            if rg.step in self._done:
-                continue
-            k = self._row_steps.index(rg.step)
-            prev = self._row_steps[k - 1] if k > 0 else 0
-            if rg.step not in self._armed and prev <= self._sigma <= rg.step:
-                a = _Armed(rg, prev, self.conditions)
-                a.armed_at = t
-                a.cond.reset(t)
-                self._armed[rg.step] = a
-            a = self._armed.get(rg.step)
-            if a is not None and a.entered is None and self._sigma == rg.step:
-                a.entered = t if rg.gate.kind == "until" else None
-
     def observe(self, step: int, metrics: Mapping[str, float]) -> list[Opening]:
         """Feed what was logged at training ``step`` (the current one); decide where the schedule
         goes next. Returns the gates that opened (empty for most steps).
@@ -211,71 +144,9 @@ class GatedTimeline(Timeline):
                 logged[name] = self._last[name] = float(v)
         if not self._armed:
             return []
-        opened: list[Opening] = []
-        nxt: int | None = self._sigma + 1
-        holding = False
-        for g, a in sorted(self._armed.items()):
-            res = a.cond.update(step, logged, self._last, self._sigma)
-            if res is not None:
-                a.result = res
-            gate = a.rg.gate
-            label = self._labels[g]
-            if gate.kind == "until" and a.entered is not None:
-                held = step - a.entered
-                if held < gate.min_hold or not (a.result or held >= (gate.max_hold or 0)):
-                    nxt, holding = self._sigma, True  # hold
-                    continue
-                reason = "condition" if a.result else "max"
-                if reason == "max":
-                    self._require_metrics(a, f"while holding {held} steps (its max)")
-                    log.warning(
-                        "%s:%d: gate %r gave up after holding %d steps (max); the run goes on",
-                        self.dopesheet.source, a.rg.line, a.rg.text, held,
-                    )  # fmt: skip
-                opened.append(self._opening(step, a, label, "until", reason, held=held))
-                del self._armed[g]
-                self._done.add(g)
-            elif gate.kind == "when" and self._sigma < g:
-                if not holding and a.result and self._sigma - a.prev_step >= gate.min_hold:
-                    last = g == self._n - 1
-                    skipped = g - (self._sigma + 1)
-                    kind = "stop" if last else "when"
-                    opened.append(self._opening(step, a, label, kind, "condition", skipped=skipped))
-                    del self._armed[g]
-                    self._done.add(g)
-                    if last:
-                        nxt = None
-                    else:
-                        nxt = g
-                        if gate.blend and skipped > 0:
-                            self._blends.append((g, gate.blend, skipped))
-                        self._invalidate()
-                    break
-            elif gate.kind == "when" and self._sigma >= g:  # reached by the schedule itself
-                self._require_metrics(a, "over its whole interval")
-                del self._armed[g]
-                self._done.add(g)
-        if nxt is not None and nxt >= self._n:
-            nxt = None
-        self._next = nxt
+        opened = gate_openings.decide(self, step, logged)
         self._openings.extend(opened)
         return opened
-
-    def _require_metrics(self, a: _Armed, what: str) -> None:
-        never = [m for m in a.cond.metrics if m not in self._last]
-        if never:
-            raise GateMetricError(
-                f"{self.dopesheet.source}:{a.rg.line}:{a.rg.column}: the gate {a.rg.text!r} needs "
-                f"{', '.join(map(repr, never))}, never logged {what}: log it every few steps "
-                "(a criterion, trainer.record(name=value), or a declared metric's handler) or fix "
-                "the name"
-            )
-
-    def _opening(
-        self, step: int, a: _Armed, label: str, kind: str, reason: str, **kw: int
-    ) -> Opening:
-        return Opening(step, self._sigma, a.rg.step, label, kind, reason, line=a.rg.line,
-                       text=a.rg.text, **kw)  # fmt: skip
 
     # -- stepping --------------------------------------------------------------------------------
     @property
@@ -303,7 +174,7 @@ class GatedTimeline(Timeline):
         prev, self._t, self._sigma = self._sigma, t, nxt
         self._next = nxt + 1 if nxt + 1 < self._n else None
         if nxt != prev and nxt in self._row_set:  # gates arm (holds begin) only on rows
-            self._arm(t)
+            gate_openings.arm(self, t)
         self._gstate = self._gated_state(t, nxt, prev)
         return self._gstate
 
@@ -493,7 +364,7 @@ class GatedTimeline(Timeline):
         self._observed = state["observed"]
         self._armed = {}
         for g, a in state["armed"].items():
-            armed = _Armed(self._gate_at[int(g)], 0, self.conditions)
+            armed = ArmedGate(self._gate_at[int(g)], 0, self.conditions)
             k = self._row_steps.index(int(g))
             armed.prev_step = self._row_steps[k - 1] if k > 0 else 0
             armed.armed_at, armed.result, armed.entered = a["armed_at"], a["result"], a["entered"]

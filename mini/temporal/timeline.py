@@ -12,21 +12,20 @@ step (earlier steps keep the schedule they ran, so plots and ``realize`` show wh
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import warnings
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
-from mini.temporal.eras import Era, reloaded
+from mini.temporal.eras import Era
 
 if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
     from mini.temporal.overrides import Override
@@ -87,14 +86,6 @@ def _step_index(i: object, what: str) -> int:
     if isinstance(i, bool) or not isinstance(i, numbers.Integral):
         raise TypeError(f"{what}[{i!r}]: a step is a whole number (int), not {type(i).__name__}")
     return int(i)
-
-
-def _whole_steps(value: object, what: str, prop: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} for {prop!r} must be a number of steps, got {value!r}")
-    if not math.isfinite(value) or value < 0 or value != int(value):
-        raise ValueError(f"{what} for {prop!r} must be a whole number of steps >= 0, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,35 +354,9 @@ class Timeline:
             hold: steps to hold ``value`` after arriving (see above).
             rejoin: steps to crossfade back onto the schedule after the hold.
         """
-        curve = self._curve(prop)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"set({prop!r}, ...): the value must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"cannot set {prop!r} to {value!r}: values must be finite")
-        target = curve.to_interp(value)
-        duration = _whole_steps(duration, "duration", prop)
-        if hold is None and rejoin is not None:
-            raise ValueError(
-                f"set({prop!r}, ..., rejoin={rejoin!r}) needs hold=N: the number of steps to "
-                "hold the value before rejoining the schedule (hold=0 rejoins right away)"
-            )
-        held = None if hold is None else _whole_steps(hold, "hold", prop)
-        back = duration if rejoin is None else _whole_steps(rejoin, "rejoin", prop)
-        from mini.temporal.overrides import Override, finite_state
+        from mini.temporal import steering
 
-        s = self._step
-        state = self.kinematics(prop, s)
-        if not finite_state(state):
-            raise ValueError(
-                f"cannot start a smooth transition of {prop!r} at step {s}: its rate of change "
-                f"there overflows float64 (keys near ±1.8e308?); state {state}"
-            )
-        end = s + duration
-        releases = () if held is None else ((end + held, back),)
-        start_value = self.state.props[prop]
-        ov = Override(s, end, *state, target, float(value), start_value, held, releases)
-        self._now.overrides[prop] = [o for o in self._now.overrides[prop] if o.start < s] + [ov]
-        self._refresh(prop)
+        steering.set_override(self, prop, value, duration, hold, rejoin)
 
     def follow(self, prop: str, duration: int) -> None:
         """Return ``prop`` to the dopesheet: from the current step, crossfade (minimum jerk) from
@@ -402,19 +367,9 @@ class Timeline:
             prop: the property.
             duration: steps of the crossfade.
         """
-        self._curve(prop)
-        duration = _whole_steps(duration, "duration", prop)
-        s = self._step
-        ovs = self._now.overrides[prop]
-        j = self._now.active(prop, s + 1)  # the override shaping the next step
-        if j is None:
-            return
-        ov = ovs[j]
-        start = max(ov.start, s if duration > 0 else s + 1)
-        kept = tuple(r for r in ov.releases if r[0] <= s)  # blends already under way go on
-        ovs[j] = replace(ov, releases=(*kept, (start, duration)))
-        del ovs[j + 1 :]
-        self._refresh(prop)
+        from mini.temporal import steering
+
+        steering.follow(self, prop, duration)
 
     def overridden(self, prop: str, step: int | None = None) -> bool:
         """Whether a runtime override (not the dopesheet) shapes ``prop`` at ``step`` (default:
@@ -469,22 +424,9 @@ class Timeline:
         Args:
             dopesheet: the edited dopesheet or its CSV path.
         """
-        new = dopesheet if isinstance(dopesheet, Dopesheet) else Dopesheet.from_csv(dopesheet)
-        s = self._step + 1  # the first step the edit can affect
-        if s > new.n_steps:
-            raise ValueError(
-                f"the edited dopesheet has {new.n_steps} steps but the run is already at step "
-                f"{self._step}"
-            )
-        era, changed = reloaded(self._now, new, s)
-        self._set_eras([*(e for e in self._eras if e.start < s), era])
-        if changed:
-            import logging  # here: `from mini.temporal import Timeline` does not load logging
+        from mini.temporal import steering
 
-            logging.getLogger(__name__).info(
-                "timeline reloaded after step %d; changed: %s", self._step, ", ".join(changed)
-            )
-        return changed
+        return steering.reload(self, dopesheet)
 
     def to_dopesheet(
         self, actions: Iterable[tuple[int, str]] = (), *, tolerance: float = 0.0

@@ -23,33 +23,26 @@ from torch import Tensor, nn
 
 from mini.temporal import Dopesheet, State, Timeline
 from mini.training import checkpoint as checkpointing
+from mini.training import loop
 from mini.training.checks import ConfigError, RunNames, check_run, run_problems
 from mini.training.criteria import SpecialCriterion, batch_inputs, default_forward
 from mini.training.data import PhaseData, PhaseIterators, model_device, run_timeline
 from mini.training.distributed import (
     Distributed,
-    barrier,
-    mean_losses,
     slice_phases,
-    sync_from_main,
     wrap_model,
 )
 from mini.training.distributed import setup as dist_setup
 from mini.training.engine import Props, ScheduleEngine, is_stateful
 from mini.training.events import (
-    PHASE_END,
-    STEP_METRICS,
-    TRAIN_END,
-    TRAIN_START,
     EventBus,
     Handler,
     Subscription,
 )
 from mini.training.fit_result import FitResult, seed_everything
-from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot, non_finite_error
-from mini.training.interrupt import install_sigint
+from mini.training.guard import FiniteCheck, NonFiniteLossError, PreStepSnapshot
 from mini.training.length_change import LengthChange, check_policy
-from mini.training.optimise import NonFiniteValues, Precision, StepOptimiser, criterion_kind
+from mini.training.optimise import Precision, StepOptimiser, criterion_kind
 from mini.training.progress import TrainingProgress
 from mini.training.recorders import MetricsRecorder
 from mini.training.result import Result
@@ -358,49 +351,7 @@ class Trainer:
         Args:
             resume: a checkpoint file or run folder (``None``: from the start).
         """
-        self.check()
-        if resume is not None:
-            self.load(resume)
-        checkpointing.claim(self, resuming=resume is not None)
-        tl = self.timeline
-        if self._completed is None:
-            state: State | None = tl.seek(0) if tl.state.step != 0 else tl.state
-        else:
-            state = tl.step() if self._completed + 1 < len(tl) else None
-        self._prepare()
-        self._t_start = time.perf_counter()
-        self._steps_this_fit = 0
-        result = FitResult(self._completed if self._completed is not None else -1, 0, 0.0)
-        self.model.train()
-        restore_sigint = install_sigint(self._on_sigint)
-        try:
-            if state is not None:
-                self._emit(TRAIN_START, state)
-                while True:
-                    self._run_step(state)
-                    self._completed = state.step
-                    self._steps_this_fit += 1
-                    if self._stop or self._interrupt or state.step + 1 >= len(tl):
-                        break
-                    state = tl.step()
-                result.last_step = self._completed
-                if self.out_dir is not None and self._saved_step != self._completed:
-                    self.save_checkpoint()
-                result.checkpoint = self.last_checkpoint
-                self._emit(TRAIN_END, tl.state)
-                barrier(self.dist)
-        finally:
-            restore_sigint()
-        result.steps_run = self._steps_this_fit
-        result.seconds = time.perf_counter() - self._t_start
-        result.stopped, result.interrupted = self._stop, self._interrupt
-        if self._interrupt:
-            log.warning(
-                "interrupted after step %d; checkpoint: %s", result.last_step, result.checkpoint
-            )
-        elif self._stop:
-            log.warning("stopped after step %d: %s", result.last_step, self._stop)
-        return result
+        return loop.fit(self, resume)
 
     def _on_sigint(self) -> bool:
         """First Ctrl-C: finish the step, checkpoint, stop (``True``: handled). Second: abort."""
@@ -423,56 +374,7 @@ class Trainer:
         self.engine.emit(name, state, **fields)
 
     def _run_step(self, state: State) -> None:
-        self.current_step = state.step
-        self._snapshot.take(self._iters.cycle_state(state.phase))
-        engine = self.engine
-        queued = None
-        if state.is_phase_start or state.actions or engine.queued or engine.clamp:
-            queued = engine.enter_events(state)
-        else:  # most steps: no phase start, no action
-            engine.entered = state.step
-        if queued:
-            self._extras.setdefault("fired", []).extend(queued)
-        if self._distributed and (state.actions or queued):
-            sync_from_main(self.model, self._stateful, self.dist)
-        engine.enter_step(state)
-        try:
-            batch, result, losses = self._optimiser.run(
-                state, lambda: self._iters.next(state.phase), self
-            )
-        except NonFiniteValues as e:
-            self._non_finite(state, e)
-        if self._distributed:
-            losses = mean_losses(losses, self.dist)
-        validation, val_losses = None, {}
-        if state.is_phase_end:
-            validation, val_losses = self.validate(state)
-            self._extras.update({f"val-{k}": v for k, v in val_losses.items()})
-        # Handlers may still record() into this step's extras while step-metrics is emitted.
-        extras = self._extras
-        self._emit(STEP_METRICS, state, batch=batch, result=result, losses=losses, extras=extras)
-        self._extras = {}
-        if state.is_phase_end:
-            pd = self.data.get(state.phase)
-            val_batch = pd.val if pd is not None else None
-            engine.emit_named(
-                PHASE_END, state.phase, state, batch=val_batch, validation=validation,
-                losses=val_losses,
-            )  # fmt: skip
-        if self.keep_best is not None:
-            checkpointing.update_best(self, state, losses, extras)
-        self._maybe_checkpoint(state)
-
-    def _maybe_checkpoint(self, state: State) -> None:
-        if self.out_dir is None:
-            return
-        every = self.checkpoint_every
-        if state.is_phase_end and self.checkpoint_on_phase_end:
-            self._completed = state.step
-            self.save_checkpoint(kind="phase-end", label=state.phase)
-        elif every and (state.step + 1) % every == 0:
-            self._completed = state.step
-            self.save_checkpoint()
+        loop.run_step(self, state)
 
     def validate(self, state: State | None = None) -> tuple[Result | None, dict[str, float]]:
         """Validation on the phase's ``val`` batch (or averaged over its ``val_loader``), in
@@ -487,13 +389,6 @@ class Trainer:
             self.model, self.forward, self.data.get(state.phase), self._criteria_entries(),
             state, self, self.device,
         )  # fmt: skip
-
-    def _non_finite(self, state: State, error: NonFiniteValues) -> None:
-        path = None
-        if self.out_dir is not None:
-            payload = checkpointing.fault_state(self, state, error.after_update)
-            path = checkpointing.write(self, payload, "fault", state.step)
-        raise non_finite_error(state, error.losses, error.grads, error.after_update, path)
 
     # -- checkpoints (see mini.training.checkpointing) ------------------------------------------------
     def checkpoint_state(self, completed: int | None = None) -> dict[str, Any]:
