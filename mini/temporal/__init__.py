@@ -51,7 +51,7 @@ _EXPORTS = {
     "register_interpolator": "interpolators",
     "Phase": "spec",
     "PropSpec": "spec",
-    "ScheduleTooLargeError": "timeline",
+    "ScheduleTooLargeError": "memory_guard",
     "State": "timeline",
     "Timeline": "timeline",
     "UnknownPropertyError": "timeline",
@@ -152,6 +152,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         interpolator_names,
         register_interpolator,
     )
+    from mini.temporal.memory_guard import ScheduleTooLargeError
     from mini.temporal.realize import realize
     from mini.temporal.spec import Phase, PropSpec
-    from mini.temporal.timeline import ScheduleTooLargeError, State, Timeline, UnknownPropertyError
+    from mini.temporal.timeline import State, Timeline, UnknownPropertyError

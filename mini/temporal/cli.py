@@ -24,9 +24,10 @@ from mini.temporal.check import check_csv
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.errors import MAX_PROBLEMS, DopesheetError, DopesheetWarning, Problem
 from mini.temporal.gate_rows import describe_gate
+from mini.temporal.memory_guard import ScheduleTooLargeError
 from mini.temporal.sizes import MEMORY_SHARE, fits_in_memory, human_bytes, memory_nbytes
 from mini.temporal.spec import STEP, Row
-from mini.temporal.timeline import ScheduleTooLargeError, Timeline
+from mini.temporal.timeline import Timeline
 
 REALIZE_CHUNK = 1_000_000
 """Steps realized and written at a time by ``realize``, so any length that fits on disk works."""

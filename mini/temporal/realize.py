@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mini.temporal.dopesheet import ACTION, PHASE, STEP, Dopesheet
-from mini.temporal.timeline import Timeline, check_allocation
+from mini.temporal.memory_guard import check_allocation
+from mini.temporal.timeline import Timeline
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -26,6 +26,7 @@ import numpy as np
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era
+from mini.temporal.memory_guard import check_allocation
 
 if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
     from mini.temporal.overrides import Override
@@ -50,31 +51,6 @@ def unknown_property(name: object, known: Iterable[str]) -> UnknownPropertyError
     return UnknownPropertyError(
         f"the dopesheet has no property {name!r}{hint} (its properties: {', '.join(known)})"
     )
-
-
-class ScheduleTooLargeError(ValueError):
-    """Asked for more values at once than memory can hold."""
-
-
-def available_memory() -> int:
-    """Bytes of physical memory available now (4 GiB where the OS does not say)."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
-
-
-def check_allocation(rows: int, bytes_per_row: int, what: str) -> None:
-    """Refuse to allocate more than half the memory available now, with a way out."""
-    need = rows * bytes_per_row
-    free = available_memory()
-    if need > free // 2:
-        raise ScheduleTooLargeError(
-            f"{what}: {rows:,} steps would need {need / 2**30:,.1f} GiB but only "
-            f"{free / 2**30:,.1f} GiB of memory is available; ask for a window (start/stop), "
-            "rescale the schedule (Dopesheet.scaled(n), --steps N), or step the Timeline, "
-            f"which computes {WINDOW:,} steps at a time"
-        )
 
 
 def _step_index(i: object, what: str) -> int:

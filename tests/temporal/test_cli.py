@@ -28,7 +28,7 @@ ENV = dict(
     os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 )
 realize_module = importlib.import_module("mini.temporal.realize")  # the module, not the function
-timeline_module = importlib.import_module("mini.temporal.timeline")
+memory_guard = importlib.import_module("mini.temporal.memory_guard")
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_realize_refuses_a_csv_that_cannot_fit_on_the_disk(huge, tmp_path, capsy
 def test_a_schedule_too_big_for_the_free_memory_is_one_error_line(
     good, tmp_path, monkeypatch, capsys, command, output
 ):
-    monkeypatch.setattr(timeline_module, "available_memory", lambda: 1 << 10)  # 1 KiB free
+    monkeypatch.setattr(memory_guard, "available_memory", lambda: 1 << 10)  # 1 KiB free
     out = tmp_path / output
     assert main([command, str(good), "-o", str(out), "--steps", "101"]) == 1  # no exception
     captured = capsys.readouterr()
