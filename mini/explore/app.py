@@ -32,8 +32,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_S = 0.45  # the live parts: a little faster than 2 Hz, so a slow tick never drops below
 CONTROLS_S = 1.0  # sliders and toggles: at most once a second, when they changed
-TOUCH_S = 2.0
-FRAME_WAIT_S = 0.1  # how long a refresh waits for the training thread's next frame  # a slider the user moved is not overwritten by the refresh for this long
+TOUCH_S = 2.0  # a slider the user moved is not overwritten by the refresh for this long
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,7 +113,7 @@ def build(
                         gr.HTML(_live(f"read:{name}"), elem_id=f"mx-read-{name}")
                         lo, hi = info.slider_range
                         sliders[name] = gr.Slider(
-                            lo, hi, value=round(info.to_slider(c.latest().props[name]), info.decimals),
+                            lo, hi, value=round(info.to_slider(c.snapshot().props[name]), info.decimals),
                             step=info.slider_step, precision=info.decimals,
                             label=f"{name} (log₁₀)" if info.log else name, show_label=False,
                             elem_id=f"mx-slider-{name}", buttons=[],
@@ -145,7 +144,7 @@ def build(
         def controls_version() -> str:
             """Changes when some slider or toggle should show something else: the page's
             script then asks for them (``#mx-sync``), at most once a second."""
-            return hashlib.blake2b(repr(sorted(wanted(c.latest()).items())).encode(), digest_size=8).hexdigest()  # fmt: skip
+            return hashlib.blake2b(repr(sorted(wanted(c.snapshot()).items())).encode(), digest_size=8).hexdigest()  # fmt: skip
 
         def refresh_controls(sent: dict | None):
             """The sliders and toggles of one tab whose value changed. (Gradio rebuilds every
@@ -153,7 +152,7 @@ def build(
             ``controls_version`` changed, not on a timer.)"""
             sent = dict(sent or {})
             out = []
-            for key, want in wanted(c.latest()).items():
+            for key, want in wanted(c.snapshot()).items():
                 if want is None:  # the user is moving it: leave it alone,
                     sent.pop(key, None)  # and send it afresh afterwards
                     out.append(gr.skip())
@@ -193,7 +192,7 @@ def build(
             if follow:
                 c.follow_schedule(name)
             else:  # "manual": hold the value it has now
-                c.set_property(name, c.latest().props[name])
+                c.set_property(name, c.snapshot().props[name])
 
         for name in names:
             sliders[name].input(lambda name=name: on_touch(name), None, None, **quick)
@@ -243,7 +242,7 @@ def live_payload(
     only when it changed since the version ``seen`` the page sends back) and ``controls``, the
     version of the sliders and toggles."""
     c = controller
-    snap = c.snapshot(wait=FRAME_WAIT_S)  # a fresh frame: one capture per refresh
+    snap = c.snapshot()
     version = f"{snap.run}.{snap.version}.{len(snap.notes)}"
     parts = {"status": views.status_bar(snap, title), "error": views.error_box(snap)}
     for name, info in c.properties.items():

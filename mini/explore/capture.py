@@ -1,8 +1,8 @@
 """What the explorer page sees of a run: the :class:`Snapshot` the controller captures.
 
 A mixin of :class:`~mini.explore.controller.Controller` (its state, its lock): captured by the
-training thread when a page asked for a new frame (at most every ``capture_every`` seconds), or
-by any thread while no step runs. Schedules are recomputed only after a command or an edit.
+training thread a few times a second while a page is looking, or by any thread while no step
+runs. Schedules are recomputed only after a command or an edit.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class SnapshotCapture:
         """Build the page's snapshot (training thread, or any thread while no step runs)."""
         now = time.perf_counter()
         self._next_capture = now + self.capture_every
-        self._wanted = False  # the next frame waits for a page to ask
         t0, done0 = self._rate_at
         if now - t0 >= 0.25 and self._status == "running":
             self._rate = (self._done - done0) / (now - t0)
@@ -74,7 +73,6 @@ class SnapshotCapture:
             error=self._error,
             notes=tuple(self.notes),
         )
-        self._captured.set()
 
     def _schedule(self, tl: Timeline, samples: np.ndarray) -> dict[str, np.ndarray]:
         """The run's schedule at ``samples``, recomputed only after a command or an edit (the

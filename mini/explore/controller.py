@@ -5,8 +5,7 @@ page touches them directly: every command (move a property, follow the schedule 
 action, bake the run into a dopesheet) is a job on a queue that the training thread drains in
 its ``pre-step`` handler, i.e. between two steps; while no step runs (before Start, paused,
 after the end) the job runs at once under the controller's lock. What the page shows is a
-:class:`Snapshot` the training thread captures when a page asks for a new frame (at most every
-``capture_every`` seconds), so a run nobody looks at pays nothing but two cheap handlers a step.
+:class:`Snapshot` the training thread captures a few times a second while a page is looking.
 
 Works for any :class:`~mini.training.Trainer`: ``make_trainer()`` builds a fresh one (model,
 timeline, same seed) for the first run and for every Reset.
@@ -64,7 +63,7 @@ class Controller(SnapshotCapture):
         panels: Sequence[Panel] = (),
         *,
         transition: int | None = None,
-        capture_every: float = 0.25,
+        capture_every: float = 0.35,
         save_dir: str | Path | None = None,
         action_labels: Mapping[str, str] | None = None,
     ):
@@ -83,8 +82,7 @@ class Controller(SnapshotCapture):
         self._thread: threading.Thread | None = None
         self._running = False  # a training thread is alive and drains the jobs
         self._pause = False
-        self._wanted = True  # a page asked for a frame since the last capture
-        self._captured = threading.Event()  # set by each capture (a waiting page wakes up)
+        self._viewed = time.perf_counter()
         self._version = 0
         self.notes: deque[str] = deque(maxlen=50)
         self.run_number = 0
@@ -200,8 +198,7 @@ class Controller(SnapshotCapture):
             self._running = False
             self._pause = False
             self._status, self._error = status, error
-            if self._jobs:  # queued while the last step ran (they capture)
-                self._run_jobs(trainer)
+            self._run_jobs(trainer)  # queued while the last step ran
             if error:
                 self.notes.append(error.splitlines()[0])
             self._capture(trainer)
@@ -339,32 +336,23 @@ class Controller(SnapshotCapture):
                 self._wake.wait(0.1)
                 if self._jobs:
                     self._run_jobs(trainer)
-                if self._wanted and time.perf_counter() >= self._next_capture:
+                if time.perf_counter() >= self._next_capture and self._watched():
                     self._capture(trainer)
             self._rate_at = (time.perf_counter(), self._done)
 
     def _step_metrics(self, event: Event) -> None:
         self._done = event.step + 1
         self.history.append(event.step, event.losses)
-        if self._wanted and time.perf_counter() >= self._next_capture:
+        if time.perf_counter() >= self._next_capture and self._watched():
             self._capture(event.trainer)
 
-    # -- what the page reads ----------------------------------------------------------------------
-    def snapshot(self, wait: float = 0.0) -> Snapshot:
-        """The latest snapshot, with the live step count and status (any thread). Asks the
-        training thread for a new frame at its next step; with ``wait`` > 0 waits up to that
-        many seconds for it while the run trains (the page: fresh panels, one capture per
-        refresh)."""
-        if wait > 0 and self._status == "running" and not self._pause:
-            self._captured.clear()
-            self._wanted = True
-            self._captured.wait(wait)
-        else:
-            self._wanted = True
-        return self.latest()
+    def _watched(self) -> bool:
+        return time.perf_counter() - self._viewed < 5.0
 
-    def latest(self) -> Snapshot:
-        """The latest snapshot with the live fields, without asking for a new frame."""
+    # -- what the page reads ----------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, with the live step count and status (any thread)."""
+        self._viewed = time.perf_counter()
         snap = self._snap
         rate = self._rate if self._status == "running" else 0.0
         return replace(

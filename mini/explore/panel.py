@@ -2,8 +2,8 @@
 
 A panel has a ``title`` and two methods, split by thread:
 
-- ``capture(trainer)`` runs **on the training thread, between two steps**, once per refresh
-  of an open page (about twice a second; never while no page is open). It reads what it needs from the model (the explorer has put it
+- ``capture(trainer)`` runs **on the training thread, between two steps**, a few times a
+  second while a page is open. It reads what it needs from the model (the explorer has put it
   in eval mode under ``torch.no_grad()`` and saved the RNG state, so a capture cannot change
   the run) and returns plain data: numpy arrays, floats, strings — never tensors the next step
   will modify.

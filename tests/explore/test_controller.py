@@ -313,28 +313,3 @@ def test_no_interleaving_of_controls_from_many_tabs_leaves_two_training_threads(
         assert c.snapshot().run == c.run_number
     c.close()
     assert not [t for t in threading.enumerate() if t.name == "explorer-training"]
-
-
-def test_the_training_thread_captures_only_the_frames_a_page_asks_for(tmp_path):
-    make, _runs, box = factory(tmp_path, steps=3000)
-    steps: list[int] = []
-
-    class Counter:  # counts the captures the training thread takes, and where
-        title = "captures"
-
-        def capture(self, trainer):
-            steps.append(trainer.current_step)
-            return len(steps)
-
-        def render(self, data):
-            return str(data)
-
-    c = box["c"] = Controller(make, [Counter()], capture_every=0.0)
-    first = len(steps)  # the new run's own frame
-    c.start()
-    wait_for(lambda: c.latest().step > 100, "some steps")  # latest(): looks without asking
-    assert len(steps) == first  # nobody asked: no capture while training
-    snap = c.snapshot(wait=WAIT)  # a page's refresh: a fresh frame from the next step
-    assert len(steps) == first + 1 and snap.panels[0] == len(steps) and steps[-1] >= 100
-    wait_for(lambda: c.status == "finished", "the end of the run")
-    assert len(steps) == first + 2  # and the final frame of the run
