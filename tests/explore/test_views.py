@@ -41,6 +41,23 @@ def test_slider_ranges_cover_the_keys_with_headroom():
             assert i.log or abs(grid - pos) < 1e-9
 
 
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=80))
+def test_loss_history_read_between_appends_equals_the_whole_history(ops):
+    """Readers convert only the new steps: what they get equals converting everything."""
+    h = LossHistory()
+    for step, (late_term, look) in enumerate(ops):
+        losses = {"total": float(step)}
+        if late_term or "reg" in h.columns:  # a term that appears mid-run
+            losses["reg"] = step / 2
+        h.append(step, losses)
+        if look:
+            steps, cols = h.view(points=10_000)
+            assert np.array_equal(steps, np.arange(step + 1))
+            for name, col in h.columns.items():
+                assert np.array_equal(cols[name], np.asarray(col), equal_nan=True), name
+            assert not steps.flags.writeable  # views of the cache: readers cannot corrupt it
+
+
 def test_loss_history_is_thinned_to_bucket_means_and_keeps_missing_terms_as_nan():
     h = LossHistory()
     for step in range(1000):
