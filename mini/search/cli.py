@@ -105,13 +105,13 @@ def pruning_of(text: str | None, objectives: list[str], every: int) -> Pruning |
 
 @contextmanager
 def steps_reported(reporter: Reporter, metric: str, every: int) -> Iterator[None]:
-    """While it is open, every ``Trainer`` that fits reports ``metric`` (its step's loss, or
-    a value a handler recorded that step) to ``reporter`` every ``every`` steps, so the search
-    can prune the trial (:class:`~mini.search.trial.TrialPruned` ends the fit). The examples
-    build their trainer inside ``main``, so it is installed around ``Trainer.fit``."""
-    from mini.training.trainer import Trainer
+    """While it is open, every trainer a script trains through
+    :func:`mini.training.script.fit` reports ``metric`` (its step's loss, or a value a handler
+    recorded that step) to ``reporter`` every ``every`` steps, so the search can prune the trial
+    (:class:`~mini.search.trial.TrialPruned` ends the fit). The examples build their trainer
+    inside ``main``, so the handlers go in through :func:`mini.training.script.preparing`."""
+    from mini.training.script import preparing
 
-    original = Trainer.fit
     seen: set[str] = set()
 
     def forward(event: Any) -> None:
@@ -127,16 +127,12 @@ def steps_reported(reporter: Reporter, metric: str, every: int) -> Iterator[None
                 "pruned", metric, metric, ", ".join(sorted(seen)),
             )  # fmt: skip
 
-    def fit(trainer: Trainer, *args: Any, **kwargs: Any) -> Any:
+    def prepare(trainer: Any) -> None:
         trainer.on("step-metrics", forward, every=every)
         trainer.on("train-end", check)
-        return original(trainer, *args, **kwargs)
 
-    Trainer.fit = fit  # type: ignore[method-assign]
-    try:
+    with preparing(prepare):
         yield
-    finally:
-        Trainer.fit = original  # type: ignore[method-assign]
 
 
 def trial_argv(argv: list[str]) -> list[str]:

@@ -23,7 +23,8 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -68,6 +69,7 @@ __all__ = [
     "load_schedule",
     "on_start",
     "port_number",
+    "preparing",
     "read_dopesheet",
     "release_memory",
     "script_parser",
@@ -337,6 +339,25 @@ def follow_gates(trainer: Trainer) -> Trainer:
     return trainer
 
 
+_PREPARE: ContextVar[tuple[Callable[[Trainer], Any], ...]] = ContextVar("prepare", default=())
+
+
+@contextlib.contextmanager
+def preparing(prepare: Callable[[Trainer], Any]) -> Iterator[None]:
+    """While open, :func:`fit` calls ``prepare(trainer)`` before it trains each trainer: how a
+    tool that runs a script in this process (the search's ``--prune``) adds handlers to the
+    trainer the script builds itself. Nested blocks all apply; other threads are unaffected.
+
+    Args:
+        prepare: called with each trainer :func:`fit` is about to train.
+    """
+    token = _PREPARE.set((*_PREPARE.get(), prepare))
+    try:
+        yield
+    finally:
+        _PREPARE.reset(token)
+
+
 def fit(trainer: Trainer, resume: Path | None) -> FitResult:
     """Train, turning every user-facing failure into a message and an :class:`ExitCode`: a
     mis-wired run, an unusable checkpoint or a full disk (2), non-finite values (3; the state
@@ -347,6 +368,8 @@ def fit(trainer: Trainer, resume: Path | None) -> FitResult:
         resume: a checkpoint file or run folder to resume (``--resume``), or ``None``.
     """
     follow_gates(trainer)
+    for prepare in _PREPARE.get():
+        prepare(trainer)
     try:
         result = trainer.fit(resume=resume)
     except NonFiniteLossError as e:

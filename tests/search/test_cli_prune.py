@@ -17,6 +17,7 @@ from mini.search.objectives import parse_objective
 from mini.search.trial import run_trial
 from mini.temporal import Dopesheet
 from mini.training import PhaseData, Result, Trainer
+from mini.training.script import fit
 
 SHEET = "STEP,lr,mse\n0,0.1,1\n9,,\n"
 
@@ -42,7 +43,7 @@ def trainer(sheet: Dopesheet) -> Trainer:
 def example_main(argv: list[str]) -> dict[str, float]:
     """An example's ``main``: builds its own trainer from ``--schedule`` and fits it."""
     schedule = argv[argv.index("--schedule") + 1]
-    trainer(Dopesheet.from_csv(schedule)).fit()
+    fit(trainer(Dopesheet.from_csv(schedule)), None)
     return {"q": 1.0}
 
 
@@ -76,10 +77,10 @@ def test_a_trainer_fitted_inside_main_reports_its_losses_every_n_steps():
     reports: list[tuple[int, float]] = []
     reporter = Reporter(0, extra=lambda step, metrics, state: reports.append((step, metrics)))
     with steps_reported(reporter, "total", every=3):
-        trainer(Dopesheet.from_text(SHEET)).fit()
+        fit(trainer(Dopesheet.from_text(SHEET)), None)
     assert [step for step, _ in reports] == [0, 3, 6, 9]
     assert all(set(m) == {"total"} and m["total"] > 0 for _, m in reports)
-    trainer(Dopesheet.from_text(SHEET)).fit()  # outside the block nothing reports
+    fit(trainer(Dopesheet.from_text(SHEET)), None)  # outside the block nothing reports
     assert len(reports) == 4
 
 
