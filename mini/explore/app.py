@@ -3,8 +3,9 @@
 Every control calls the :class:`~mini.explore.Controller` (``queue=False``: never behind
 anything). The live parts (status, panels, losses, schedule, readouts) are HTML the page's
 script fetches from ``GET /mx/live`` every 0.45 s and sets in place (inline SVG, drawn by the
-browser); sliders and toggles follow the run through a Gradio event the script triggers, at
-most once a second, when one of them should show something else. Every open tab shows the same run; closing them does not stop training. The page
+browser); sliders and toggles follow the run through a Gradio event per property that the
+script triggers, at most once a second, for the properties whose controls should show something
+else. Every open tab shows the same run; closing them does not stop training. The page
 binds 127.0.0.1 by default, makes no share link, sends no analytics and loads nothing from the
 internet (the default theme's fonts are bundled; only basic components are used).
 """
@@ -12,7 +13,6 @@ internet (the default theme's fonts are bundled; only basic components are used)
 from __future__ import annotations
 
 import atexit
-import hashlib
 import logging
 import os
 import shutil
@@ -78,7 +78,7 @@ def _gradio():
 
 def build(
     controller: Controller, title: str = "dopesheet explorer"
-) -> tuple[Any, Callable[[], str]]:
+) -> tuple[Any, Callable[[], dict[str, str]]]:
     """The Gradio Blocks of the explorer page for ``controller``, and the function whose value
     changes when the page's sliders and toggles should be refreshed."""
     gr = _gradio()
@@ -123,45 +123,37 @@ def build(
                         )
 
         names = list(infos)
-        sent_state = gr.State(None)  # per tab: what its controls were last sent
-        controls = [*(sliders[n] for n in names), *(follows[n] for n in names)]  # as in wanted()
+        # per property: what its slider and toggle were last sent (per tab, so each tab syncs)
+        sent_states = {n: gr.State(None) for n in names}
 
-        def wanted(snap: Any) -> dict[tuple[str, str], object]:
-            """What each slider and toggle should show; ``None`` while the user moves it."""
-            now = time.monotonic()
-            out: dict[tuple[str, str], object] = {}  # in the order of `controls`
-            for kind in ("slider", "follow"):
-                for n in names:
-                    if n not in snap.props or now - touched.get(n, -1e9) < TOUCH_S:
-                        out[(kind, n)] = None
-                    elif kind == "slider":
-                        value = snap.targets.get(n, snap.props[n])
-                        out[(kind, n)] = round(infos[n].to_slider(value), infos[n].decimals)
-                    else:
-                        out[(kind, n)] = n not in snap.overridden or n in snap.returning
-            return out
+        def wanted(snap: Any, n: str) -> tuple[object, object]:
+            """What property ``n``'s slider and toggle should show; ``None`` while the user
+            moves it."""
+            if n not in snap.props or time.monotonic() - touched.get(n, -1e9) < TOUCH_S:
+                return None, None
+            value = snap.targets.get(n, snap.props[n])
+            slider = round(infos[n].to_slider(value), infos[n].decimals)
+            return slider, n not in snap.overridden or n in snap.returning
 
-        def controls_version() -> str:
-            """Changes when some slider or toggle should show something else: the page's
-            script then asks for them (``#mx-sync``), at most once a second."""
-            return hashlib.blake2b(repr(sorted(wanted(c.snapshot()).items())).encode(), digest_size=8).hexdigest()  # fmt: skip
+        def controls_version() -> dict[str, str]:
+            """Per property, a value that changes when its slider or toggle should show
+            something else: the page's script then asks for that property's controls
+            (``#mx-sync-<name>``), at most once a second."""
+            snap = c.snapshot()
+            return {n: repr(wanted(snap, n)) for n in names}
 
-        def refresh_controls(sent: dict | None):
-            """The sliders and toggles of one tab whose value changed. (Gradio rebuilds every
-            output component's config on each event, even a skipped one: so this runs only when
-            ``controls_version`` changed, not on a timer.)"""
-            sent = dict(sent or {})
-            out = []
-            for key, want in wanted(c.snapshot()).items():
-                if want is None:  # the user is moving it: leave it alone,
-                    sent.pop(key, None)  # and send it afresh afterwards
-                    out.append(gr.skip())
-                elif sent.get(key) == want:
-                    out.append(gr.skip())
-                else:
-                    sent[key] = want
-                    out.append(gr.update(value=want))
-            return [*out, sent]
+        def refresh_controls(n: str, sent: tuple | None):
+            """Property ``n``'s slider and toggle where they changed. One small event per
+            property that moved: Gradio rebuilds every output component's config on each
+            event, even a skipped one, which for all the page's controls at once held the GIL
+            for tens of milliseconds a second."""
+            want = wanted(c.snapshot(), n)
+            sent = sent or (None, None)
+            out = [
+                gr.skip() if w is None or w == s_ else gr.update(value=w)
+                for w, s_ in zip(want, sent, strict=True)
+            ]
+            return [*out, want]  # a control the user is moving (None) is sent afresh later
 
         quick = {"queue": False, "show_progress": "hidden"}
         start.click(lambda: _quiet(c.start()), None, None, **quick)
@@ -224,9 +216,11 @@ def build(
         save.click(do_save, None, saved_file, queue=False, show_progress="minimal")
         # queue=False: Gradio's queue summarises every event it ever ran with pandas after each
         # one (its monitoring), which grows with the session; these need none of that.
-        sync = gr.Button("sync", elem_id="mx-sync", elem_classes="mx-hidden")
-        sync.click(refresh_controls, sent_state, [*controls, sent_state], **quick)
-        demo.load(refresh_controls, sent_state, [*controls, sent_state], **quick)
+        for name in names:
+            sync = gr.Button("sync", elem_id=f"mx-sync-{name}", elem_classes="mx-hidden")
+            outputs = [sliders[name], follows[name], sent_states[name]]
+            sync.click(lambda sent, name=name: refresh_controls(name, sent), sent_states[name], outputs, **quick)  # fmt: skip
+            demo.load(lambda sent, name=name: refresh_controls(name, sent), sent_states[name], outputs, **quick)  # fmt: skip
     return demo, controls_version
 
 
@@ -236,11 +230,11 @@ def _live(part: str) -> str:
 
 
 def live_payload(
-    controller: Controller, title: str, seen: str = "", controls: str = ""
+    controller: Controller, title: str, seen: str = "", controls: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """What ``/mx/live`` answers: the HTML of every live part of the page (the main column
-    only when it changed since the version ``seen`` the page sends back) and ``controls``, the
-    version of the sliders and toggles."""
+    only when it changed since the version ``seen`` the page sends back) and ``controls``, per
+    property the version of its slider and toggle."""
     c = controller
     snap = c.snapshot()
     version = f"{snap.run}.{snap.version}.{len(snap.notes)}"
@@ -249,11 +243,11 @@ def live_payload(
         parts[f"read:{name}"] = views.readout(name, snap, info.log)
     if seen != version:
         parts["main"] = views.main_column(c.panels, c.history, snap, c.properties)
-    return {"v": version, "parts": parts, "cv": controls}
+    return {"v": version, "parts": parts, "cv": controls or {}}
 
 
 def _serve_live(
-    app: Any, controller: Controller, title: str, controls_version: Callable[[], str]
+    app: Any, controller: Controller, title: str, controls_version: Callable[[], dict[str, str]]
 ) -> None:
     """Add ``GET /mx/live`` to the running Gradio app: a plain JSON route, so the 2 Hz refresh
     skips Gradio's event machinery (per event it re-instantiates every output component, and
@@ -267,7 +261,8 @@ def _serve_live(
 
 
 LIVE_JS = f"""() => {{
-  let version = "", busy = false, controls = "", synced = 0;
+  let version = "", busy = false, synced = 0;
+  const controls = {{}};
   const shown = new Map();
   async function tick() {{
     if (busy) return;
@@ -284,10 +279,13 @@ LIVE_JS = f"""() => {{
         if (html !== undefined && shown.get(el) !== html) {{ el.innerHTML = html; shown.set(el, html); }}
       }});
       const now = Date.now();
-      if (d.cv !== controls && now - synced > {int(CONTROLS_S * 1000)}) {{  // sliders, toggles
-        const el = document.getElementById("mx-sync");
-        const button = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
-        if (button) {{ button.click(); controls = d.cv; synced = now; }}
+      if (now - synced > {int(CONTROLS_S * 1000)}) {{  // sliders, toggles: only those that moved
+        for (const [name, v] of Object.entries(d.cv || {{}})) {{
+          if (controls[name] === v) continue;
+          const el = document.getElementById("mx-sync-" + name);
+          const button = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
+          if (button) {{ button.click(); controls[name] = v; synced = now; }}
+        }}
       }}
     }} catch (e) {{ /* the server is restarting or gone: try again */ }}
     finally {{ busy = false; }}
