@@ -298,14 +298,15 @@ LIVE_JS = f"""() => {{
 def _calm_queue(demo: Any) -> None:
     """Gradio's queue polls for work every 1 ms when idle (0.01 s for progress): a thousand
     wake-ups a second that each take the GIL from the training thread (measured: a digits
-    VQ-VAE trained 30% slower with an idle server). Every 20/100 ms is plenty for a 2 Hz page.
+    VQ-VAE trained 30% slower with an idle server). Every 100 ms is plenty: every control of the
+    page is ``queue=False``, so the queue never has work of ours to start.
     (Private attributes of Gradio 6's queue; left alone if they are not there.)"""
     queue = getattr(demo, "_queue", None)
     if queue is None:
         log.warning("gradio has no _queue: cannot slow its idle polling")
         return
     if hasattr(queue, "sleep_when_free"):
-        queue.sleep_when_free = max(queue.sleep_when_free, 0.02)
+        queue.sleep_when_free = max(queue.sleep_when_free, 0.1)
     if hasattr(queue, "progress_update_sleep_when_free"):
         queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, 0.1)
 

@@ -155,16 +155,16 @@ def _widen(lim: tuple[float, float]) -> tuple[float, float]:
 def polyline(frame: Frame, x: np.ndarray, y: np.ndarray, color: str, dashed: bool = False, width: float = 1.6) -> str:  # fmt: skip
     """A path through the points (NaN or non-positive on a log axis break the line)."""
     px, py = frame.px(x), frame.py(y)
-    ok = (np.isfinite(px) & np.isfinite(py)).tolist()
-    parts, pen = [], "M"
-    for a, b, good in zip(np.round(px, 1).tolist(), np.round(py, 1).tolist(), ok, strict=True):
-        if not good:
-            pen = "M"
-            continue
-        parts.append(f"{pen}{a},{b}")
-        pen = "L"
+    ok = np.isfinite(px) & np.isfinite(py)
+    # the runs of drawable points, each "M x,y L x,y …": one %-format per run, not per point
+    # (this string is rebuilt for every curve at every refresh, with the GIL held)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.view(np.int8), [0]))))
+    xy = np.stack([px, py], axis=1)
+    runs = []
+    for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        runs.append(("M%.1f,%.1f" + " L%.1f,%.1f" * (b - a - 1)) % tuple(xy[a:b].ravel().tolist()))
     dash = ' stroke-dasharray="4 3"' if dashed else ""
-    return f'<path d="{" ".join(parts)}" fill="none" stroke="{color}" stroke-width="{width}"{dash} stroke-linejoin="round"/>'
+    return f'<path d="{" ".join(runs)}" fill="none" stroke="{color}" stroke-width="{width}"{dash} stroke-linejoin="round"/>'
 
 
 def line_chart(
@@ -261,9 +261,9 @@ def _points(frame: Frame, layer: Points) -> str:
     its own colour (then each circle carries its fill)."""
     px, py = frame.px(layer.x), frame.py(layer.y)
     ok = np.isfinite(px) & np.isfinite(py)
-    xs, ys = np.round(px[ok], 1).tolist(), np.round(py[ok], 1).tolist()
-    colors = [layer.color] * len(px) if isinstance(layer.color, str) else list(layer.color)
-    colors = [c for c, good in zip(colors, ok.tolist(), strict=True) if good]
+    xy = np.stack([px[ok], py[ok]], axis=1)
+    colors = np.full(len(px), layer.color, dtype=object) if isinstance(layer.color, str) else np.asarray(list(layer.color), dtype=object)  # fmt: skip
+    colors = colors[ok]
     # fill-opacity, not opacity: a group's opacity makes the browser paint it off-screen first
     alpha = f' fill-opacity="{layer.opacity}"' if layer.opacity < 1 else ""
     r = layer.radius
@@ -272,16 +272,20 @@ def _points(frame: Frame, layer: Points) -> str:
     else:
         edge = f' stroke="{layer.outline}" stroke-width="1"' if layer.outline else ""
         base, paint = edge + alpha, "fill"
-    groups: dict[str, list[str]] = {}
-    for x, y, c in zip(xs, ys, colors, strict=True):
-        groups.setdefault(c, []).append(f'<circle cx="{x}" cy="{y}" r="{r}"/>')
-    if len(groups) * 4 > len(xs):  # nearly one colour per point: no groups
-        dots = "".join(
-            f'<circle cx="{x}" cy="{y}" r="{r}" {paint}="{c}"/>'
-            for x, y, c in zip(xs, ys, colors, strict=True)
-        )
-        return f"<g{base}>{dots}</g>"
-    return "".join(f'<g{base} {paint}="{c}">{"".join(d)}</g>' for c, d in groups.items())
+    # one %-format per group, not one f-string per circle (rebuilt at every refresh)
+    dot = f'<circle cx="%.1f" cy="%.1f" r="{r}"/>'
+    groups = {c: None for c in colors.tolist()}  # first-seen order
+    if len(groups) * 4 > len(xy):  # nearly one colour per point: no groups
+        each = f'<circle cx="%.1f" cy="%.1f" r="{r}" {paint}="%s"/>'
+        cells = [
+            v for (x, y), c in zip(xy.tolist(), colors.tolist(), strict=True) for v in (x, y, c)
+        ]
+        return f"<g{base}>{(each * len(xy)) % tuple(cells)}</g>"
+    out = []
+    for c in groups:
+        mine = xy[colors == c]
+        out.append(f'<g{base} {paint}="{c}">{(dot * len(mine)) % tuple(mine.ravel().tolist())}</g>')
+    return "".join(out)
 
 
 def limits(*arrays: np.ndarray, pad: float = 0.08, square: bool = True) -> tuple[tuple[float, float], tuple[float, float]]:  # fmt: skip
