@@ -18,7 +18,6 @@ import warnings
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era
 from mini.temporal.memory_guard import check_allocation
+from mini.temporal.records import Record, _set
 
 if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
     from mini.temporal.overrides import Override
@@ -64,8 +64,7 @@ def _step_index(i: object, what: str) -> int:
     return int(i)
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(Record):
     """Everything the schedule says about one step.
 
     Attributes:
@@ -78,13 +77,41 @@ class State:
         schedule_step: the dopesheet step played (differs under gates).
     """
 
+    _fields = (
+        "step",
+        "phase",
+        "props",
+        "actions",
+        "is_phase_start",
+        "is_phase_end",
+        "schedule_step",
+    )
+    __slots__ = _fields
     step: int
     phase: str | None
     props: dict[str, float]
     actions: tuple[str, ...]
     is_phase_start: bool
     is_phase_end: bool
-    schedule_step: int | None = None  # the dopesheet step played (differs under gates)
+    schedule_step: int | None
+
+    def __init__(
+        self,
+        step: int,
+        phase: str | None,
+        props: dict[str, float],
+        actions: tuple[str, ...],
+        is_phase_start: bool,
+        is_phase_end: bool,
+        schedule_step: int | None = None,
+    ) -> None:
+        _set(self, "step", step)
+        _set(self, "phase", phase)
+        _set(self, "props", props)
+        _set(self, "actions", actions)
+        _set(self, "is_phase_start", is_phase_start)
+        _set(self, "is_phase_end", is_phase_end)
+        _set(self, "schedule_step", schedule_step)
 
     def __getitem__(self, prop: str) -> float:
         try:

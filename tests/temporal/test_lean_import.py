@@ -57,6 +57,15 @@ def test_importing_timeline_loads_none_of_the_other_paths() -> None:
     assert sorted(set(NOT_ON_IMPORT) & loaded) == []
 
 
+def test_importing_timeline_loads_nothing_but_numpy_and_our_modules() -> None:
+    """No ``dataclasses``, ``copy``, ``re``, ...: the value types are hand-written records
+    (``mini/temporal/records.py``), because ``@dataclass`` costs ~1 ms a class at import."""
+    extra = _loaded_after("from mini.temporal import Timeline") - _loaded_after("import numpy")
+    assert "mini.temporal.timeline" in extra
+    others = [m for m in extra if m not in ("mini", "mini.temporal") and ".temporal." not in m]
+    assert sorted(others) == []
+
+
 def test_a_timeline_from_rows_needs_no_parser() -> None:
     code = (
         "from mini.temporal import Timeline\n"
