@@ -72,6 +72,15 @@ def _describe_as_dataclass(cls: type[Record]) -> None:
     type.__setattr__(cls, "__dataclass_params__", shadow.__dataclass_params__)
 
 
+def _field_names(record: Record) -> tuple[str, ...]:
+    """The fields of ``record``'s class (a dataclass that extends a record adds its own)."""
+    if _is_record(type(record)):
+        return record._fields
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(record))
+
+
 def _frozen(message: str) -> AttributeError:
     from dataclasses import FrozenInstanceError  # only when someone tries to assign
 
@@ -100,7 +109,7 @@ class Record:
         cls.__match_args__ = names
         if len(names) == 1:
             one = attrgetter(names[0])
-            cls._values = lambda self: (one(self),)
+            cls._values = staticmethod(lambda self: (one(self),))
         else:
             cls._values = attrgetter(*names)  # a tuple of the fields, in C
 
@@ -126,10 +135,16 @@ class Record:
         raise _frozen(f"cannot delete field {name!r}")
 
     def __getstate__(self) -> list[Any]:
-        return list(self._values(self))  # the state a frozen slots dataclass pickles
+        # the state a frozen slots dataclass pickles: its fields' values, in order
+        return [getattr(self, name) for name in _field_names(self)]
 
     def __setstate__(self, state: list[Any] | dict[str, Any]) -> None:
-        items = state.items() if isinstance(state, dict) else zip(self._fields, state, strict=False)
+        # also a pickle's ``__dict__`` (Interpolator was a dataclass without slots); not strict,
+        # like the dataclass's own ``__setstate__``
+        if isinstance(state, dict):
+            items = state.items()
+        else:
+            items = zip(_field_names(self), state, strict=False)
         for name, value in items:
             _set(self, name, value)
 

@@ -176,6 +176,11 @@ def test_a_dataclass_may_extend_a_record() -> None:
     t = Tagged("a", 0, 3, tag="x")
     assert (t.name, t.end, t.tag) == ("a", 3, "x") and len(t) == 4
     assert [f.name for f in dataclasses.fields(Tagged)] == ["name", "start", "end", "tag"]
+    assert repr(t).endswith("Tagged(name='a', start=0, end=3, tag='x')")
+    assert t != Phase("a", 0, 3) and t == Tagged("a", 0, 3, "x") != Tagged("a", 0, 3, "y")
+    fresh = Tagged.__new__(Tagged)
+    fresh.__setstate__(copy.deepcopy(t.__getstate__()))  # how pickle and copy restore it
+    assert fresh == t and copy.copy(t) == t
 
 
 @given(st.integers(), st.text(max_size=5) | st.none(), st.integers(), st.integers())
