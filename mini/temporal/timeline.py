@@ -25,7 +25,6 @@ import numpy as np
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era
-from mini.temporal.memory_guard import check_allocation
 from mini.temporal.records import Record, _set
 
 if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
@@ -247,6 +246,8 @@ class Timeline:
             raise ValueError(
                 f"values({lo}, {hi}): need 0 <= lo <= hi <= {self._n} (the timeline's length)"
             )
+        from mini.temporal.memory_guard import check_allocation  # stepping never needs it
+
         check_allocation(hi - lo, 8 * max(1, len(self._names)), "Timeline.values")
         return self._evaluate(self._names, Steps.range(lo, hi))
 
@@ -262,6 +263,8 @@ class Timeline:
             raise TypeError("values_at: steps must be a 1-D sequence of whole numbers")
         if arr.size and (arr.min() < 0 or arr.max() >= self._n):
             raise IndexError(f"values_at: steps must lie in 0..{self._n - 1}")
+        from mini.temporal.memory_guard import check_allocation
+
         check_allocation(arr.size, 16 * max(1, len(self._names)), "Timeline.values_at")
         uniq, inverse = np.unique(arr, return_inverse=True)
         vals = self._evaluate(self._names, Steps.of(uniq))

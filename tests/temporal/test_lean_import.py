@@ -35,6 +35,7 @@ NOT_ON_IMPORT = (
     "mini.temporal.bake",
     "mini.temporal.realize",
     "mini.temporal.sheet_forms",
+    "mini.temporal.memory_guard",
     "pandas",
     "matplotlib",
     "scipy",
