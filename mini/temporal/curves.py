@@ -17,7 +17,6 @@ import math
 import sys
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,13 +28,23 @@ _MAX = sys.float_info.max
 _RAMP = np.arange(1 << 16, dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
 class Steps:
     """Sorted whole steps as float64 (exact below 2**53): a contiguous range, whose positions are
-    found by arithmetic, or arbitrary samples, found by binary search."""
+    found by arithmetic, or arbitrary samples, found by binary search (read-only by convention).
 
-    t: np.ndarray
-    contiguous: bool
+    Args:
+        t: the steps.
+        contiguous: whether they are ``t[0], t[0] + 1, ...``.
+    """
+
+    __slots__ = ("contiguous", "t")
+
+    def __init__(self, t: np.ndarray, contiguous: bool) -> None:
+        self.t = t
+        self.contiguous = contiguous
+
+    def __repr__(self) -> str:
+        return f"Steps(t={self.t!r}, contiguous={self.contiguous!r})"
 
     @classmethod
     def range(cls, lo: int, hi: int) -> Steps:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,18 +19,24 @@ if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed over
     from mini.temporal.overrides import Override
 
 
-@dataclass
 class Era:
     """A dopesheet in force from ``start`` on, with the runtime overrides made under it
-    (per property, in start order; each is in effect until the next one starts)."""
+    (per property, in start order; each is in effect until the next one starts).
 
-    start: int
-    dopesheet: Dopesheet
-    overrides: dict[str, list[Override]]
-    curves: dict[str, PropCurve] = field(init=False)
-    phase_starts: list[int] = field(init=False)
+    Args:
+        start: the first step it is in force.
+        dopesheet: its schedule.
+        overrides: per property, the overrides made under it (filled in for every property).
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("curves", "dopesheet", "overrides", "phase_starts", "start")
+
+    def __init__(
+        self, start: int, dopesheet: Dopesheet, overrides: dict[str, list[Override]]
+    ) -> None:
+        self.start = start
+        self.dopesheet = dopesheet
+        self.overrides = overrides
         self.curves = PropCurve.from_dopesheet(self.dopesheet)
         self.phase_starts = [p.start for p in self.dopesheet.phases]
         for name in self.curves:

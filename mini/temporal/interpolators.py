@@ -8,15 +8,15 @@ let a runtime transition start from a moving state without a kink (C2 continuity
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+
+from mini.temporal.records import Record, _set
 
 Shape = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
-class Interpolator:
+class Interpolator(Record):
     """A named interpolator (the word dopesheet headers use: ``prop:space:interpolator``).
 
     ``jumps`` marks interpolators that hold the first value and change only at the next key
@@ -34,11 +34,26 @@ class Interpolator:
         jumps: holds the first value until the next key (``step-end``).
     """
 
+    _fields = ("name", "shape", "velocity", "acceleration", "jumps")  # no __slots__: a __dict__
     name: str
     shape: Shape
-    velocity: Shape | None = None
-    acceleration: Shape | None = None
-    jumps: bool = False
+    velocity: Shape | None
+    acceleration: Shape | None
+    jumps: bool
+
+    def __init__(
+        self,
+        name: str,
+        shape: Shape,
+        velocity: Shape | None = None,
+        acceleration: Shape | None = None,
+        jumps: bool = False,
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "shape", shape)
+        _set(self, "velocity", velocity)
+        _set(self, "acceleration", acceleration)
+        _set(self, "jumps", jumps)
 
     def derivatives(self, tau: float) -> tuple[float, float, float]:
         """``(s, s', s'')`` at one ``τ`` (for the state a runtime transition starts from).

@@ -7,23 +7,22 @@ See ``docs/format.md`` for the format they come from.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Literal, get_args
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Literal
+
+from mini.temporal.records import Record, _set
 
 STEP, PHASE, ACTION = "STEP", "PHASE", "ACTION"
 RESERVED = (STEP, PHASE, ACTION)
 
 Space = Literal["linear", "log"]
-SPACES: tuple[Space, ...] = get_args(Space)
+SPACES: tuple[Space, ...] = ("linear", "log")  # typing.get_args(Space), without the call
 
 MAX_STEP = 10**12
 """The largest step a dopesheet may name (a typo guard; realizing even 1e9 steps takes GiBs)."""
 
 
-@dataclass(frozen=True, slots=True)
-class PropSpec:
+class PropSpec(Record):
     """A property column: its base name, value space and (default) interpolator.
 
     The column header spells it as ``name[:space[:interpolator]]``; a cell may still name the
@@ -36,9 +35,16 @@ class PropSpec:
         interpolator: the column's interpolator.
     """
 
+    _fields = ("name", "space", "interpolator")
+    __slots__ = _fields
     name: str
-    space: Space = "linear"
-    interpolator: str = "minjerk"
+    space: Space
+    interpolator: str
+
+    def __init__(self, name: str, space: Space = "linear", interpolator: str = "minjerk") -> None:
+        _set(self, "name", name)
+        _set(self, "space", space)
+        _set(self, "interpolator", interpolator)
 
     @property
     def header(self) -> str:
@@ -49,8 +55,7 @@ class PropSpec:
         return self.name if self.space == "linear" else f"{self.name}:{self.space}"
 
 
-@dataclass(frozen=True, slots=True)
-class Phase:
+class Phase(Record):
     """A phase and its inclusive step range. ``name`` is ``None`` for steps before the first
     named phase (or for a dopesheet without phases).
 
@@ -60,16 +65,22 @@ class Phase:
         end: its last step (inclusive).
     """
 
+    _fields = ("name", "start", "end")
+    __slots__ = _fields
     name: str | None
     start: int
     end: int
+
+    def __init__(self, name: str | None, start: int, end: int) -> None:
+        _set(self, "name", name)
+        _set(self, "start", start)
+        _set(self, "end", end)
 
     def __len__(self) -> int:
         return self.end - self.start + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(Record):
     """One resolved keyframe row (rows of the file that landed on the same step are merged).
 
     ``phase`` is the phase that *starts* here (a name repeated from the phase already running is
@@ -78,16 +89,52 @@ class Row:
     named none use their column's interpolator. ``arrivals`` maps a property to the value that
     segment *arrives at* when it is not the key's own (a jump key, ``1e-5|1e-3``: the curve
     reaches 1e-5 and ``values`` holds 1e-3, the value from this step on; warm restarts need it).
-    ``lines`` are the CSV lines the row came from.
+    ``lines`` are the CSV lines the row came from. ``values``, ``curves`` and ``arrivals``
+    default to new empty dicts (``None`` also gives one).
+
+    Attributes:
+        step: the key's step.
+        phase: the phase that starts here (``None``: none starts).
+        actions: the actions that fire here.
+        values: each property's key value.
+        lines: the CSV lines the row came from.
+        curves: per property, the interpolator of the segment ending here (if its cell named
+            one).
+        arrivals: per property, the value the segment ending here arrives at (jump keys).
     """
 
+    _fields = ("step", "phase", "actions", "values", "lines", "curves", "arrivals")
+    __slots__ = _fields
+    _factories: ClassVar[dict[str, Callable[[], Any]]] = {
+        "values": dict,
+        "curves": dict,
+        "arrivals": dict,
+    }
     step: int
-    phase: str | None = None
-    actions: tuple[str, ...] = ()
-    values: dict[str, float] = field(default_factory=dict)
-    lines: tuple[int, ...] = ()
-    curves: dict[str, str] = field(default_factory=dict)
-    arrivals: dict[str, float] = field(default_factory=dict)
+    phase: str | None
+    actions: tuple[str, ...]
+    values: dict[str, float]
+    lines: tuple[int, ...]
+    curves: dict[str, str]
+    arrivals: dict[str, float]
+
+    def __init__(
+        self,
+        step: int,
+        phase: str | None = None,
+        actions: tuple[str, ...] = (),
+        values: dict[str, float] | None = None,
+        lines: tuple[int, ...] = (),
+        curves: dict[str, str] | None = None,
+        arrivals: dict[str, float] | None = None,
+    ) -> None:
+        _set(self, "step", step)
+        _set(self, "phase", phase)
+        _set(self, "actions", actions)
+        _set(self, "values", {} if values is None else values)
+        _set(self, "lines", lines)
+        _set(self, "curves", {} if curves is None else curves)
+        _set(self, "arrivals", {} if arrivals is None else arrivals)
 
     def same_content(self, other: Row) -> bool:
         """Equal apart from the CSV lines it came from."""
@@ -123,6 +170,8 @@ def phases_of(rows: Iterable[Row], last_step: int) -> list[Phase]:
 def continue_phases(rows: list[Row]) -> list[Row]:
     """Rows with a phase name repeated from the running phase (spreadsheet fill-down) dropped,
     so equal schedules have equal rows."""
+    import dataclasses  # not at import: a Timeline needs no parser
+
     current: str | None = None
     for i, r in enumerate(rows):
         if r.phase is None:

@@ -18,7 +18,6 @@ import warnings
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from mini.temporal.curves import PropCurve, Steps
 from mini.temporal.dopesheet import Dopesheet
 from mini.temporal.eras import Era
-from mini.temporal.memory_guard import check_allocation
+from mini.temporal.records import Record, _set
 
 if TYPE_CHECKING:  # overrides load with the first set(), reload or resumed override
     from mini.temporal.overrides import Override
@@ -64,8 +63,7 @@ def _step_index(i: object, what: str) -> int:
     return int(i)
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(Record):
     """Everything the schedule says about one step.
 
     Attributes:
@@ -78,13 +76,41 @@ class State:
         schedule_step: the dopesheet step played (differs under gates).
     """
 
+    _fields = (
+        "step",
+        "phase",
+        "props",
+        "actions",
+        "is_phase_start",
+        "is_phase_end",
+        "schedule_step",
+    )
+    __slots__ = _fields
     step: int
     phase: str | None
     props: dict[str, float]
     actions: tuple[str, ...]
     is_phase_start: bool
     is_phase_end: bool
-    schedule_step: int | None = None  # the dopesheet step played (differs under gates)
+    schedule_step: int | None
+
+    def __init__(
+        self,
+        step: int,
+        phase: str | None,
+        props: dict[str, float],
+        actions: tuple[str, ...],
+        is_phase_start: bool,
+        is_phase_end: bool,
+        schedule_step: int | None = None,
+    ) -> None:
+        _set(self, "step", step)
+        _set(self, "phase", phase)
+        _set(self, "props", props)
+        _set(self, "actions", actions)
+        _set(self, "is_phase_start", is_phase_start)
+        _set(self, "is_phase_end", is_phase_end)
+        _set(self, "schedule_step", schedule_step)
 
     def __getitem__(self, prop: str) -> float:
         try:
@@ -220,6 +246,8 @@ class Timeline:
             raise ValueError(
                 f"values({lo}, {hi}): need 0 <= lo <= hi <= {self._n} (the timeline's length)"
             )
+        from mini.temporal.memory_guard import check_allocation  # stepping never needs it
+
         check_allocation(hi - lo, 8 * max(1, len(self._names)), "Timeline.values")
         return self._evaluate(self._names, Steps.range(lo, hi))
 
@@ -235,6 +263,8 @@ class Timeline:
             raise TypeError("values_at: steps must be a 1-D sequence of whole numbers")
         if arr.size and (arr.min() < 0 or arr.max() >= self._n):
             raise IndexError(f"values_at: steps must lie in 0..{self._n - 1}")
+        from mini.temporal.memory_guard import check_allocation
+
         check_allocation(arr.size, 16 * max(1, len(self._names)), "Timeline.values_at")
         uniq, inverse = np.unique(arr, return_inverse=True)
         vals = self._evaluate(self._names, Steps.of(uniq))
