@@ -131,7 +131,10 @@ def policy_dopesheet(
                 arrive = step + max(1, blend)
                 if nxt is not None:
                     arrive = min(arrive, nxt)
-                if arrive <= step:
+                if arrive <= step:  # no room to move (the next change, or the end, is here):
+                    # a jump, held up to the step before, so earlier steps keep their values
+                    if step - 1 not in keys or name not in keys[step - 1]:
+                        keys.setdefault(step - 1, {})[name] = held[name]
                     keys.setdefault(step, {})[name] = values[name]
                 else:
                     keys.setdefault(step, {})[name] = held[name]

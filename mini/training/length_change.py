@@ -69,13 +69,15 @@ def blend_bounds(
     old: Dopesheet, new: Dopesheet, props: Iterable[str], step: int, n_steps: int
 ) -> dict[str, tuple[int, list[float], list[float]]]:
     """For each changed property: ``(first step, lows, highs)`` over the blend (the steps after
-    ``step`` up to the new curve's next key): the range of the keys around each step on the
+    ``step`` up to the new curve's first key after ``step + 1``): the range of the keys around each step on the
     old and the new curve together."""
     out: dict[str, tuple[int, list[float], list[float]]] = {}
     for prop in props:
         if prop not in new.specs:
             continue
-        later = [s for s, _ in new.keyframes(prop) if s > step]
+        # the blend ends where the timeline's ends (eras.reloaded): at the first key after the
+        # first blended step, step + 1 (a key exactly there is the start, not the end)
+        later = [s for s, _ in new.keyframes(prop) if s > step + 1]
         end = min(later[0] if later else n_steps - 1, n_steps - 1)
         lows: list[float] = []
         highs: list[float] = []

@@ -100,3 +100,11 @@ def test_an_action_that_fired_is_not_fired_again_where_the_new_schedule_moved_it
 def test_the_policy_is_checked():
     with pytest.raises(ValueError, match="on_length_change must be one of 'adopt', 'keep'"):
         check_policy("rescale")
+
+
+def test_a_resume_just_before_a_key_stays_within_the_keys_until_the_blend_ends():
+    """Found by hypothesis: resumed at step 6 of keys 0/5/11 rescaled to 0/7/15, the timeline
+    blends from step 7 (a key) to the key at 15, and the bounds ended at 7: it dipped to 0.48."""
+    old = sheet([0, 5, 11], [1.0, 1.0, 0.5], "linear")
+    values = [v for _, v in resume(old, old.scaled(16), 6)]
+    assert min(values) >= 0.5 and max(values) <= 1.0

@@ -168,3 +168,11 @@ def test_a_run_written_for_pbt_runs_unchanged_in_the_in_process_search(tmp_path)
         assert [step for step, _ in json.loads((tmp_path / f"trial-{n}.json").read_text())] == list(
             range(40)
         )
+
+
+def test_a_smooth_change_at_the_last_step_leaves_the_steps_before_it_alone():
+    """Found by hypothesis: a change at the sheet's last step has no room to move, and keyed
+    only there it turned the whole run before it into a ramp."""
+    lineage = [(0, {"x@2": 0.0, "rate@2": 0.1}), (LAST, {"x@2": 0.0, "rate@2": 0.3})]
+    values = realize(Timeline(lineage_sheet(SHEET, lineage, "smooth", blend=6)))["rate"].tolist()
+    assert values[:-1] == [0.1] * LAST and values[-1] == 0.3
