@@ -122,10 +122,8 @@ def reloaded(old: Era, new: Dopesheet, s: int) -> tuple[Era, list[str]]:
         if state is None or (state == curve.kinematics(s) and not old.overrides[name]):
             continue
         k = bisect_right(curve.steps, s)
-        if k < len(curve.steps):
-            end, target_value = curve.steps[k], curve.values[k]
-        else:
-            end, target_value = new.n_steps - 1, curve.values[-1]
+        end = blend_end(curve.steps, s, new.n_steps - 1)
+        target_value = curve.values[min(k, len(curve.values) - 1)]
         start_value = np.empty(1)
         old.evaluate(name, Steps.range(s, s + 1), start_value)
         x, v, a = state
@@ -136,6 +134,20 @@ def reloaded(old: Era, new: Dopesheet, s: int) -> tuple[Era, list[str]]:
             )
         ]  # fmt: skip
     return era, changed
+
+
+def blend_end(key_steps: list[int], s: int, last_step: int) -> int:
+    """Where a blend into an adopted schedule that starts at step ``s`` ends: the first key
+    after ``s`` (a key at ``s`` itself is where it starts), else the last step. The engine's
+    resume bounds (:func:`mini.training.length_change.blend_bounds`) cover the same steps.
+
+    Args:
+        key_steps: the property's key steps in the adopted schedule, sorted.
+        s: the first blended step.
+        last_step: the schedule's last step.
+    """
+    k = bisect_right(key_steps, s)
+    return key_steps[k] if k < len(key_steps) else last_step
 
 
 def convert_kinematics(

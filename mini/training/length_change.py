@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from mini.temporal import Dopesheet
+from mini.temporal.eras import blend_end
 
 LengthChange = Literal["adopt", "keep"]
 LENGTH_CHANGES: tuple[str, ...] = ("adopt", "keep")
@@ -69,16 +70,14 @@ def blend_bounds(
     old: Dopesheet, new: Dopesheet, props: Iterable[str], step: int, n_steps: int
 ) -> dict[str, tuple[int, list[float], list[float]]]:
     """For each changed property: ``(first step, lows, highs)`` over the blend (the steps after
-    ``step`` up to the new curve's first key after ``step + 1``): the range of the keys around each step on the
-    old and the new curve together."""
+    ``step`` up to where the timeline's blend ends, :func:`~mini.temporal.eras.blend_end`): the
+    range of the keys around each step on the old and the new curve together."""
     out: dict[str, tuple[int, list[float], list[float]]] = {}
     for prop in props:
         if prop not in new.specs:
             continue
-        # the blend ends where the timeline's ends (eras.reloaded): at the first key after the
-        # first blended step, step + 1 (a key exactly there is the start, not the end)
-        later = [s for s, _ in new.keyframes(prop) if s > step + 1]
-        end = min(later[0] if later else n_steps - 1, n_steps - 1)
+        keys = [k for k, _ in new.keyframes(prop)]
+        end = min(blend_end(keys, step + 1, n_steps - 1), n_steps - 1)
         lows: list[float] = []
         highs: list[float] = []
         for t in range(step + 1, end + 1):
